@@ -1,0 +1,388 @@
+"""Run the benchmark workloads under each implementation; print one table.
+
+Implementations: scoop_hpc (``python -m scoop_hpc -n N``, this Python),
+ProcessPoolExecutor(N) (this Python) and, when the peers venv exists
+(``bash bench/make_peers_venv.sh DIR``), SCOOP 0.7.2 (``DIR/bin/python -m
+scoop -n N``) and mpi4py.futures (``DIR/bin/mpiexec -n N+1 DIR/bin/python
+-m mpi4py.futures``).  Each cell is the median of ``--repeat`` runs; a run
+that fails or outlives ``--timeout`` shows as such in its cell.  Progress
+goes to stderr; stdout carries only the paste-able Markdown report.
+"""
+import argparse
+import collections
+import json
+import os
+import platform
+import shlex
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(BENCH_DIR)
+
+Workload = collections.namedtuple(
+    "Workload", "key script title unit lower_is_better whole_process")
+Impl = collections.namedtuple("Impl", "key label short launcher nests")
+Outcome = collections.namedtuple("Outcome", "value error")
+
+WORKLOADS = (
+    Workload("W1", "w1_startup.py", "startup + teardown, map of 2 items",
+             "s", True, True),
+    Workload("W2", "w2_map.py", "map, 20,000 trivial items",
+             "items/s", False, False),
+    Workload("W3", "w3_pi.py", "Monte-Carlo pi, 200 x 20,000 tries",
+             "efficiency", False, False),
+    Workload("W4", "w4_tree.py", "nested submits, binary tree depth 10",
+             "tasks/s", False, False),
+    Workload("W5", "w5_bytes.py", "64 arguments of 1 MiB",
+             "MiB/s", False, False),
+    Workload("W6", "w6_mapreduce.py", "mapReduce, 20,000 items, add",
+             "items/s", False, False),
+)
+NOT_NESTABLE = "n/a (cannot nest)"
+IMPL_KEYS = ("scoop_hpc", "ppe", "scoop", "mpi4py")
+
+
+def scoop_launcher(python, module):
+    """Return a launcher for ``python -m module -n N script``."""
+    def launch(script, workers):
+        return [python, "-m", module, "-n", str(workers), script]
+    return launch
+
+
+def plain_launcher(python):
+    """Return a launcher for ``python script``."""
+    def launch(script, workers):
+        return [python, script]
+    return launch
+
+
+def mpi_launcher(venv):
+    """Return a launcher for ``mpiexec -n N+1 python -m mpi4py.futures``."""
+    def launch(script, workers):
+        return [os.path.join(venv, "bin", "mpiexec"), "-n", str(workers + 1),
+                os.path.join(venv, "bin", "python"), "-m", "mpi4py.futures",
+                script]
+    return launch
+
+
+def find_impls(args):
+    """Return the implementations to run and notes on the missing ones."""
+    impls = [Impl("scoop_hpc", "scoop_hpc", "scoop_hpc",
+                  scoop_launcher(args.python, "scoop_hpc"), True),
+             Impl("ppe", "PPE", "PPE", plain_launcher(args.python), False)]
+    notes = []
+    peers_python = os.path.join(args.peers_venv or "", "bin", "python")
+    if args.peers_venv and os.access(peers_python, os.X_OK):
+        impls += [Impl("scoop", "SCOOP 0.7.2", "SCOOP",
+                       scoop_launcher(peers_python, "scoop"), True),
+                  Impl("mpi4py", "mpi4py.futures", "mpi4py",
+                       mpi_launcher(args.peers_venv), False)]
+    elif args.peers_venv:
+        notes.append("SCOOP and mpi4py.futures skipped: %s not found "
+                     "(make bench-peers)." % peers_python)
+    else:
+        notes.append("SCOOP and mpi4py.futures skipped: no --peers-venv.")
+    if args.impls:
+        impls = [impl for impl in impls if impl.key in args.impls]
+    return impls, notes
+
+
+def run_env(impl, workers):
+    """Return the environment of one workload run."""
+    env = dict(os.environ, BENCH_IMPL=impl.key, BENCH_WORKERS=str(workers))
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (BENCH_DIR, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def kill_group(proc):
+    """Kill what is left of the process group led by ``proc``."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def launch(cmd, env, timeout):
+    """Run ``cmd`` in its own process group; return rc, out, err, seconds.
+
+    ``rc`` is None when the run outlived ``timeout``.
+    """
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, errors="replace",
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_group(proc)
+        proc.communicate()
+        return None, "", "", timeout
+    elapsed = time.perf_counter() - start
+    kill_group(proc)
+    return proc.returncode, out, err, elapsed
+
+
+def error_line(err, rc):
+    """Return the most telling line of a failed run's stderr."""
+    lines = [line.strip() for line in err.splitlines() if line.strip()]
+    if "Traceback (most recent call last):" in lines:
+        return lines[-1]
+    return lines[0] if lines else "exit status %d" % rc
+
+
+def bench_record(out):
+    """Return the last ``BENCH`` record printed on ``out``, or None."""
+    records = [line[len("BENCH "):] for line in out.splitlines()
+               if line.startswith("BENCH ")]
+    return json.loads(records[-1]) if records else None
+
+
+def run_once(workload, impl, args):
+    """Run one workload once under one implementation."""
+    script = os.path.join(BENCH_DIR, workload.script)
+    cmd = impl.launcher(script, args.workers)
+    rc, out, err, elapsed = launch(cmd, run_env(impl, args.workers),
+                                   args.timeout)
+    if rc is None:
+        return Outcome(None, "timeout")
+    record = bench_record(out)
+    if rc != 0:
+        return Outcome(None, "error: " + error_line(err, rc))
+    if record is None:
+        return Outcome(None, "error: no BENCH line on stdout")
+    if workload.whole_process:
+        return Outcome(elapsed, None)
+    return Outcome(record["value"], None)
+
+
+def measure(workloads, impls, args):
+    """Return ``{(workload key, impl key): Outcome}`` over all repeats.
+
+    The repeats are interleaved across implementations, so that a drift of
+    the machine affects them all alike; a cell stops at its first failure.
+    """
+    values = collections.defaultdict(list)
+    failed = {}
+    for workload in workloads:
+        for rep in range(args.repeat):
+            for impl in impls:
+                cell = (workload.key, impl.key)
+                if cell in failed or (workload.key == "W4"
+                                      and not impl.nests):
+                    continue
+                outcome = run_once(workload, impl, args)
+                log("%s %-10s run %d/%d: %s" % (
+                    workload.key, impl.key, rep + 1, args.repeat,
+                    outcome.error or fmt(outcome.value)))
+                if outcome.error:
+                    failed[cell] = outcome
+                else:
+                    values[cell].append(outcome.value)
+    results = {cell: Outcome(statistics.median(v), None)
+               for cell, v in values.items()}
+    results.update(failed)
+    return results
+
+
+def fmt(value):
+    """Format a figure with about three significant digits."""
+    if value >= 100:
+        return "{:,.0f}".format(value)
+    if value >= 10:
+        return "%.1f" % value
+    if value >= 1:
+        return "%.2f" % value
+    return "%.3f" % value
+
+
+def cell_text(workload, impl, results):
+    """Return the table cell of one workload under one implementation."""
+    if workload.key == "W4" and not impl.nests:
+        return NOT_NESTABLE
+    outcome = results[(workload.key, impl.key)]
+    if outcome.error:
+        return outcome.error.replace("|", "\\|")[:70]
+    return fmt(outcome.value)
+
+
+def ratio_text(workload, peer, results):
+    """Return scoop_hpc's figure over the peer's (>1: scoop_hpc better)."""
+    ours = results.get((workload.key, "scoop_hpc"))
+    theirs = results.get((workload.key, peer.key))
+    if ours is None or theirs is None or ours.error or theirs.error:
+        return "n/a" if workload.key == "W4" and not peer.nests else "-"
+    if workload.lower_is_better:
+        return "%.2f" % (theirs.value / ours.value)
+    return "%.2f" % (ours.value / theirs.value)
+
+
+def table(workloads, impls, results):
+    """Return the Markdown table of the results."""
+    ours = [impl for impl in impls if impl.key == "scoop_hpc"]
+    peers = [impl for impl in impls if impl.key != "scoop_hpc"]
+    head = ["Workload", "unit"] + [impl.label for impl in ours]
+    for peer in peers:
+        head += [peer.label] + (["scoop_hpc/" + peer.short] if ours else [])
+    rows = [head, ["---"] * len(head)]
+    for workload in workloads:
+        unit = workload.unit + (" \u00b9" if workload.lower_is_better else "")
+        row = ["%s %s" % (workload.key, workload.title), unit]
+        row += [cell_text(workload, impl, results) for impl in ours]
+        for peer in peers:
+            row.append(cell_text(workload, peer, results))
+            if ours:
+                row.append(ratio_text(workload, peer, results))
+        rows.append(row)
+    return "\n".join("| " + " | ".join(row) + " |" for row in rows)
+
+
+def read_cpu_model():
+    """Return the CPU model named by /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+VERSION_CODE = """\
+import importlib, importlib.metadata as metadata, sys
+for name in sys.argv[1:]:
+    try:
+        version = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        try:
+            version = importlib.import_module(name).__version__
+        except Exception as exc:
+            version = "not importable (%s)" % type(exc).__name__
+    print(name, version)
+"""
+
+
+def versions(python, packages):
+    """Return ``name version`` of each package as seen by ``python``."""
+    try:
+        out = subprocess.run([python, "-c", VERSION_CODE] + packages,
+                             cwd=ROOT, timeout=60, capture_output=True,
+                             text=True).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        out = ""
+    return out.splitlines() or ["%s unknown" % p for p in packages]
+
+
+def command_line():
+    """Return the command line of this run, as typed from the repo root."""
+    python = sys.executable
+    if python.startswith(ROOT + os.sep):
+        python = os.path.relpath(python, ROOT)
+    script = os.path.relpath(os.path.abspath(sys.argv[0]), ROOT)
+    return " ".join(shlex.quote(a) for a in [python, script] + sys.argv[1:])
+
+
+def header(args, impls):
+    """Return the paragraphs that describe the run and the machine."""
+    packages = versions(args.python, ["scoop_hpc"])
+    if any(impl.key in ("scoop", "mpi4py") for impl in impls):
+        packages += versions(os.path.join(args.peers_venv, "bin", "python"),
+                             ["scoop", "mpi4py", "mpich", "pyzmq"])
+    return [
+        "Command: `%s` (from the repository root)" % command_line(),
+        "Machine: %d CPUs (nproc), %s, Python %s, %s" % (
+            len(os.sched_getaffinity(0)), read_cpu_model(),
+            platform.python_version(), platform.platform()),
+        "Versions: " + ", ".join(packages),
+        "Workers: %d; median of %d run(s); timeout %g s per run." % (
+            args.workers, args.repeat, args.timeout),
+    ]
+
+
+def footnotes(args, workloads, impls, notes):
+    """Return the paragraphs printed under the table."""
+    n = args.workers
+    keys = {workload.key for workload in workloads}
+    lines = list(notes)
+    if any(impl.key == "scoop_hpc" for impl in impls) and len(impls) > 1:
+        lines.append("Each scoop_hpc/X column is scoop_hpc's figure over X's, "
+                     "so a ratio above 1 means scoop_hpc is better.")
+    if "W1" in keys:
+        lines.append("\u00b9 W1 is the wall time of the whole process, "
+                     "launcher included (lower is better); its ratio is "
+                     "X's time over scoop_hpc's.")
+    if "W3" in keys:
+        lines.append("W3 efficiency = serial time / (%d x parallel time), "
+                     "the serial loop timed in the root of the same run."
+                     % n)
+    lines.append(
+        "Launch: scoop_hpc `python -m scoop_hpc -n %d`, SCOOP `python -m "
+        "scoop -n %d`, PPE `ProcessPoolExecutor(%d)` at the default "
+        "chunksize, mpi4py.futures `mpiexec -n %d python -m mpi4py.futures`."
+        % (n, n, n, n + 1))
+    return lines
+
+
+def log(message):
+    """Print a progress message on stderr."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def comma_list(text):
+    """Parse a comma-separated option value."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def parse_args(argv=None):
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--peers-venv", metavar="DIR",
+                        help="venv made by bench/make_peers_venv.sh")
+    parser.add_argument("--only", type=comma_list, metavar="W2,W3",
+                        help="run only these workloads")
+    parser.add_argument("--impls", type=comma_list,
+                        metavar="scoop_hpc,ppe,scoop,mpi4py",
+                        help="run only these implementations")
+    parser.add_argument("--repeat", type=int, default=3, metavar="N",
+                        help="runs per cell; the median is shown "
+                             "(default 3)")
+    parser.add_argument("-n", dest="workers", type=int, default=2,
+                        metavar="N", help="workers (default 2)")
+    parser.add_argument("--timeout", type=float, default=120.0,
+                        metavar="S", help="seconds per run (default 120)")
+    parser.add_argument("--python", default=sys.executable,
+                        help="Python of scoop_hpc and PPE (default: this)")
+    args = parser.parse_args(argv)
+    if args.repeat < 1 or args.workers < 1:
+        parser.error("--repeat and -n must be at least 1")
+    for option, chosen, known in (
+            ("--only", args.only, [w.key for w in WORKLOADS]),
+            ("--impls", args.impls, IMPL_KEYS)):
+        unknown = sorted(set(chosen or ()) - set(known))
+        if unknown:
+            parser.error("%s: unknown %s (choose from %s)" % (
+                option, ",".join(unknown), ",".join(known)))
+    return args
+
+
+def main(argv=None):
+    """Run the benchmark and print its report."""
+    args = parse_args(argv)
+    workloads = [w for w in WORKLOADS
+                 if not args.only or w.key in args.only]
+    impls, notes = find_impls(args)
+    paragraphs = header(args, impls)
+    results = measure(workloads, impls, args)
+    paragraphs.append(table(workloads, impls, results))
+    paragraphs += footnotes(args, workloads, impls, notes)
+    print("\n\n".join(paragraphs))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""W3: Monte-Carlo pi, 200 tasks x 20,000 tries (parallel efficiency).
+
+The same tasks run first as a plain loop in the root (serial time), then
+through ``futures.map``; efficiency = serial / (workers x parallel).
+"""
+import random
+
+from _common import check, futures, report, run, timed, warm_up, workers
+
+TASKS = 200
+TRIES = 20000
+
+
+def hits(seed):
+    """Count random points of the unit square inside the quarter disc."""
+    rng = random.Random(seed)
+    inside = 0
+    for _ in range(TRIES):
+        x, y = rng.random(), rng.random()
+        if x * x + y * y <= 1.0:
+            inside += 1
+    return inside
+
+
+def main():
+    """Time the tasks serially, then in parallel, and compare."""
+    serial_hits, serial = timed(lambda: sum(map(hits, range(TASKS))))
+    warm_up()
+    parallel_hits, parallel = timed(
+        lambda: sum(futures.map(hits, range(TASKS))))
+    check(parallel_hits, serial_hits, "hit count")
+    report("W3", "efficiency", serial / (workers() * parallel),
+           serial_seconds=serial, parallel_seconds=parallel,
+           pi=4.0 * parallel_hits / (TASKS * TRIES))
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,1 @@
+"""Batch-scheduler adapters (installed as ``scoop_hpc.schedulers``)."""

@@ -1,0 +1,135 @@
+"""Running a task's callable, and carrying its exception to the caller.
+
+An exception raised by a task is re-raised on the caller with its own
+type; its formatted traceback, headed by the worker that ran it, becomes
+the ``__cause__`` (a ``RemoteTraceback``), like CPython's process pools.
+Map-style helpers run a whole chunk of items in one task.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import traceback
+from functools import reduce
+from itertools import accumulate
+from typing import Any, Callable, List, Optional, Tuple
+
+from ..errors import RemoteTraceback
+
+_where = f"the serial run (pid {os.getpid()}) on host {socket.gethostname()}"
+
+
+def set_location(worker: str, size: int) -> None:
+    """Name this process in the tracebacks it sends to callers."""
+    global _where
+    _where = (f"worker {worker} of {size} (pid {os.getpid()}) on host "
+              f"{socket.gethostname()}")
+
+
+def describe_callable(fn: Any) -> str:
+    """Return a short name for ``fn``: its qualified name, or its type."""
+    name = getattr(fn, "__qualname__", None)
+    if name is None:
+        func = getattr(fn, "func", None)  # functools.partial
+        if func is not None:
+            return f"partial({describe_callable(func)})"
+        return type(fn).__qualname__
+    return name
+
+
+def remote_text(exc: BaseException, fn: Any) -> str:
+    """Format ``exc``'s traceback under a header naming where it ran."""
+    tb = exc.__traceback__
+    if tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next  # drop the runtime's own frame
+    lines = traceback.format_exception(type(exc), exc, tb)
+    return (f'\n"""\n### task {describe_callable(fn)} raised on {_where}\n'
+            f'{"".join(lines)}"""')
+
+
+def attach(exc: BaseException, text: str) -> BaseException:
+    """Make ``text`` the cause of ``exc`` and drop its local frames."""
+    exc.__cause__ = RemoteTraceback(text)
+    exc.__traceback__ = None
+    return exc
+
+
+def rebuild(exc: BaseException, text: str) -> BaseException:
+    """Unpickling hook of :class:`Failure`."""
+    return attach(exc, text)
+
+
+class Failure:
+    """An exception on its way back to the caller, with its traceback text.
+
+    Pickling a ``Failure`` yields the exception itself, cause attached,
+    once unpickled; :meth:`unwrap` does the same without a round trip.
+    """
+
+    __slots__ = ("exc", "text")
+
+    def __init__(self, exc: BaseException, fn: Any) -> None:
+        self.text = remote_text(exc, fn)
+        self.exc = exc
+
+    def __reduce__(self):
+        return rebuild, (self.exc, self.text)
+
+    def unwrap(self) -> BaseException:
+        return attach(self.exc, self.text)
+
+
+def unwrap(error: Any) -> Optional[BaseException]:
+    """Return the exception carried by ``error`` (a Failure, or rebuilt)."""
+    if isinstance(error, Failure):
+        return error.unwrap()
+    return error
+
+
+# -- chunks of a map --------------------------------------------------------
+def map_chunk(fn: Callable, items: list, star: bool,
+              kwargs: dict) -> Tuple[List[Any], Optional[Failure]]:
+    """Apply ``fn`` to each item; stop at the first exception.
+
+    Returns the values computed so far and the failure, if any, so that an
+    ordered map yields every value before the failing one.
+    """
+    out: List[Any] = []
+    append = out.append
+    try:
+        if star:
+            for args in items:
+                append(fn(*args, **kwargs))
+        elif kwargs:
+            for arg in items:
+                append(fn(arg, **kwargs))
+        else:
+            for arg in items:
+                append(fn(arg))
+    except Exception as exc:  # noqa: BLE001 - carried to the caller
+        return out, Failure(exc, fn)
+    return out, None
+
+
+def reduce_chunk(fn: Callable, reducer: Callable, items: list, star: bool,
+                 kwargs: dict) -> Tuple[Any, Optional[Failure]]:
+    """Map then reduce one chunk where its data is (the worker)."""
+    values, failure = map_chunk(fn, items, star, kwargs)
+    if failure is not None:
+        return None, failure
+    try:
+        return reduce(reducer, values), None
+    except Exception as exc:  # noqa: BLE001
+        return None, Failure(exc, reducer)
+
+
+def scan_chunk(fn: Callable, reducer: Callable, items: list, star: bool,
+               kwargs: dict) -> Tuple[List[Any], Optional[Failure]]:
+    """Map then prefix-reduce one chunk (``itertools.accumulate``)."""
+    values, failure = map_chunk(fn, items, star, kwargs)
+    if failure is not None:
+        return [], failure
+    try:
+        return list(accumulate(values, reducer)), None
+    except Exception as exc:  # noqa: BLE001
+        return [], Failure(exc, reducer)

@@ -1,0 +1,602 @@
+"""The hub: one per process, it runs tasks in greenlets and talks to the broker.
+
+::
+
+    submit() -> Future -> local deque ----------------------+
+                              |  (side thread: oldest half  |
+                              |   to the broker on STEAL)   v
+    broker -> TASKS --------> local deque -> runner greenlet -> result
+    broker -> RESULTS ------> Future.set_result -> waiter -> runnable
+                                                   callbacks
+
+The hub loop gives priority to resumed greenlets (tasks whose awaited
+futures completed), then runs the newest queued task (depth first, as in
+work stealing). A greenlet that waits switches back to the hub, so a
+waiting task never blocks its worker. When nothing is runnable the hub
+flushes results, asks the broker for work (credit) and blocks on its
+endpoint until a message or a timer is due.
+
+The side thread owns the second endpoint and answers STEAL requests from
+the broker even while this process runs a long task: it takes the oldest
+queued tasks (lock-free ``deque.popleft``) and sends their payloads,
+serialised at submit time, to the broker.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from collections import deque
+from typing import Any, Callable, Dict, List, Optional
+
+from greenlet import GreenletExit, getcurrent, greenlet
+
+from .._transport import protocol as P
+from ..errors import ConstantError, RemoteTraceback, SerializationError
+from ..errors import TimeoutError as FuturesTimeout
+from . import execution
+from .future import PENDING, RUNNING, Future, call_callbacks
+
+PREFETCH = 2           # tasks a worker asks for when it idles
+_RESULT_BATCH = 64     # results buffered per flush at most
+_RESULT_AGE = 0.002    # seconds a buffered result may wait
+_IDLE_TICK = 1.0       # seconds between liveness checks when idle
+_MAX_IDLE_RUNNERS = 256
+
+
+class Waiter:
+    """A greenlet waiting for futures (or constants) to complete."""
+
+    __slots__ = ("hub", "greenlet", "fired", "scheduled", "generation",
+                 "futures", "reserved")
+
+    def __init__(self, hub: "Hub", futures=()) -> None:
+        self.hub = hub
+        self.greenlet = None
+        self.fired: deque = deque()
+        self.scheduled = False
+        self.generation = 0
+        self.futures = []
+        self.reserved = False
+        for fut in futures:
+            if fut.done():
+                self.fired.append(fut)
+            else:
+                if fut._waiters is None:
+                    fut._waiters = []
+                fut._waiters.append(self)
+                self.futures.append(fut)
+
+    def notify(self, obj: Any) -> None:
+        self.fired.append(obj)
+        self._wake()
+
+    def _wake(self) -> None:
+        if not self.scheduled:
+            self.scheduled = True
+            if self.greenlet is not self.hub.greenlet:
+                self.hub.runnable.append(self)
+
+    def wait(self, deadline: Optional[float]) -> bool:
+        """Wait until something fired; False if ``deadline`` passed first.
+
+        With a deadline, the awaited tasks still queued here are left to
+        other workers: running one here would hold the timeout hostage.
+        """
+        if deadline is not None and not self.reserved:
+            self.reserved = True
+            for fut in self.futures:
+                fut._reserved += 1
+        while not self.fired:
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            self.hub.suspend(self, deadline)
+        return True
+
+    def close(self) -> None:
+        """Stop listening to the futures that have not fired."""
+        for fut in self.futures:
+            waiters = fut._waiters
+            if waiters is not None and self in waiters:
+                waiters.remove(self)
+            if self.reserved:
+                fut._reserved -= 1
+        if self.reserved:
+            self.reserved = False
+            self.hub.unpark()
+        self.futures = []
+
+
+class _Foreign:
+    """A task received from the broker, owned by another worker."""
+
+    __slots__ = ("owner", "seq", "payload")
+
+    def __init__(self, owner: bytes, seq: int, payload: list) -> None:
+        self.owner = owner
+        self.seq = seq
+        self.payload = payload
+
+
+class _Job:
+    """Something the hub runs in a runner greenlet: a callable."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self.fn = fn
+
+
+class Hub:
+    """The task scheduler of one process.
+
+    Args:
+        identity: this worker's identity on the transport.
+        endpoint: the connection to the broker, or None to run serially.
+        size: the number of workers of the job.
+    """
+
+    def __init__(self, identity: bytes = b"w0", endpoint=None,
+                 size: int = 1) -> None:
+        self.identity = identity
+        self.endpoint = endpoint
+        self.size = size
+        self.greenlet = getcurrent()
+        self.thread = threading.get_ident()
+        self.runnable: deque = deque()
+        self.local: deque = deque()
+        self.parked: deque = deque()  # reserved tasks, for other workers
+        self.remote: Dict[int, Future] = {}
+        self.timers: list = []
+        self.state_lock = threading.Lock()
+        self.requested = 0
+        self.dry = False
+        self.stopping = False
+        self.idle_tick: Optional[Callable[[], None]] = None
+        self.constants: Dict[str, Any] = {}
+        self._const_frames: Dict[str, list] = {}
+        self._const_waiters: Dict[str, List[Waiter]] = {}
+        self._const_acks: Dict[str, Waiter] = {}
+        self._runners: List[greenlet] = []
+        self._seq = itertools.count(1)
+        self._tseq = itertools.count()
+        self._results: Dict[bytes, tuple] = {}
+        self._pending = 0
+        self._first_pending = 0.0
+        self._handlers = {
+            P.TASKS: self._on_tasks, P.RESULTS: self._on_results,
+            P.CONST: self._on_const, P.CONST_ACK: self._on_const_ack,
+            P.SHUTDOWN: self._on_shutdown,
+        }
+
+    # -- joining the job ----------------------------------------------------
+    def join(self, info: dict, side=None, timeout: float = 60.0) -> dict:
+        """Say hello to the broker and wait for its welcome.
+
+        Returns the broker's info; starts the steal thread on ``side``.
+
+        Raises:
+            TimeoutError: no welcome within ``timeout`` seconds.
+        """
+        self.endpoint.send([P.header(P.HELLO), P.pack(info)])
+        deadline = time.monotonic() + timeout
+        while True:
+            frames = self.endpoint.recv(max(0.0,
+                                            deadline - time.monotonic()))
+            if frames is None:
+                raise FuturesTimeout(
+                    f"no answer from the broker within {timeout:g} s")
+            if P.kind_of(frames) == P.WELCOME:
+                break
+            self._handle(frames)
+        welcome = P.unpack(frames[1])
+        self.size = welcome["size"]
+        for (name, _), payload in P.split_items(welcome["constants"],
+                                                frames, 2):
+            self._const_frames[name] = payload
+        if side is not None:
+            thread = threading.Thread(target=self._side_loop, args=(side,),
+                                      name="scoop_hpc-steal", daemon=True)
+            thread.start()
+        return welcome
+
+    # -- submitting -----------------------------------------------------------
+    def submit(self, fn: Callable, args: tuple, kwargs: dict) -> Future:
+        """Queue ``fn(*args, **kwargs)``; serialise it now (fail early)."""
+        try:
+            payload = P.dumps((fn, args, kwargs), fn)
+        except SerializationError:
+            raise _culprit(fn, args, kwargs) from None
+        fut = Future(self, next(self._seq), fn, args, kwargs, payload)
+        self.local.append(fut)
+        if self.dry:
+            self.dry = False
+            self.endpoint.send([P.header(P.HAVE_WORK)])
+        return fut
+
+    # -- waiting ----------------------------------------------------------------
+    def wait_done(self, fut: Future, timeout: Optional[float]) -> None:
+        """Block the current greenlet until ``fut`` is done.
+
+        Raises:
+            TimeoutError: ``timeout`` seconds passed first.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        waiter = Waiter(self, (fut,))
+        try:
+            if not waiter.wait(deadline):
+                raise FuturesTimeout()
+        finally:
+            waiter.close()
+
+    def wait_all_own(self) -> None:
+        """Wait until the futures queued or sent away from here are done."""
+        while True:
+            pending = [f for f in list(self.local)
+                       if type(f) is Future and not f.done()]
+            pending += [f for f in list(self.remote.values())
+                        if not f.done()]
+            if not pending:
+                return
+            for fut in pending:
+                self.wait_done(fut, None)
+
+    def suspend(self, waiter: Waiter, deadline: Optional[float]) -> None:
+        """Switch away until ``waiter`` is notified or ``deadline`` passes."""
+        current = getcurrent()
+        if deadline is not None:
+            heapq.heappush(self.timers, (deadline, next(self._tseq), waiter,
+                                         waiter.generation))
+        waiter.greenlet = current
+        if current is self.greenlet:
+            self._loop(lambda: waiter.scheduled)
+        else:
+            if threading.get_ident() != self.thread:
+                raise RuntimeError(
+                    "scoop_hpc futures can only be waited on from the thread "
+                    "that runs the program; hand results to other threads "
+                    "with a queue")
+            self.greenlet.switch()
+        waiter.scheduled = False
+        waiter.generation += 1
+
+    def run_callbacks(self, fut: Future, callbacks: List[Callable]) -> None:
+        """Run done-callbacks now, or soon in a runner if in the hub."""
+        if getcurrent() is self.greenlet:
+            self.runnable.append(_Job(lambda: call_callbacks(fut,
+                                                             callbacks)))
+        else:
+            call_callbacks(fut, callbacks)
+
+    # -- the loop -----------------------------------------------------------------
+    def run(self, until: Callable[[], bool]) -> None:
+        """Run tasks and serve messages until ``until()`` is true."""
+        self._loop(until)
+        self._flush_results()
+
+    def run_main(self, main: Callable[[], Any]) -> None:
+        """Run ``main`` in a runner greenlet and serve until it returns."""
+        done = []
+        self.runnable.append(_Job(lambda: done.append(main())))
+        self.run(lambda: bool(done) or self.stopping)
+
+    def _loop(self, until: Callable[[], bool]) -> None:
+        runnable, local, endpoint = self.runnable, self.local, self.endpoint
+        while not until():
+            if endpoint is not None and endpoint.readable():
+                self._drain()
+            if self.timers and self.timers[0][0] <= time.monotonic():
+                self._fire_timers()
+            if self._pending and (
+                    time.monotonic() - self._first_pending > _RESULT_AGE):
+                self._flush_results()
+            if runnable:
+                item = runnable.popleft()
+                if type(item) is Waiter:
+                    item.greenlet.switch()
+                else:
+                    self._start(item)
+                continue
+            try:
+                item = local.pop()
+            except IndexError:
+                if not until():  # a timer or message may have done it
+                    self._idle()
+                continue
+            if type(item) is Future and item._reserved and self.size > 1:
+                self.parked.append(item)
+                continue
+            if type(item) is _Foreign and self._pending:
+                self._flush_results()
+            self._start(item)
+
+    def unpark(self) -> None:
+        """Queue again the parked tasks that nobody reserves any more."""
+        parked = self.parked
+        for _ in range(len(parked)):
+            item = parked.popleft()
+            (parked if item._reserved else self.local).append(item)
+
+    def _start(self, item: Any) -> None:
+        runners = self._runners
+        runner = runners.pop() if runners else greenlet(self._runner,
+                                                        self.greenlet)
+        runner.switch(item)
+
+    def _runner(self, item: Any) -> None:
+        while True:
+            kind = type(item)
+            if kind is Future:
+                self._run_own(item)
+            elif kind is _Foreign:
+                self._run_foreign(item)
+            else:
+                item.fn()
+            if len(self._runners) >= _MAX_IDLE_RUNNERS:
+                return
+            self._runners.append(getcurrent())
+            item = self.greenlet.switch()
+
+    def _idle(self) -> None:
+        self._flush_results()
+        timeout = _IDLE_TICK
+        if self.timers:
+            timeout = max(0.0, self.timers[0][0] - time.monotonic())
+        if self.endpoint is None:
+            if not self.timers:
+                raise RuntimeError(
+                    "deadlock: the program waits for something that no "
+                    "task can complete")
+            time.sleep(timeout)
+            return
+        if not self.requested and not self.stopping:
+            self.requested = PREFETCH
+            self.endpoint.send([P.header(P.REQUEST), P.pack(PREFETCH)])
+        frames = self.endpoint.recv(timeout)
+        if frames is not None:
+            self._handle(frames)
+        elif self.idle_tick is not None:
+            self.idle_tick()
+
+    def _fire_timers(self) -> None:
+        timers = self.timers
+        now = time.monotonic()
+        while timers and timers[0][0] <= now:
+            _, _, waiter, generation = heapq.heappop(timers)
+            if waiter.generation == generation:
+                waiter._wake()
+
+    # -- running tasks ---------------------------------------------------------------
+    def _run_own(self, fut: Future) -> None:
+        if fut._state is not PENDING:
+            return
+        fut._state = RUNNING
+        start = time.perf_counter()
+        try:
+            value = fut._fn(*fut._args, **fut._kwargs)
+        except GreenletExit:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - goes to the caller
+            fut.duration = time.perf_counter() - start
+            fut.set_exception(execution.Failure(exc, fut._fn).unwrap())
+        else:
+            fut.duration = time.perf_counter() - start
+            fut.set_result(value)
+
+    def _run_foreign(self, task: _Foreign) -> None:
+        start = time.perf_counter()
+        fn = None
+        try:
+            fn, args, kwargs = P.loads(task.payload)
+            value, ok = fn(*args, **kwargs), True
+        except GreenletExit:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - goes to the caller
+            value, ok = execution.Failure(exc, fn), False
+        duration = time.perf_counter() - start
+        try:
+            frames = P.dumps(value)
+        except SerializationError as exc:
+            what = "result" if ok else "exception"
+            error = SerializationError(
+                f"the {what} of task {execution.describe_callable(fn)} "
+                f"could not be sent back: {exc}")
+            if not ok:
+                error.__cause__ = RemoteTraceback(value.text)
+            frames = P.dumps(execution.Failure(error, fn))
+            ok = False
+        self._queue_result(task.owner, task.seq, ok, duration, frames)
+
+    # -- results ------------------------------------------------------------------
+    def _queue_result(self, owner: bytes, seq: int, ok: bool,
+                      duration: float, frames: list) -> None:
+        batch = self._results.get(owner)
+        if batch is None:
+            batch = self._results[owner] = ([], [])
+        batch[0].append((seq, ok, duration, len(frames)))
+        batch[1].extend(frames)
+        if not self._pending:
+            self._first_pending = time.monotonic()
+        self._pending += 1
+        if self._pending >= _RESULT_BATCH:
+            self._flush_results()
+
+    def _flush_results(self) -> None:
+        if not self._pending:
+            return
+        head = P.header(P.RESULTS)
+        for owner, (index, frames) in self._results.items():
+            self.endpoint.send([head, owner, P.pack(index), *frames])
+        self._results.clear()
+        self._pending = 0
+
+    # -- messages ------------------------------------------------------------------
+    def _drain(self) -> None:
+        endpoint = self.endpoint
+        while endpoint.readable():
+            self._handle(endpoint.recv(None))
+
+    def _handle(self, frames: list) -> None:
+        handler = self._handlers.get(P.kind_of(frames))
+        if handler is None:
+            raise P.TransportError(
+                f"unexpected message {bytes(frames[0])!r} from the broker")
+        handler(frames)
+
+    def _on_tasks(self, frames: list) -> None:
+        items = P.split_items(P.unpack(frames[1]), frames, 2)
+        self.requested = max(0, self.requested - len(items))
+        for (owner, seq, _), payload in items:
+            if owner != self.identity:
+                self.local.append(_Foreign(owner, seq, payload))
+                continue
+            fut = self.remote.pop(seq, None)  # came back home
+            if fut is not None and fut._state is RUNNING:
+                fut._state = PENDING
+                self.local.append(fut)
+
+    def _on_results(self, frames: list) -> None:
+        items = P.split_items(P.unpack(frames[2]), frames, 3)
+        for (seq, ok, duration, _), payload in items:
+            fut = self.remote.pop(seq, None)
+            if fut is None or fut.done():
+                continue
+            fut.duration = duration
+            try:
+                value = P.loads(payload)
+            except Exception as exc:  # noqa: BLE001
+                fut.set_exception(SerializationError(
+                    f"the result of {fut!r} could not be rebuilt here: "
+                    f"{exc}"))
+                continue
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(value)
+
+    def _on_shutdown(self, frames: list) -> None:
+        self.stopping = True
+
+    # -- shared constants ---------------------------------------------------------
+    def get_const(self, name: str, timeout: Optional[float]) -> Any:
+        """Return constant ``name``, waiting up to ``timeout`` for it.
+
+        Returns None when the constant is still unknown after ``timeout``.
+        """
+        if name not in self.constants and name in self._const_frames:
+            self.constants[name] = P.loads(self._const_frames.pop(name))
+        if name in self.constants:
+            return self.constants[name]
+        deadline = None if timeout is None else time.monotonic() + timeout
+        waiter = Waiter(self)
+        self._const_waiters.setdefault(name, []).append(waiter)
+        try:
+            waiter.wait(deadline)
+        finally:
+            waiters = self._const_waiters.get(name, [])
+            if waiter in waiters:
+                waiters.remove(waiter)
+        if name in self._const_frames:
+            self.constants[name] = P.loads(self._const_frames.pop(name))
+        return self.constants.get(name)
+
+    def set_const(self, values: Dict[str, Any]) -> None:
+        """Define constants job-wide; wait until the broker has them.
+
+        Raises:
+            ConstantError: a name is already defined.
+            SerializationError: a value cannot be serialised.
+        """
+        payloads = {}
+        for name, value in values.items():
+            if name in self.constants or name in self._const_frames:
+                raise _already_defined(name)
+            payloads[name] = P.dumps(value, value)
+        if self.endpoint is None:
+            self.constants.update(values)
+            return
+        waiters = {}
+        for name, payload in payloads.items():
+            waiters[name] = self._const_acks[name] = Waiter(self)
+            self.endpoint.send([P.header(P.SET_CONST), name.encode(),
+                                *payload])
+        errors = []
+        for name, waiter in waiters.items():
+            waiter.wait(None)
+            if waiter.fired[0] is not None:
+                errors.append(name)
+            else:
+                self.constants[name] = values[name]
+        if errors:
+            raise _already_defined(", ".join(errors))
+
+    def _on_const(self, frames: list) -> None:
+        name = bytes(frames[1]).decode()
+        self._const_frames[name] = list(frames[2:])
+        for waiter in self._const_waiters.pop(name, ()):
+            waiter.notify(name)
+
+    def _on_const_ack(self, frames: list) -> None:
+        waiter = self._const_acks.pop(bytes(frames[1]).decode(), None)
+        if waiter is not None:
+            waiter.notify(P.unpack(frames[2]))
+
+    # -- the side thread ------------------------------------------------------------
+    def _side_loop(self, side) -> None:
+        side.send([P.header(P.SIDE_HELLO), self.identity])
+        while True:
+            frames = side.recv(None)
+            if P.kind_of(frames) == P.STEAL:
+                self._give_away(side, P.unpack(frames[1]))
+
+    def _give_away(self, side, wanted: int) -> None:
+        """Send the oldest queued tasks (at least half) to the broker."""
+        local, parked = self.local, self.parked
+        take = max(wanted, (len(local) + 1) // 2)
+        index: list = []
+        frames: list = []
+        while len(index) < take:
+            try:
+                item = parked.popleft() if parked else local.popleft()
+            except IndexError:
+                break
+            if type(item) is _Foreign:
+                index.append((item.owner, item.seq, len(item.payload)))
+                frames.extend(item.payload)
+                continue
+            with self.state_lock:
+                if item._state is not PENDING:
+                    continue
+                item._state = RUNNING
+            self.remote[item._seq] = item
+            index.append((self.identity, item._seq, len(item._payload)))
+            frames.extend(item._payload)
+        if index:
+            side.send([P.header(P.TASKS), P.pack(index), *frames])
+        else:
+            self.dry = True
+            side.send([P.header(P.NOTHING)])
+
+
+def _already_defined(names: str) -> ConstantError:
+    return ConstantError(
+        f"shared constant {names} is already defined; constants cannot be "
+        f"changed: give the new value another name")
+
+
+def _culprit(fn: Callable, args: tuple, kwargs: dict) -> SerializationError:
+    """Find which of the callable and arguments cannot be serialised."""
+    labelled = [("the callable", fn)]
+    labelled += [(f"argument {i}", a) for i, a in enumerate(args)]
+    labelled += [(f"keyword argument {k!r}", v) for k, v in kwargs.items()]
+    for label, obj in labelled:
+        try:
+            P.dumps(obj, obj)
+        except SerializationError as exc:
+            return SerializationError(
+                f"cannot submit {execution.describe_callable(fn)}: {label} "
+                f"{str(exc)[len('cannot serialise '):]}")
+    return SerializationError(
+        f"cannot submit {execution.describe_callable(fn)}: the task does "
+        f"not serialise")

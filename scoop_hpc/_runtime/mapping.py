@@ -1,0 +1,175 @@
+"""Maps over many items, cut into chunks that each take a few milliseconds.
+
+A map submits one task per chunk, keeps a bounded window of chunks in
+flight (so a generator of a million items streams), and sizes each chunk
+from the measured time per item: the first chunks hold one item; once a
+chunk has run, chunks grow towards ``TARGET`` seconds each, and never
+above a quarter of the remaining items per worker, so every worker gets
+work and a slow item delays little.
+"""
+from __future__ import annotations
+
+import time
+from itertools import islice
+from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple
+
+from ..errors import TimeoutError as FuturesTimeout
+from . import execution
+from .future import Future
+from .hub import Hub, Waiter
+
+TARGET = 0.005          # seconds of work per chunk
+MAX_CHUNK = 1 << 14     # items per chunk at most
+_SMOOTHING = 0.5
+
+
+def _length(iterables: Tuple[Iterable, ...]) -> Optional[int]:
+    try:
+        return min(len(it) for it in iterables)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+class Chunker:
+    """Cuts the arguments of a map into adaptively sized chunks."""
+
+    def __init__(self, hub: Hub, iterables: Tuple[Iterable, ...]) -> None:
+        self.hub = hub
+        self.star = len(iterables) != 1
+        self._items = zip(*iterables) if self.star else iter(iterables[0])
+        self._left = _length(iterables)
+        self._per_item: Optional[float] = None
+        self.window = max(2, 2 * hub.size + 2)
+
+    def take(self) -> list:
+        """Return the next chunk of items ([] when exhausted)."""
+        size = self._size()
+        chunk = list(islice(self._items, size))
+        if self._left is not None:
+            self._left -= len(chunk)
+        return chunk
+
+    def observe(self, fut: Future, count: int) -> None:
+        """Learn the time per item from a finished chunk."""
+        if fut.duration is None or not count:
+            return
+        per_item = fut.duration / count
+        if self._per_item is None:
+            self._per_item = per_item
+        else:
+            self._per_item += _SMOOTHING * (per_item - self._per_item)
+
+    def _size(self) -> int:
+        if self._per_item is None:
+            return 1
+        size = int(TARGET / max(self._per_item, 1e-8))
+        if self._left is not None:
+            size = min(size, -(-self._left // (4 * self.hub.size)))
+        return max(1, min(size, MAX_CHUNK))
+
+
+def _deadline(timeout: Optional[float]) -> Optional[float]:
+    if timeout is None or timeout < 0:
+        return None
+    return time.monotonic() + timeout
+
+
+def _left(deadline: Optional[float]) -> Optional[float]:
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+class _Window:
+    """The chunks of one map that are in flight."""
+
+    def __init__(self, hub: Hub, task: Callable, fn: Callable,
+                 iterables: Tuple[Iterable, ...], extra: tuple,
+                 kwargs: dict) -> None:
+        self.hub = hub
+        self.chunker = Chunker(hub, iterables)
+        self.task = task
+        self.head = (fn, *extra)
+        self.kwargs = kwargs
+        self.inflight: Dict[Future, int] = {}  # insertion ordered
+        self.waiter: Optional[Waiter] = None
+
+    def fill(self) -> None:
+        """Submit chunks until the window is full or the items run out."""
+        while len(self.inflight) < self.chunker.window:
+            chunk = self.chunker.take()
+            if not chunk:
+                return
+            fut = self.hub.submit(
+                self.task, (*self.head, chunk, self.chunker.star,
+                            self.kwargs), {})
+            self.inflight[fut] = len(chunk)
+            if self.waiter is not None:
+                self.waiter.futures.append(fut)
+                if fut._waiters is None:
+                    fut._waiters = []
+                fut._waiters.append(self.waiter)
+
+    def cancel(self) -> None:
+        for fut in self.inflight:
+            fut.cancel()
+        self.inflight.clear()
+        if self.waiter is not None:
+            self.waiter.close()
+
+
+def ordered(hub: Hub, task: Callable, fn: Callable,
+            iterables: Tuple[Iterable, ...], extra: tuple, kwargs: dict,
+            timeout: Optional[float]) -> Iterator[Tuple[Any, Any]]:
+    """Yield ``(value, failure)`` of each chunk, in submission order."""
+    deadline = _deadline(timeout)
+    window = _Window(hub, task, fn, iterables, extra, kwargs)
+    window.fill()
+    return _ordered(window, deadline)
+
+
+def _ordered(window: _Window, deadline: Optional[float]):
+    inflight = window.inflight
+    try:
+        while inflight:
+            fut = next(iter(inflight))
+            value, failure = fut.result(_left(deadline))
+            window.chunker.observe(fut, inflight.pop(fut))
+            window.fill()
+            yield value, failure
+    finally:
+        window.cancel()
+
+
+def completed(hub: Hub, task: Callable, fn: Callable,
+              iterables: Tuple[Iterable, ...], extra: tuple, kwargs: dict,
+              timeout: Optional[float]) -> Iterator[Tuple[Any, Any]]:
+    """Yield ``(value, failure)`` of each chunk as it completes."""
+    deadline = _deadline(timeout)
+    window = _Window(hub, task, fn, iterables, extra, kwargs)
+    window.waiter = Waiter(hub)
+    window.fill()
+    return _completed(window, deadline)
+
+
+def _completed(window: _Window, deadline: Optional[float]):
+    inflight, waiter = window.inflight, window.waiter
+    try:
+        while inflight:
+            if not waiter.wait(deadline):
+                raise FuturesTimeout(
+                    f"{len(inflight)} chunks of the map are unfinished "
+                    f"after the timeout")
+            fut = waiter.fired.popleft()
+            waiter.futures.remove(fut)
+            window.chunker.observe(fut, inflight.pop(fut))
+            window.fill()
+            yield fut.result()
+    finally:
+        window.cancel()
+
+
+def values(chunks: Iterator[Tuple[list, Any]]) -> Iterator[Any]:
+    """Flatten map chunks; raise a chunk's failure after its values."""
+    for chunk, failure in chunks:
+        yield from chunk
+        if failure is not None:
+            raise execution.unwrap(failure)

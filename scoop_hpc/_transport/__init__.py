@@ -1,0 +1,1 @@
+"""Message transports: the wire format, and the ZeroMQ implementation."""

@@ -1,0 +1,168 @@
+"""The wire format shared by workers and the broker.
+
+Every message is a list of frames::
+
+    [HEADER, *body]          HEADER = PROTOCOL_VERSION + KIND (two bytes)
+
+A ROUTER socket prepends the peer's identity; the broker peels it off and
+re-stacks the envelope when it forwards a message. Task and result batches
+carry one small ``marshal``-encoded index frame, then the payload frames of
+every item in order; the index says how many frames each item owns, so the
+broker can split and re-batch items without unpickling them::
+
+    TASKS    [HDR, index[(owner, seq, nframes), ...], *payload_frames]
+    RESULTS  [HDR, owner, index[(seq, nframes, ok), ...], *payload_frames]
+
+A payload is ``dumps(obj)``: one pickle frame followed by the pickle
+protocol 5 out-of-band buffers, each in a frame of its own (never copied
+into the pickle stream).
+"""
+from __future__ import annotations
+
+import marshal
+import pickle
+from typing import Any, Iterable, List, Sequence, Tuple
+
+from ..errors import SerializationError, TransportError
+
+PROTOCOL_VERSION = b"\x01"
+
+# Message kinds, worker -> broker.
+HELLO = b"H"        # [HDR, marshal(info)]             a worker joins
+SIDE_HELLO = b"h"   # [HDR, main identity]             its steal socket joins
+REQUEST = b"R"      # [HDR, marshal(n)]                credit for n tasks
+HAVE_WORK = b"A"    # [HDR]                            backlog appeared
+SET_CONST = b"C"    # [HDR, name, *payload]            define a constant
+NOTHING = b"N"      # [HDR]                            steal found nothing
+# Both directions.
+TASKS = b"T"
+RESULTS = b"P"
+# Broker -> worker.
+WELCOME = b"W"      # [HDR, marshal(info), (name, *payload)...]
+CONST = b"K"        # [HDR, name, *payload]            a constant, to all
+CONST_ACK = b"k"    # [HDR, name, marshal(error)]      reply to SET_CONST
+STEAL = b"X"        # [HDR, marshal(n)]                give away work
+SHUTDOWN = b"S"     # [HDR]                            leave now
+
+_HEADERS = {}
+
+
+def header(kind: bytes) -> bytes:
+    """Return the header frame for a message of ``kind``.
+
+    >>> header(TASKS)
+    b'\\x01T'
+    """
+    try:
+        return _HEADERS[kind]
+    except KeyError:
+        return _HEADERS.setdefault(kind, PROTOCOL_VERSION + kind)
+
+
+def kind_of(frames: Sequence[Any]) -> bytes:
+    """Return the kind of a message, rejecting foreign or short ones."""
+    if not frames:
+        raise TransportError("malformed message: no frames")
+    head = bytes(frames[0])
+    if len(head) != 2 or head[:1] != PROTOCOL_VERSION:
+        raise TransportError(
+            f"malformed message: header {head[:8]!r} is not protocol "
+            f"version {PROTOCOL_VERSION!r}")
+    return head[1:]
+
+
+def pack(value: Any) -> bytes:
+    """Encode a small envelope value (ints, floats, bytes, tuples)."""
+    return marshal.dumps(value)
+
+
+def unpack(frame: Any) -> Any:
+    """Decode a value written by :func:`pack`."""
+    try:
+        return marshal.loads(frame)
+    except (EOFError, ValueError, TypeError) as exc:
+        raise TransportError(f"malformed envelope frame: {exc}") from None
+
+
+_cloudpickle = None
+
+
+def _fallback_pickler():
+    global _cloudpickle
+    if _cloudpickle is None:
+        import cloudpickle
+        _cloudpickle = cloudpickle
+    return _cloudpickle
+
+
+def dumps(obj: Any, what: Any = None) -> List[Any]:
+    """Serialise ``obj`` into payload frames.
+
+    The C pickler is tried first; lambdas, closures and other objects it
+    cannot reference by name are then serialised by value with cloudpickle.
+
+    Raises:
+        SerializationError: neither can serialise ``obj``; the message names
+            ``what`` (the callable or argument at fault) when given.
+    """
+    buffers: list = []
+    try:
+        head = pickle.dumps(obj, 5, buffer_callback=buffers.append)
+    except Exception:  # noqa: BLE001 - any failure means "try by value"
+        buffers = []
+        try:
+            head = _fallback_pickler().dumps(
+                obj, 5, buffer_callback=buffers.append)
+        except Exception as exc:  # noqa: BLE001
+            raise SerializationError(
+                f"cannot serialise {_describe(what, obj)}: {exc}; pass "
+                f"objects that pickle (module-level functions and classes, "
+                f"plain data) or create them inside the task") from None
+    if buffers:
+        return [head, *(b.raw() for b in buffers)]
+    return [head]
+
+
+def loads(frames: Sequence[Any]) -> Any:
+    """Rebuild an object from the frames made by :func:`dumps`."""
+    if len(frames) == 1:
+        return pickle.loads(frames[0])
+    return pickle.loads(frames[0], buffers=frames[1:])
+
+
+def _describe(what: Any, obj: Any) -> str:
+    target = obj if what is None else what
+    name = getattr(target, "__qualname__", None) or type(target).__name__
+    module = getattr(target, "__module__", None)
+    where = f"{module}.{name}" if module else name
+    return f"{where} ({_short_repr(target)})"
+
+
+def _short_repr(obj: Any) -> str:
+    try:
+        text = repr(obj)
+    except Exception:  # noqa: BLE001
+        text = object.__repr__(obj)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def split_items(index: Iterable[Tuple], frames: Sequence[Any],
+                start: int) -> List[Tuple[Tuple, List[Any]]]:
+    """Split a batch into ``(entry, payload_frames)`` pairs.
+
+    Every index entry ends with the number of payload frames of its item.
+
+    >>> split_items([(b"w0", 1, 1), (b"w0", 2, 2)], [b"i", b"a", b"b", b"c"], 1)
+    [((b'w0', 1, 1), [b'a']), ((b'w0', 2, 2), [b'b', b'c'])]
+    """
+    items = []
+    pos = start
+    for entry in index:
+        end = pos + entry[-1]
+        if end > len(frames):
+            raise TransportError(
+                f"malformed batch: its index needs {end} frames, the "
+                f"message has {len(frames)}")
+        items.append((entry, list(frames[pos:end])))
+        pos = end
+    return items

@@ -1,0 +1,135 @@
+"""The ZeroMQ transport: DEALER sockets on workers, one ROUTER on the broker.
+
+Large frames (pickle protocol 5 buffers) are sent and received without
+copies (``copy=False`` above pyzmq's copy threshold).
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import zmq
+
+from .base import Frames
+
+_COPY_THRESHOLD = 64 * 1024
+
+
+def _ms(timeout: Optional[float]) -> Optional[int]:
+    return None if timeout is None else max(0, int(timeout * 1000 + 0.999))
+
+
+class ZmqEndpoint:
+    """A DEALER socket connected to the broker (see ``base.Endpoint``)."""
+
+    def __init__(self, context: zmq.Context, address: str,
+                 identity: bytes) -> None:
+        self.identity = identity
+        sock = context.socket(zmq.DEALER)
+        sock.setsockopt(zmq.IDENTITY, identity)
+        sock.setsockopt(zmq.LINGER, 2000)
+        sock.setsockopt(zmq.SNDHWM, 0)
+        sock.setsockopt(zmq.RCVHWM, 0)
+        sock.copy_threshold = _COPY_THRESHOLD
+        sock.connect(address)
+        self._sock = sock
+
+    def send(self, frames: Frames) -> None:
+        self._sock.send_multipart(frames, copy=False)
+
+    def recv(self, timeout: Optional[float]) -> Optional[Frames]:
+        if timeout is not None and not self._sock.poll(_ms(timeout)):
+            return None
+        return self._sock.recv_multipart(copy=False)
+
+    def readable(self) -> bool:
+        return bool(self._sock.getsockopt(zmq.EVENTS) & zmq.POLLIN)
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+class ZmqRouter:
+    """The broker's ROUTER socket (see ``base.RouterEndpoint``).
+
+    ``recv`` also returns early, with ``None``, when one of the file
+    descriptors given to :meth:`watch` becomes readable; the launcher
+    uses this to hear signals and dead children without a thread.
+    """
+
+    def __init__(self, context: zmq.Context, bind: str) -> None:
+        sock = context.socket(zmq.ROUTER)
+        sock.setsockopt(zmq.LINGER, 2000)
+        sock.setsockopt(zmq.SNDHWM, 0)
+        sock.setsockopt(zmq.RCVHWM, 0)
+        sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        sock.copy_threshold = _COPY_THRESHOLD
+        if bind.startswith("tcp://") and bind.endswith(":0"):
+            port = sock.bind_to_random_port(bind[:-2])
+            bind = f"{bind[:-2]}:{port}"
+        else:
+            sock.bind(bind)
+        self.address = bind
+        self._sock = sock
+        self._poller = zmq.Poller()
+        self._poller.register(sock, zmq.POLLIN)
+        self._watched: set = set()
+
+    def watch(self, fd: int) -> None:
+        """Wake ``recv`` up when ``fd`` is readable."""
+        self._poller.register(fd, zmq.POLLIN)
+        self._watched.add(fd)
+
+    def send(self, peer: bytes, frames: Frames) -> bool:
+        """Send to ``peer``; return False if no such peer is connected."""
+        try:
+            self._sock.send_multipart([peer, *frames], copy=False)
+        except zmq.ZMQError as exc:
+            if exc.errno == zmq.EHOSTUNREACH:
+                return False
+            raise
+        return True
+
+    def recv(self, timeout: Optional[float]) -> Optional[
+            Tuple[bytes, Frames]]:
+        if self._sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            return self._take()
+        ready = dict(self._poller.poll(_ms(timeout)))
+        if self._sock in ready:
+            return self._take()
+        return None
+
+    def _take(self) -> Tuple[bytes, Frames]:
+        frames = self._sock.recv_multipart(copy=False)
+        return frames[0].bytes, frames[1:]
+
+    def close(self) -> None:
+        self._sock.close(linger=0)
+
+
+class ZmqTransport:
+    """Creates the endpoints of one worker process (see ``base.Transport``).
+
+    The context is created lazily, in the process that uses it, so that a
+    transport object may be built before the worker processes are forked.
+    """
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self._context: Optional[zmq.Context] = None
+
+    @property
+    def context(self) -> zmq.Context:
+        if self._context is None:
+            self._context = zmq.Context()
+        return self._context
+
+    def connect(self, identity: bytes) -> ZmqEndpoint:
+        return ZmqEndpoint(self.context, self.address, identity)
+
+    def connect_side(self, identity: bytes) -> ZmqEndpoint:
+        return ZmqEndpoint(self.context, self.address, identity + b"/side")
+
+    def close(self) -> None:
+        if self._context is not None:
+            self._context.destroy(linger=0)
+            self._context = None

@@ -1,0 +1,185 @@
+"""A worker process: connect to the broker, load the program, serve tasks.
+
+The root worker (``w0``) runs the user's program as ``__main__``; every
+other worker imports it under the name ``SCOOP_WORKER``, so the
+``if __name__ == "__main__":`` guard keeps the main program off them while
+the functions it defines resolve everywhere (both names are aliases of the
+same module in every process).
+"""
+from __future__ import annotations
+
+import atexit
+import builtins
+import importlib.util
+import os
+import socket
+import sys
+import traceback
+import types
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+import scoop_hpc
+
+from ._runtime import context, execution
+from ._runtime.hub import Hub
+
+WORKER_MODULE = "SCOOP_WORKER"
+
+
+@dataclass
+class Program:
+    """What the job runs: a script path or a module name, and its args."""
+
+    kind: str                      # "path" or "module"
+    target: str
+    args: List[str] = field(default_factory=list)
+
+    def load(self, name: str) -> tuple:
+        """Return ``(code, module)``: the program compiled, in a new module.
+
+        Raises:
+            OSError, SyntaxError, ImportError: the program cannot be read.
+        """
+        module = types.ModuleType(name)
+        module.__builtins__ = builtins  # type: ignore[attr-defined]
+        if self.kind == "path":
+            path = os.path.abspath(self.target)
+            with open(path, "rb") as handle:
+                code = compile(handle.read(), path, "exec")
+            module.__file__ = path
+            sys.path[0] = os.path.dirname(path)
+            sys.argv = [path, *self.args]
+            return code, module
+        spec = importlib.util.find_spec(self.target)
+        if spec is None:
+            raise ImportError(f"No module named {self.target!r}")
+        if spec.submodule_search_locations is not None:
+            spec = importlib.util.find_spec(self.target + ".__main__")
+        code = spec.loader.get_code(spec.name)
+        module.__file__ = spec.origin
+        module.__spec__ = spec
+        sys.path[0] = os.getcwd()
+        sys.argv = [spec.origin or self.target, *self.args]
+        return code, module
+
+
+@dataclass
+class WorkerConfig:
+    """Everything a worker needs to join its job."""
+
+    index: int
+    size: int
+    address: str
+    program: Program
+    path: Optional[str] = None
+    nice: int = 0
+    debug: bool = False
+    parent_pid: Optional[int] = None
+
+    @property
+    def name(self) -> str:
+        return f"w{self.index}"
+
+
+def serve(config: WorkerConfig, transport) -> int:
+    """Join the job through ``transport`` and serve it; return exit code."""
+    if config.path:
+        os.chdir(config.path)
+    if config.nice:
+        os.nice(config.nice)
+    identity = config.name.encode()
+    _set_constants(config)
+    execution.set_location(config.name, config.size)
+    hub = Hub(identity, transport.connect(identity), config.size)
+    if config.parent_pid is not None:
+        hub.idle_tick = lambda: _check_parent(config.parent_pid)
+    info = {"name": config.name, "pid": os.getpid(),
+            "host": socket.gethostname()}
+    welcome = hub.join(info, side=transport.connect_side(identity))
+    scoop_hpc.SIZE = hub.size
+    scoop_hpc.BROKER_NAME = welcome.get("broker", "broker")
+    context.install(hub)
+    if config.index == 0:
+        return _run_root(hub, config.program)
+    try:
+        code, module = config.program.load(WORKER_MODULE)
+        _install_main(module)
+        exec(code, module.__dict__)
+    except BaseException as exc:  # noqa: BLE001 - report, then leave
+        print(f"scoop_hpc: worker {config.name} could not load the program "
+              f"{config.program.target}: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return 1
+    hub.run(lambda: hub.stopping)
+    return 0
+
+
+def finish(code: int) -> None:
+    """Leave this process now: exit handlers, flush, ``os._exit``."""
+    try:
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError, AttributeError):
+                pass
+        os._exit(code)
+
+
+def _set_constants(config: WorkerConfig) -> None:
+    scoop_hpc.IS_RUNNING = True
+    scoop_hpc.IS_ORIGIN = config.index == 0
+    scoop_hpc.WORKER_NAME = config.name
+    scoop_hpc.worker = config.name.encode()
+    scoop_hpc.BROKER_ADDRESS = config.address
+    scoop_hpc.META_ADDRESS = config.address
+    scoop_hpc.SIZE = config.size
+    scoop_hpc.DEBUG = config.debug
+
+
+def _install_main(module: types.ModuleType) -> None:
+    sys.modules["__main__"] = module
+    sys.modules[WORKER_MODULE] = module
+
+
+def _run_root(hub: Hub, program: Program) -> int:
+    status: List[int] = []
+    hub.run_main(lambda: status.append(run_program(program)))
+    return status[0] if status else 1
+
+
+def run_program(program: Program) -> int:
+    """Run ``program`` as ``__main__``; return its exit code.
+
+    An uncaught exception prints its traceback (with the tracebacks of the
+    tasks it came from) and gives 1; ``sys.exit(n)`` gives ``n``.
+    """
+    try:
+        code, module = program.load("__main__")
+        _install_main(module)
+        exec(code, module.__dict__)
+    except SystemExit as exc:
+        return _exit_code(exc.code)
+    except BaseException as exc:  # noqa: BLE001 - printed like Python
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+            tb = tb.tb_next
+        traceback.print_exception(type(exc), exc, tb)
+        return 1
+    return 0
+
+
+def _exit_code(code) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _check_parent(parent_pid: int) -> None:
+    if os.getppid() != parent_pid:
+        finish(1)

@@ -1,0 +1,41 @@
+"""Logging set-up: every record names the worker that wrote it."""
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+import scoop_hpc
+
+FORMAT = "[%(asctime)s] %(levelname)-7s %(worker)s %(name)s: %(message)s"
+
+
+class _WorkerName(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.worker = (scoop_hpc.WORKER_NAME if scoop_hpc.IS_RUNNING
+                         else "launcher")
+        return True
+
+
+def configure_logging(verbosity: int, path: Optional[str] = None,
+                      debug: bool = False) -> None:
+    """Log scoop_hpc's messages to stderr (and ``path``).
+
+    Args:
+        verbosity: 0 warnings, 1 info, 2 or more debug; negative: errors.
+        path: a file that receives the same records.
+        debug: force debug messages.
+    """
+    if debug:
+        verbosity = max(verbosity, 2)
+    level = {0: logging.WARNING, 1: logging.INFO}.get(
+        verbosity, logging.DEBUG if verbosity > 1 else logging.ERROR)
+    logger = logging.getLogger("scoop_hpc")
+    logger.setLevel(level)
+    logger.propagate = False
+    handlers = [logging.StreamHandler()]
+    if path:
+        handlers.append(logging.FileHandler(path))
+    for handler in handlers:
+        handler.setFormatter(logging.Formatter(FORMAT))
+        handler.addFilter(_WorkerName())
+        logger.addHandler(handler)

@@ -1,0 +1,1 @@
+"""Job-script templates, shipped as package data."""
