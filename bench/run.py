@@ -13,6 +13,7 @@ import collections
 import json
 import os
 import platform
+import re
 import shlex
 import signal
 import statistics
@@ -24,25 +25,25 @@ BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH_DIR)
 
 Workload = collections.namedtuple(
-    "Workload", "key script title unit lower_is_better whole_process")
+    "Workload", "key script title unit lower_is_better whole_process nested",
+    defaults=(False, False, False))
 Impl = collections.namedtuple("Impl", "key label short launcher nests")
-Outcome = collections.namedtuple("Outcome", "value error")
+Outcome = collections.namedtuple("Outcome", "value error processes")
 
 WORKLOADS = (
     Workload("W1", "w1_startup.py", "startup + teardown, map of 2 items",
-             "s", True, True),
-    Workload("W2", "w2_map.py", "map, 20,000 trivial items",
-             "items/s", False, False),
+             "s", lower_is_better=True, whole_process=True),
+    Workload("W2", "w2_map.py", "map, 20,000 trivial items", "items/s"),
     Workload("W3", "w3_pi.py", "Monte-Carlo pi, 200 x 20,000 tries",
-             "efficiency", False, False),
+             "efficiency"),
     Workload("W4", "w4_tree.py", "nested submits, binary tree depth 10",
-             "tasks/s", False, False),
-    Workload("W5", "w5_bytes.py", "64 arguments of 1 MiB",
-             "MiB/s", False, False),
+             "tasks/s", nested=True),
+    Workload("W5", "w5_bytes.py", "64 arguments of 1 MiB", "MiB/s"),
     Workload("W6", "w6_mapreduce.py", "mapReduce, 20,000 items, add",
-             "items/s", False, False),
+             "items/s"),
 )
 NOT_NESTABLE = "n/a (cannot nest)"
+LOG_RECORD = re.compile(r"\b(INFO|DEBUG)\b")
 IMPL_KEYS = ("scoop_hpc", "ppe", "scoop", "mpi4py")
 
 
@@ -88,6 +89,8 @@ def find_impls(args):
         notes.append("SCOOP and mpi4py.futures skipped: no --peers-venv.")
     if args.impls:
         impls = [impl for impl in impls if impl.key in args.impls]
+        if not {"scoop", "mpi4py"} & set(args.impls):
+            notes = []
     return impls, notes
 
 
@@ -128,12 +131,32 @@ def launch(cmd, env, timeout):
     return proc.returncode, out, err, elapsed
 
 
-def error_line(err, rc):
-    """Return the most telling line of a failed run's stderr."""
-    lines = [line.strip() for line in err.splitlines() if line.strip()]
-    if "Traceback (most recent call last):" in lines:
-        return lines[-1]
-    return lines[0] if lines else "exit status %d" % rc
+def exception_line(text):
+    """Return the exception line of the last traceback in ``text``."""
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines)
+              if line.startswith("Traceback (most recent call last):")]
+    if not starts:
+        return None
+    return next((line.strip() for line in lines[starts[-1] + 1:]
+                 if line.strip() and not line[0].isspace()), None)
+
+
+def error_line(out, err, rc):
+    """Return the most telling line of a failed run's output.
+
+    That is the exception of a traceback (SCOOP prints the root's on
+    stdout, exit status 0), else the first line of stderr that is not an
+    INFO/DEBUG log record.
+    """
+    found = exception_line(err) or exception_line(out)
+    if found:
+        return found
+    lines = [line.strip() for line in err.splitlines() if line.strip()
+             and not LOG_RECORD.search(line)]
+    if lines:
+        return lines[0]
+    return "exit status %d" % rc if rc else "no BENCH line on stdout"
 
 
 def bench_record(out):
@@ -150,15 +173,22 @@ def run_once(workload, impl, args):
     rc, out, err, elapsed = launch(cmd, run_env(impl, args.workers),
                                    args.timeout)
     if rc is None:
-        return Outcome(None, "timeout")
+        return failure("timeout")
     record = bench_record(out)
-    if rc != 0:
-        return Outcome(None, "error: " + error_line(err, rc))
-    if record is None:
-        return Outcome(None, "error: no BENCH line on stdout")
-    if workload.whole_process:
-        return Outcome(elapsed, None)
-    return Outcome(record["value"], None)
+    if rc != 0 or record is None:
+        return failure("error: " + error_line(out, err, rc))
+    value = elapsed if workload.whole_process else record["value"]
+    return Outcome(value, None, record.get("processes"))
+
+
+def failure(error):
+    """Return the outcome of a run that gave no figure."""
+    return Outcome(None, error, None)
+
+
+def cannot_run(workload, impl):
+    """Tell whether ``impl`` lacks what ``workload`` needs (nesting)."""
+    return workload.nested and not impl.nests
 
 
 def measure(workloads, impls, args):
@@ -168,13 +198,13 @@ def measure(workloads, impls, args):
     the machine affects them all alike; a cell stops at its first failure.
     """
     values = collections.defaultdict(list)
+    processes = {}
     failed = {}
     for workload in workloads:
         for rep in range(args.repeat):
             for impl in impls:
                 cell = (workload.key, impl.key)
-                if cell in failed or (workload.key == "W4"
-                                      and not impl.nests):
+                if cell in failed or cannot_run(workload, impl):
                     continue
                 outcome = run_once(workload, impl, args)
                 log("%s %-10s run %d/%d: %s" % (
@@ -184,10 +214,18 @@ def measure(workloads, impls, args):
                     failed[cell] = outcome
                 else:
                     values[cell].append(outcome.value)
-    results = {cell: Outcome(statistics.median(v), None)
+                    processes[cell] = min_known(processes.get(cell),
+                                                outcome.processes)
+    results = {cell: Outcome(statistics.median(v), None, processes[cell])
                for cell, v in values.items()}
     results.update(failed)
     return results
+
+
+def min_known(*counts):
+    """Return the least of the counts that are not None, or None."""
+    known = [count for count in counts if count is not None]
+    return min(known) if known else None
 
 
 def fmt(value):
@@ -201,13 +239,16 @@ def fmt(value):
     return "%.3f" % value
 
 
-def cell_text(workload, impl, results):
+def cell_text(workload, impl, results, workers):
     """Return the table cell of one workload under one implementation."""
-    if workload.key == "W4" and not impl.nests:
+    if cannot_run(workload, impl):
         return NOT_NESTABLE
     outcome = results[(workload.key, impl.key)]
     if outcome.error:
         return outcome.error.replace("|", "\\|")[:70]
+    if outcome.processes is not None and outcome.processes < workers:
+        return "%s (tasks ran on %d of %d processes)" % (
+            fmt(outcome.value), outcome.processes, workers)
     return fmt(outcome.value)
 
 
@@ -216,13 +257,13 @@ def ratio_text(workload, peer, results):
     ours = results.get((workload.key, "scoop_hpc"))
     theirs = results.get((workload.key, peer.key))
     if ours is None or theirs is None or ours.error or theirs.error:
-        return "n/a" if workload.key == "W4" and not peer.nests else "-"
+        return "n/a" if cannot_run(workload, peer) else "-"
     if workload.lower_is_better:
         return "%.2f" % (theirs.value / ours.value)
     return "%.2f" % (ours.value / theirs.value)
 
 
-def table(workloads, impls, results):
+def table(workloads, impls, results, workers):
     """Return the Markdown table of the results."""
     ours = [impl for impl in impls if impl.key == "scoop_hpc"]
     peers = [impl for impl in impls if impl.key != "scoop_hpc"]
@@ -233,9 +274,10 @@ def table(workloads, impls, results):
     for workload in workloads:
         unit = workload.unit + (" \u00b9" if workload.lower_is_better else "")
         row = ["%s %s" % (workload.key, workload.title), unit]
-        row += [cell_text(workload, impl, results) for impl in ours]
+        row += [cell_text(workload, impl, results, workers)
+                for impl in ours]
         for peer in peers:
-            row.append(cell_text(workload, peer, results))
+            row.append(cell_text(workload, peer, results, workers))
             if ours:
                 row.append(ratio_text(workload, peer, results))
         rows.append(row)
@@ -294,14 +336,20 @@ def header(args, impls):
     if any(impl.key in ("scoop", "mpi4py") for impl in impls):
         packages += versions(os.path.join(args.peers_venv, "bin", "python"),
                              ["scoop", "mpi4py", "mpich", "pyzmq"])
+    cpus = len(os.sched_getaffinity(0))
+    workers = "Workers: %d" % args.workers
+    if args.workers > cpus:
+        workers += " (more than the CPUs: oversubscribed)"
     return [
-        "Command: `%s` (from the repository root)" % command_line(),
+        "Command: `%s` (from the repository root), %s" % (
+            command_line(), time.strftime("%Y-%m-%d %H:%M UTC",
+                                          time.gmtime())),
         "Machine: %d CPUs (nproc), %s, Python %s, %s" % (
-            len(os.sched_getaffinity(0)), read_cpu_model(),
-            platform.python_version(), platform.platform()),
+            cpus, read_cpu_model(), platform.python_version(),
+            platform.platform()),
         "Versions: " + ", ".join(packages),
-        "Workers: %d; median of %d run(s); timeout %g s per run." % (
-            args.workers, args.repeat, args.timeout),
+        "%s; median of %d run(s); timeout %g s per run." % (
+            workers, args.repeat, args.timeout),
     ]
 
 
@@ -379,7 +427,7 @@ def main(argv=None):
     impls, notes = find_impls(args)
     paragraphs = header(args, impls)
     results = measure(workloads, impls, args)
-    paragraphs.append(table(workloads, impls, results))
+    paragraphs.append(table(workloads, impls, results, args.workers))
     paragraphs += footnotes(args, workloads, impls, notes)
     print("\n\n".join(paragraphs))
 

@@ -1,8 +1,11 @@
 """W3: Monte-Carlo pi, 200 tasks x 20,000 tries (parallel efficiency).
 
 The same tasks run first as a plain loop in the root (serial time), then
-through ``futures.map``; efficiency = serial / (workers x parallel).
+through ``futures.map``; efficiency = serial / (workers x parallel).  The
+record also counts the processes that ran the tasks, so that a run that
+did not spread its work shows up.
 """
+import os
 import random
 
 from _common import check, futures, report, run, timed, warm_up, workers
@@ -22,15 +25,22 @@ def hits(seed):
     return inside
 
 
+def hits_and_pid(seed):
+    """Return ``hits(seed)`` and the id of the process that counted them."""
+    return hits(seed), os.getpid()
+
+
 def main():
     """Time the tasks serially, then in parallel, and compare."""
     serial_hits, serial = timed(lambda: sum(map(hits, range(TASKS))))
     warm_up()
-    parallel_hits, parallel = timed(
-        lambda: sum(futures.map(hits, range(TASKS))))
+    results, parallel = timed(
+        lambda: list(futures.map(hits_and_pid, range(TASKS))))
+    parallel_hits = sum(count for count, _ in results)
     check(parallel_hits, serial_hits, "hit count")
     report("W3", "efficiency", serial / (workers() * parallel),
            serial_seconds=serial, parallel_seconds=parallel,
+           processes=len({pid for _, pid in results}),
            pi=4.0 * parallel_hits / (TASKS * TRIES))
 
 

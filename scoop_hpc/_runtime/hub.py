@@ -73,10 +73,12 @@ class Waiter:
         self._wake()
 
     def _wake(self) -> None:
-        if not self.scheduled:
-            self.scheduled = True
-            if self.greenlet is not self.hub.greenlet:
-                self.hub.runnable.append(self)
+        """Resume the suspended greenlet (if any) once."""
+        if self.scheduled or self.greenlet is None:
+            return
+        self.scheduled = True
+        if self.greenlet is not self.hub.greenlet:
+            self.hub.runnable.append(self)
 
     def wait(self, deadline: Optional[float]) -> bool:
         """Wait until something fired; False if ``deadline`` passed first.
@@ -259,6 +261,7 @@ class Hub:
                     "with a queue")
             self.greenlet.switch()
         waiter.scheduled = False
+        waiter.greenlet = None
         waiter.generation += 1
 
     def run_callbacks(self, fut: Future, callbacks: List[Callable]) -> None:

@@ -1,0 +1,91 @@
+"""Shared fixtures: run programs under the real launcher, check for orphans."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+class Run:
+    """The outcome of one launcher run."""
+
+    def __init__(self, proc: subprocess.CompletedProcess, pids: set,
+                 seconds: float) -> None:
+        self.returncode = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.pids = pids
+        self.seconds = seconds
+
+    def __repr__(self) -> str:
+        return (f"<Run rc={self.returncode}\n--- stdout\n{self.stdout}"
+                f"--- stderr\n{self.stderr}>")
+
+
+def _descendants(pid: int) -> set:
+    try:
+        return {p.pid for p in psutil.Process(pid).children(recursive=True)}
+    except psutil.NoSuchProcess:
+        return set()
+
+
+def assert_no_orphans(pids: set, timeout: float = 5.0) -> None:
+    """Fail if any of ``pids`` is still alive after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    alive = set(pids)
+    while alive and time.monotonic() < deadline:
+        alive = {p for p in alive if psutil.pid_exists(p)
+                 and psutil.Process(p).status() != psutil.STATUS_ZOMBIE}
+        if alive:
+            time.sleep(0.05)
+    assert not alive, f"processes left behind: {sorted(alive)}"
+
+
+def launch(args, *, cwd=None, timeout: float = 60.0, env=None,
+           stdin=None) -> Run:
+    """Run ``python -m scoop_hpc ARGS``; watch its process tree."""
+    environ = dict(os.environ, PYTHONUNBUFFERED="1")
+    environ.update(env or {})
+    cmd = [PYTHON, "-m", "scoop_hpc", *map(str, args)]
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=environ, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=stdin)
+    pids = set()
+    out_err = None
+    while out_err is None:
+        pids |= _descendants(proc.pid)
+        try:
+            out_err = proc.communicate(timeout=0.05)
+        except subprocess.TimeoutExpired:
+            if time.monotonic() - start > timeout:
+                for pid in pids | {proc.pid}:
+                    try:
+                        os.kill(pid, 9)
+                    except ProcessLookupError:
+                        pass
+                proc.communicate()
+                raise AssertionError(f"launcher hung: {' '.join(cmd)}")
+    done = subprocess.CompletedProcess(cmd, proc.returncode, *out_err)
+    run = Run(done, pids, time.monotonic() - start)
+    assert_no_orphans(pids)
+    return run
+
+
+@pytest.fixture
+def program(tmp_path):
+    """Write a program from source text; return its path."""
+    def write(source: str, name: str = "prog.py") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(source))
+        return path
+    return write

@@ -1,0 +1,109 @@
+"""The broker against real ZeroMQ sockets (inproc), one message at a time."""
+import pytest
+import zmq
+
+from scoop_hpc._transport import protocol as P
+from scoop_hpc._transport.zmq import ZmqEndpoint, ZmqRouter
+from scoop_hpc.broker import Broker
+
+pytestmark = pytest.mark.timeout(20)
+
+
+@pytest.fixture
+def rig():
+    context = zmq.Context()
+    router = ZmqRouter(context, "inproc://broker")
+    broker = Broker(router, size=2)
+    ends = []
+    welcomes = {}
+
+    def worker(name: bytes):
+        main = ZmqEndpoint(context, "inproc://broker", name)
+        side = ZmqEndpoint(context, "inproc://broker", name + b"/side")
+        main.send([P.header(P.HELLO), P.pack({"name": name.decode()})])
+        broker.step(0.5)
+        welcome = main.recv(1)
+        assert P.kind_of(welcome) == P.WELCOME
+        welcomes[name] = welcome
+        side.send([P.header(P.SIDE_HELLO), name])
+        broker.step(0.05)
+        ends.extend([main, side])
+        return main, side
+
+    worker.welcomes = welcomes
+    yield broker, worker
+    for end in ends:
+        end.close()
+    router.close()
+    context.destroy(linger=0)
+
+
+def _tasks(owner, *seqs):
+    index = [(owner, seq, 1) for seq in seqs]
+    return [P.header(P.TASKS), P.pack(index),
+            *[f"payload {s}".encode() for s in seqs]]
+
+
+def test_idle_worker_steals_from_a_busy_one(rig):
+    broker, worker = rig
+    a_main, a_side = worker(b"a")
+    b_main, _ = worker(b"b")
+    b_main.send([P.header(P.REQUEST), P.pack(2)])
+    broker.step(0.05)
+    steal = a_side.recv(1)
+    assert P.kind_of(steal) == P.STEAL and P.unpack(steal[1]) == 2
+    a_side.send(_tasks(b"a", 1, 2, 3))
+    broker.step(0.05)
+    got = b_main.recv(1)
+    assert P.kind_of(got) == P.TASKS
+    assert [e[1] for e in P.unpack(got[1])] == [1, 2]   # credit 2
+    assert list(broker.pool)[0][0] == (b"a", 3, 1)      # one left over
+
+
+def test_results_are_relayed_to_their_owner(rig):
+    broker, worker = rig
+    a_main, _ = worker(b"a")
+    b_main, _ = worker(b"b")
+    b_main.send([P.header(P.RESULTS), b"a", P.pack([(1, True, 0.1, 1)]),
+                 b"value"])
+    broker.step(0.05)
+    got = a_main.recv(1)
+    assert P.kind_of(got) == P.RESULTS and bytes(got[3]) == b"value"
+
+
+def test_a_task_goes_home_only_when_nobody_else_wants_it(rig):
+    broker, worker = rig
+    a_main, a_side = worker(b"a")
+    b_main, _ = worker(b"b")
+    a_main.send([P.header(P.REQUEST), P.pack(1)])
+    b_main.send([P.header(P.REQUEST), P.pack(1)])
+    broker.step(0.05)
+    a_main.send(_tasks(b"a", 7))
+    broker.step(0.05)
+    assert b_main.recv(0.5) is not None
+    assert a_main.recv(0.05) is None
+
+
+def test_constants_reach_everyone_once(rig):
+    broker, worker = rig
+    a_main, _ = worker(b"a")
+    b_main, _ = worker(b"b")
+    a_main.send([P.header(P.SET_CONST), b"k", b"v"])
+    broker.step(0.05)
+    assert P.unpack(a_main.recv(1)[2]) is None          # ack, no error
+    assert bytes(b_main.recv(1)[2]) == b"v"
+    b_main.send([P.header(P.SET_CONST), b"k", b"w"])
+    broker.step(0.05)
+    assert "already defined" in P.unpack(b_main.recv(1)[2])
+    worker(b"c")                                        # late joiner
+    welcome = worker.welcomes[b"c"]
+    assert P.unpack(welcome[1])["constants"] == [("k", 1)]
+    assert bytes(welcome[2]) == b"v"
+
+
+def test_a_malformed_message_is_dropped(rig, caplog):
+    broker, worker = rig
+    a_main, _ = worker(b"a")
+    a_main.send([b"garbage"])
+    broker.step(0.05)
+    assert "malformed" in caplog.text

@@ -1,0 +1,122 @@
+"""The futures and shared API, through the real launcher.
+
+One program (tests/programs/behaviours.py) exercises every documented
+behaviour and prints one ``NAME=JSON`` line per check; it runs once per
+configuration and each test below asserts one line.
+"""
+import json
+
+import pytest
+
+from .conftest import ROOT, PYTHON, launch
+
+PROGRAM = ROOT / "tests" / "programs" / "behaviours.py"
+
+
+def _parse(stdout: str) -> dict:
+    found = {}
+    for line in stdout.splitlines():
+        name, sep, value = line.partition("=")
+        if sep:
+            found[name] = json.loads(value)
+    return found
+
+
+@pytest.fixture(scope="module", params=[2, 1, "serial"])
+def outcome(request):
+    if request.param == "serial":
+        import subprocess
+        proc = subprocess.run([PYTHON, str(PROGRAM), "7"], text=True,
+                              capture_output=True, timeout=120)
+        found = _parse(proc.stdout)
+        found["_rc"] = proc.returncode
+        found["_stderr"] = proc.stderr
+        found["_mode"] = "serial"
+        return found
+    run = launch(["-n", request.param, PROGRAM, "7"], timeout=120)
+    found = _parse(run.stdout)
+    found["_rc"] = run.returncode
+    found["_stderr"] = run.stderr
+    found["_mode"] = request.param
+    return found
+
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def test_exit_code_of_the_program(outcome):
+    assert outcome["_rc"] == 7, outcome["_stderr"]
+
+
+def test_runtime_constants(outcome):
+    size, running, origin, name = outcome["size"]
+    if outcome["_mode"] == "serial":
+        assert (size, running, origin) == (1, False, True)
+    else:
+        assert (size, running, origin, name) == (outcome["_mode"], True,
+                                                 True, "w0")
+
+
+def test_serial_run_warns_once(outcome):
+    if outcome["_mode"] != "serial":
+        assert "not running under its launcher" not in outcome["_stderr"]
+    else:
+        assert outcome["_stderr"].count("not running under its launcher") == 1
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("map", [i * i for i in range(10)]),
+    ("map_generator", [0, 1, 4, 9, 16]),
+    ("map_several", [4, 9]),
+    ("map_kwargs", [11, 21]),
+    ("map_as_completed", [i * i for i in range(30)]),
+    ("submit_kwargs", 6),
+    ("lambda_closure", [11, 21]),
+    ("partial", 32),
+    ("bound_method", ["a", "b"]),
+    ("map_reduce", [1400, None, 49, sum(i * i for i in range(1000))]),
+    ("map_scan", [[0, 1, 5, 14, 30, 55], []]),
+    ("nested", 64),
+    ("constants", [{"k": 1}, "text"] * 3),
+    ("constant_twice", ["ConstantError", True]),
+    ("constant_missing", [None, True]),
+    ("unpicklable", ["SerializationError", True, True]),
+    ("exception_timeout", "TimeoutError"),
+    ("result_after_timeout", 1.5),
+    ("map_timeout", "TimeoutError"),
+    ("as_completed_timeout", "TimeoutError"),
+    ("wait_timeout", [0, 2]),
+    ("cancel_queued", [True, True, True, False]),
+    ("cancelled_result", "CancelledError"),
+    ("cancel_done", False),
+    ("callbacks", [["late", 7], ["early", 7]]),
+    ("nested_exception", ["Boom", "leaf 1", True, True, True]),
+    ("map_exception", "in map"),
+    ("map_values_before_error", [1.0, 0.5, "ZeroDivisionError"]),
+    ("exception_method", "Boom"),
+    ("first_exception", [True, 2]),
+    ("first_completed", [True, True]),
+    ("all_completed", [20, 0]),
+    ("as_completed", [i * i for i in range(20)]),
+    ("large_argument", 1 << 20),
+    ("after_shutdown", "cannot schedule new futures after shutdown"),
+])
+def test_behaviour(outcome, name, expected):
+    if outcome["_mode"] in ("serial", 1) and name in (
+            "exception_timeout", "map_timeout", "as_completed_timeout",
+            "wait_timeout"):
+        pytest.skip("one process cannot time out a task it runs itself")
+    if outcome["_mode"] == "serial" and name == "nested_exception":
+        expected = ["Boom", "leaf 1", True, False, True]  # no worker name
+    assert outcome.get(name) == expected, outcome["_stderr"]
+
+
+def test_result_timeout_is_prompt(outcome):
+    if outcome["_mode"] != 2:
+        pytest.skip("needs a second worker to run the slow task")
+    assert outcome["result_timeout"] == ["TimeoutError", True]
+
+
+def test_work_spreads_over_workers(outcome):
+    if outcome["_mode"] == 2:
+        assert outcome["workers_used"] == ["w0", "w1"]

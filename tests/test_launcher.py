@@ -1,0 +1,179 @@
+"""``python -m scoop_hpc``: command line, exit codes, signals, teardown."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from .conftest import PYTHON, ROOT, assert_no_orphans, launch
+
+pytestmark = pytest.mark.timeout(60)
+
+HELLO = """
+    from scoop_hpc import futures
+    def f(x):
+        return x + 1
+    if __name__ == "__main__":
+        print(sum(futures.map(f, range(100))))
+"""
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-n", "0", "prog.py"], "-n must be at least 1"),
+    (["missing.py"], "Path does not exist: missing.py"),
+    ([], "No path specified for execution"),
+    (["--no-such-option", "prog.py"], "unrecognized arguments"),
+    (["-m", "no_such_module_xyz"], "No module named 'no_such_module_xyz'"),
+])
+def test_usage_errors_exit_2(program, tmp_path, args, message):
+    program(HELLO)
+    run = launch(args, cwd=tmp_path)
+    assert run.returncode == 2
+    assert message in run.stderr
+    assert "usage:" in run.stderr
+
+
+def test_hello_and_default_worker_count(program, tmp_path):
+    path = program(HELLO)
+    run = launch([path], cwd=tmp_path)
+    assert (run.returncode, run.stdout) == (0, "5050\n"), run
+
+
+@pytest.mark.parametrize("code", [0, 3, 42])
+def test_sys_exit_code_is_the_launchers(program, code):
+    path = program(f"""
+        import sys
+        from scoop_hpc import futures
+        if __name__ == "__main__":
+            list(futures.map(abs, range(4)))
+            sys.exit({code})
+    """)
+    assert launch(["-n", "2", path]).returncode == code
+
+
+def test_uncaught_task_exception_prints_both_tracebacks(program):
+    path = program("""
+        from scoop_hpc import futures
+        def explode(x):
+            raise KeyError(f"missing {x}")
+        if __name__ == "__main__":
+            futures.submit(explode, "thing").result()
+    """)
+    run = launch(["-n", "2", path])
+    assert run.returncode == 1
+    assert "KeyError: 'missing thing'" in run.stderr
+    assert "in explode" in run.stderr
+    assert "### task explode raised on worker w" in run.stderr
+    assert "direct cause of the following exception" in run.stderr
+    assert "scoop_hpc/launcher.py" not in run.stderr
+
+
+def test_syntax_error_is_reported_before_starting(program):
+    path = program("def broken(:\n    pass\n")
+    run = launch(["-n", "2", path])
+    assert run.returncode == 1
+    assert "SyntaxError" in run.stderr
+
+
+def test_module_mode_and_arguments(tmp_path):
+    (tmp_path / "mymod.py").write_text(
+        "import sys\nfrom scoop_hpc import futures\n"
+        "def double(x):\n    return 2 * x\n"
+        "if __name__ == '__main__':\n"
+        "    print(sys.argv[1:], list(futures.map(double, [1, 2])))\n")
+    run = launch(["-n", "2", "-m", "mymod", "a", "-n", "5"], cwd=tmp_path)
+    assert (run.returncode, run.stdout) == (0, "['a', '-n', '5'] [2, 4]\n")
+
+
+def test_script_arguments_and_path(program, tmp_path):
+    path = program("""
+        import os, sys
+        if __name__ == "__main__":
+            print(sys.argv[1:], os.getcwd())
+    """)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    run = launch(["-n", "1", "--path", workdir, path, "x", "--y"])
+    assert run.stdout == f"['x', '--y'] {workdir}\n"
+
+
+def test_log_file_and_verbose(program, tmp_path):
+    path = program(HELLO)
+    log = tmp_path / "job.log"
+    run = launch(["-n", "2", "-v", "--log", log, path])
+    assert run.returncode == 0
+    text = log.read_text()
+    assert "started 2 workers" in text
+    assert "root worker w0 exited with code 0" in text
+    assert "started 2 workers" in run.stderr
+
+
+def test_worker_death_ends_the_job_with_its_name(program):
+    path = program("""
+        import os, time
+        import scoop_hpc
+        from scoop_hpc import futures
+        def maybe_die(x):
+            if scoop_hpc.WORKER_NAME == "w1":
+                os._exit(3)
+            time.sleep(0.05)
+            return x
+        if __name__ == "__main__":
+            list(futures.map(maybe_die, range(200)))
+            time.sleep(30)
+    """)
+    run = launch(["-n", "2", path], timeout=30)
+    assert run.returncode != 0
+    assert "worker w1" in run.stderr and "exited with code 3" in run.stderr
+    assert run.seconds < 15
+
+
+SLEEPER = """
+    import time
+    from scoop_hpc import futures
+    def nap(x):
+        time.sleep(60)
+    if __name__ == "__main__":
+        print("started", flush=True)
+        list(futures.map(nap, range(8)))
+"""
+
+
+def _start(path):
+    proc = subprocess.Popen([PYTHON, "-m", "scoop_hpc", "-n", "3", str(path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout.readline() == "started\n"
+    time.sleep(0.3)
+    family = {p.pid for p in psutil.Process(proc.pid).children(True)}
+    assert len(family) == 3
+    return proc, family
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130),
+                                       (signal.SIGTERM, 143)])
+def test_signals_tear_everything_down(program, sig, code):
+    proc, family = _start(program(SLEEPER))
+    proc.send_signal(sig)
+    assert proc.wait(timeout=15) == code
+    assert "received " + signal.Signals(sig).name in proc.stderr.read()
+    assert_no_orphans(family)
+
+
+def test_killed_launcher_takes_its_workers_along(program):
+    proc, family = _start(program(SLEEPER))
+    proc.kill()
+    proc.wait(timeout=5)
+    assert_no_orphans(family, timeout=15)
+
+
+def test_scoop_hpc_run_is_the_launcher(program, tmp_path):
+    path = program(HELLO)
+    proc = subprocess.run([PYTHON, "-c",
+                           "import sys; from scoop_hpc.cli import main; "
+                           "sys.exit(main())", "run", "-n", "2", str(path)],
+                          capture_output=True, text=True, timeout=30)
+    assert (proc.returncode, proc.stdout) == (0, "5050\n")

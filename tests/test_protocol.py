@@ -1,0 +1,57 @@
+"""The wire format: headers, envelopes, payload codec (pure, no sockets)."""
+import pickle
+
+import pytest
+
+from scoop_hpc._transport import protocol as P
+from scoop_hpc.errors import SerializationError, TransportError
+
+pytestmark = pytest.mark.timeout(10)
+
+
+def test_header_and_kind_round_trip():
+    assert P.kind_of([P.header(P.TASKS), b"x"]) == P.TASKS
+
+
+@pytest.mark.parametrize("frames", [[], [b"\x02T"], [b"T"], [b"\x01TT"]])
+def test_foreign_or_short_messages_are_rejected(frames):
+    with pytest.raises(TransportError, match="malformed message"):
+        P.kind_of(frames)
+
+
+def test_envelope_values_round_trip():
+    index = [(b"w0", 1, 2), (b"w12", 99, 1)]
+    assert P.unpack(P.pack(index)) == index
+
+
+def test_garbage_envelope_is_a_transport_error():
+    with pytest.raises(TransportError, match="malformed envelope"):
+        P.unpack(b"\xff\x00garbage")
+
+
+def test_pickle5_buffers_travel_as_their_own_frames():
+    data = bytearray(b"x" * 100000)
+    frames = P.dumps(pickle.PickleBuffer(data))
+    assert len(frames) == 2
+    assert len(frames[0]) < 200          # the buffer is not in the stream
+    view = frames[1]
+    assert isinstance(view, memoryview) and view.obj is data  # no copy
+    assert bytes(P.loads(frames)) == bytes(data)
+
+
+def test_lambdas_and_closures_use_the_fallback_pickler():
+    offset = 5
+    fn = P.loads(P.dumps(lambda x: x + offset))
+    assert fn(1) == 6
+
+
+def test_unserialisable_object_is_named():
+    import threading
+    lock = threading.Lock()
+    with pytest.raises(SerializationError, match="cannot serialise .*lock"):
+        P.dumps(lock, lock)
+
+
+def test_split_items_checks_the_frame_count():
+    with pytest.raises(TransportError, match="needs 3 frames"):
+        P.split_items([(b"w0", 1, 2)], [b"i", b"a"], 1)
