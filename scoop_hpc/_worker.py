@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import atexit
 import builtins
-import importlib.util
 import os
-import socket
 import sys
-import traceback
 import types
-from dataclasses import dataclass, field
 from typing import List, Optional
 
 import scoop_hpc
@@ -27,13 +23,20 @@ from ._runtime.hub import Hub
 WORKER_MODULE = "SCOOP_WORKER"
 
 
-@dataclass
 class Program:
-    """What the job runs: a script path or a module name, and its args."""
+    """What the job runs: a script path or a module name, and its args.
 
-    kind: str                      # "path" or "module"
-    target: str
-    args: List[str] = field(default_factory=list)
+    Args:
+        kind: ``"path"`` or ``"module"``.
+        target: the script's path, or the module's name.
+        args: the program's command-line arguments.
+    """
+
+    def __init__(self, kind: str, target: str,
+                 args: Optional[List[str]] = None) -> None:
+        self.kind = kind
+        self.target = target
+        self.args = list(args or ())
 
     def load(self, name: str) -> tuple:
         """Return ``(code, module)``: the program compiled, in a new module.
@@ -51,6 +54,7 @@ class Program:
             sys.path[0] = os.path.dirname(path)
             sys.argv = [path, *self.args]
             return code, module
+        import importlib.util
         spec = importlib.util.find_spec(self.target)
         if spec is None:
             raise ImportError(f"No module named {self.target!r}")
@@ -64,18 +68,21 @@ class Program:
         return code, module
 
 
-@dataclass
 class WorkerConfig:
     """Everything a worker needs to join its job."""
 
-    index: int
-    size: int
-    address: str
-    program: Program
-    path: Optional[str] = None
-    nice: int = 0
-    debug: bool = False
-    parent_pid: Optional[int] = None
+    def __init__(self, index: int, size: int, address: str,
+                 program: Program, path: Optional[str] = None,
+                 nice: int = 0, debug: bool = False,
+                 parent_pid: Optional[int] = None) -> None:
+        self.index = index
+        self.size = size
+        self.address = address
+        self.program = program
+        self.path = path
+        self.nice = nice
+        self.debug = debug
+        self.parent_pid = parent_pid
 
     @property
     def name(self) -> str:
@@ -95,7 +102,7 @@ def serve(config: WorkerConfig, transport) -> int:
     if config.parent_pid is not None:
         hub.idle_tick = lambda: _check_parent(config.parent_pid)
     info = {"name": config.name, "pid": os.getpid(),
-            "host": socket.gethostname()}
+            "host": os.uname().nodename}
     welcome = hub.join(info, side=transport.connect_side(identity))
     scoop_hpc.SIZE = hub.size
     scoop_hpc.BROKER_NAME = welcome.get("broker", "broker")
@@ -163,6 +170,7 @@ def run_program(program: Program) -> int:
     except SystemExit as exc:
         return _exit_code(exc.code)
     except BaseException as exc:  # noqa: BLE001 - printed like Python
+        import traceback
         tb = exc.__traceback__
         while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
             tb = tb.tb_next

@@ -84,7 +84,7 @@ class Broker:
             P.RESULTS: self._on_results, P.SET_CONST: self._on_set_const,
         }
 
-    # -- the loop ---------------------------------------------------------
+    # -- the loop ------------------------------------------------------------
     def step(self, timeout: Optional[float]) -> None:
         """Handle every message that arrives within ``timeout`` seconds.
 
@@ -119,7 +119,7 @@ class Broker:
         for worker in self._order:
             self.router.send(worker.identity, head)
 
-    # -- handlers ---------------------------------------------------------
+    # -- handlers ------------------------------------------------------------
     def _on_hello(self, peer: bytes, frames: list) -> None:
         worker = _Worker(peer, P.unpack(frames[1]))
         if peer not in self.workers:
@@ -194,7 +194,7 @@ class Broker:
         self.router.send(peer, [P.header(P.CONST_ACK), frames[1],
                                 P.pack(error)])
 
-    # -- scheduling -------------------------------------------------------
+    # -- scheduling ----------------------------------------------------------
     def _feed(self) -> None:
         """Hand pooled tasks to workers with credit; steal if none left.
 

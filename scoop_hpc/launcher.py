@@ -18,16 +18,13 @@ import argparse
 import ctypes
 import logging
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import time
 from typing import Dict, List, Optional
 
 import zmq
 
-import scoop_hpc
 
 from . import _worker
 from ._transport.zmq import ZmqRouter, ZmqTransport
@@ -142,7 +139,7 @@ class Job:
         os.set_blocking(self._pipe_w, False)
 
     def run(self) -> int:
-        tmpdir = tempfile.mkdtemp(prefix="scoop_hpc-")
+        tmpdir = _private_dir()
         address = f"ipc://{tmpdir}/broker"
         context = zmq.Context()
         router = ZmqRouter(context, address)
@@ -161,9 +158,9 @@ class Job:
             signal.set_wakeup_fd(-1)
             router.close()
             context.destroy(linger=0)
-            shutil.rmtree(tmpdir, ignore_errors=True)
+            _remove_dir(tmpdir)
 
-    # -- starting -------------------------------------------------------------
+    # -- starting ------------------------------------------------------------
     def _install_signals(self) -> dict:
         old = {}
         for sig in (signal.SIGCHLD, *_STOP_SIGNALS):
@@ -208,7 +205,7 @@ class Job:
         finally:
             _worker.finish(code)
 
-    # -- supervising ----------------------------------------------------------
+    # -- supervising ---------------------------------------------------------
     def _supervise(self, broker: Broker) -> int:
         while True:
             broker.step(0.5)
@@ -252,7 +249,7 @@ class Job:
                 done.append((pid, name, os.waitstatus_to_exitcode(status)))
         return done
 
-    # -- stopping -------------------------------------------------------------
+    # -- stopping ------------------------------------------------------------
     def _teardown(self, broker: Broker) -> None:
         broker.shutdown()
         if self._wait_children(_GRACE):
@@ -278,6 +275,32 @@ class Job:
                 os.kill(pid, sig)
             except ProcessLookupError:
                 self.children.pop(pid, None)
+
+
+def _private_dir() -> str:
+    """Create a directory only this user can enter, for the job's socket."""
+    base = os.environ.get("TMPDIR", "/tmp")
+    for attempt in range(100):
+        path = os.path.join(base, f"scoop_hpc-{os.getpid()}-"
+                                  f"{time.time_ns() % 10**9}-{attempt}")
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            continue
+        return path
+    raise OSError(f"cannot create a private directory in {base}")
+
+
+def _remove_dir(path: str) -> None:
+    for name in os.listdir(path):
+        try:
+            os.unlink(os.path.join(path, name))
+        except OSError:
+            pass
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
 
 
 def _note_signal(signum, frame) -> None:

@@ -74,7 +74,8 @@ def launch(args, *, cwd=None, timeout: float = 60.0, env=None,
                     except ProcessLookupError:
                         pass
                 proc.communicate()
-                raise AssertionError(f"launcher hung: {' '.join(cmd)}")
+                raise AssertionError(
+                    f"launcher hung: {' '.join(cmd)}") from None
     done = subprocess.CompletedProcess(cmd, proc.returncode, *out_err)
     run = Run(done, pids, time.monotonic() - start)
     assert_no_orphans(pids)

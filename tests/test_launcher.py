@@ -1,14 +1,12 @@
 """``python -m scoop_hpc``: command line, exit codes, signals, teardown."""
-import os
 import signal
 import subprocess
-import sys
 import time
 
 import psutil
 import pytest
 
-from .conftest import PYTHON, ROOT, assert_no_orphans, launch
+from .conftest import PYTHON, assert_no_orphans, launch
 
 pytestmark = pytest.mark.timeout(60)
 

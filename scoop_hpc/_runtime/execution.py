@@ -8,22 +8,21 @@ Map-style helpers run a whole chunk of items in one task.
 from __future__ import annotations
 
 import os
-import socket
-import traceback
 from functools import reduce
 from itertools import accumulate
 from typing import Any, Callable, List, Optional, Tuple
 
 from ..errors import RemoteTraceback
 
-_where = f"the serial run (pid {os.getpid()}) on host {socket.gethostname()}"
+_where = (f"the serial run (pid {os.getpid()}) on host "
+          f"{os.uname().nodename}")
 
 
 def set_location(worker: str, size: int) -> None:
     """Name this process in the tracebacks it sends to callers."""
     global _where
     _where = (f"worker {worker} of {size} (pid {os.getpid()}) on host "
-              f"{socket.gethostname()}")
+              f"{os.uname().nodename}")
 
 
 def describe_callable(fn: Any) -> str:
@@ -39,6 +38,7 @@ def describe_callable(fn: Any) -> str:
 
 def remote_text(exc: BaseException, fn: Any) -> str:
     """Format ``exc``'s traceback under a header naming where it ran."""
+    import traceback
     tb = exc.__traceback__
     if tb is not None and tb.tb_next is not None:
         tb = tb.tb_next  # drop the runtime's own frame

@@ -57,7 +57,7 @@ class Future:
         """``(owner worker identity, sequence number)``, as in SCOOP."""
         return (self._hub.identity, self._seq)
 
-    # -- PEP 3148 ---------------------------------------------------------
+    # -- PEP 3148 ------------------------------------------------------------
     def cancel(self) -> bool:
         """Cancel the task if it has not started; return True if done so."""
         if self._state is CANCELLED:
@@ -126,7 +126,7 @@ class Future:
             self._callbacks = []
         self._callbacks.append(fn)
 
-    # -- SCOOP compatibility ----------------------------------------------
+    # -- SCOOP compatibility -------------------------------------------------
     @property
     def resultValue(self) -> Any:  # noqa: N802 - SCOOP's name
         return self._result
@@ -135,7 +135,7 @@ class Future:
     def exceptionValue(self) -> Optional[BaseException]:  # noqa: N802
         return self._exception
 
-    # -- completion (runtime side) ----------------------------------------
+    # -- completion (runtime side) -------------------------------------------
     def set_result(self, value: Any) -> None:
         """Complete the future with ``value`` (used by the runtime)."""
         if self.done():

@@ -1,4 +1,4 @@
-"""The hub: one per process, it runs tasks in greenlets and talks to the broker.
+"""The hub: one per process; runs tasks in greenlets, talks to the broker.
 
 ::
 
@@ -172,7 +172,7 @@ class Hub:
             P.SHUTDOWN: self._on_shutdown,
         }
 
-    # -- joining the job ----------------------------------------------------
+    # -- joining the job -----------------------------------------------------
     def join(self, info: dict, side=None, timeout: float = 60.0) -> dict:
         """Say hello to the broker and wait for its welcome.
 
@@ -203,7 +203,7 @@ class Hub:
             thread.start()
         return welcome
 
-    # -- submitting -----------------------------------------------------------
+    # -- submitting ----------------------------------------------------------
     def submit(self, fn: Callable, args: tuple, kwargs: dict) -> Future:
         """Queue ``fn(*args, **kwargs)``; serialise it now (fail early)."""
         try:
@@ -217,7 +217,7 @@ class Hub:
             self.endpoint.send([P.header(P.HAVE_WORK)])
         return fut
 
-    # -- waiting ----------------------------------------------------------------
+    # -- waiting -------------------------------------------------------------
     def wait_done(self, fut: Future, timeout: Optional[float]) -> None:
         """Block the current greenlet until ``fut`` is done.
 
@@ -272,7 +272,7 @@ class Hub:
         else:
             call_callbacks(fut, callbacks)
 
-    # -- the loop -----------------------------------------------------------------
+    # -- the loop ------------------------------------------------------------
     def run(self, until: Callable[[], bool]) -> None:
         """Run tasks and serve messages until ``until()`` is true."""
         self._loop(until)
@@ -370,7 +370,7 @@ class Hub:
             if waiter.generation == generation:
                 waiter._wake()
 
-    # -- running tasks ---------------------------------------------------------------
+    # -- running tasks -------------------------------------------------------
     def _run_own(self, fut: Future) -> None:
         if fut._state is not PENDING:
             return
@@ -411,7 +411,7 @@ class Hub:
             ok = False
         self._queue_result(task.owner, task.seq, ok, duration, frames)
 
-    # -- results ------------------------------------------------------------------
+    # -- results -------------------------------------------------------------
     def _queue_result(self, owner: bytes, seq: int, ok: bool,
                       duration: float, frames: list) -> None:
         batch = self._results.get(owner)
@@ -434,7 +434,7 @@ class Hub:
         self._results.clear()
         self._pending = 0
 
-    # -- messages ------------------------------------------------------------------
+    # -- messages ------------------------------------------------------------
     def _drain(self) -> None:
         endpoint = self.endpoint
         while endpoint.readable():
@@ -481,7 +481,7 @@ class Hub:
     def _on_shutdown(self, frames: list) -> None:
         self.stopping = True
 
-    # -- shared constants ---------------------------------------------------------
+    # -- shared constants ----------------------------------------------------
     def get_const(self, name: str, timeout: Optional[float]) -> Any:
         """Return constant ``name``, waiting up to ``timeout`` for it.
 
@@ -545,7 +545,7 @@ class Hub:
         if waiter is not None:
             waiter.notify(P.unpack(frames[2]))
 
-    # -- the side thread ------------------------------------------------------------
+    # -- the side thread -----------------------------------------------------
     def _side_loop(self, side) -> None:
         side.send([P.header(P.SIDE_HELLO), self.identity])
         while True:

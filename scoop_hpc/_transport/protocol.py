@@ -152,8 +152,8 @@ def split_items(index: Iterable[Tuple], frames: Sequence[Any],
 
     Every index entry ends with the number of payload frames of its item.
 
-    >>> split_items([(b"w0", 1, 1), (b"w0", 2, 2)], [b"i", b"a", b"b", b"c"], 1)
-    [((b'w0', 1, 1), [b'a']), ((b'w0', 2, 2), [b'b', b'c'])]
+    >>> split_items([(b"w0", 1, 1), (b"w0", 2, 2)], b"iabc", 1)
+    [((b'w0', 1, 1), [97]), ((b'w0', 2, 2), [98, 99])]
     """
     items = []
     pos = start
