@@ -120,3 +120,18 @@ def test_result_timeout_is_prompt(outcome):
 def test_work_spreads_over_workers(outcome):
     if outcome["_mode"] == 2:
         assert outcome["workers_used"] == ["w0", "w1"]
+
+
+@pytest.mark.timeout(120)
+def test_nested_maps_4096_leaves_on_two_workers(program):
+    path = program("""
+        from scoop_hpc import futures
+        def node(depth):
+            if depth == 0:
+                return 1
+            return sum(futures.map(node, [depth - 1, depth - 1]))
+        if __name__ == "__main__":
+            print(node(12))
+    """)
+    run = launch(["-n", "2", path], timeout=100)
+    assert (run.returncode, run.stdout) == (0, "4096\n"), run

@@ -85,7 +85,7 @@ def run(cmd, *, cwd, timeout=120.0, env=None):
                     except ProcessLookupError:
                         pass
                 proc.communicate()
-                raise AssertionError(f"hung: {cmd}")
+                raise AssertionError(f"hung: {cmd}") from None
     assert_no_orphans(pids)
     return subprocess.CompletedProcess(cmd, proc.returncode, *out_err)
 

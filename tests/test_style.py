@@ -1,4 +1,4 @@
-"""The code follows the project's style rules (ruff.toml: PEP 8, 79 columns)."""
+"""The code follows the style rules of ruff.toml (PEP 8, 79 columns)."""
 import shutil
 import subprocess
 import sys

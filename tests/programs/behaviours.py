@@ -59,6 +59,10 @@ def where(_):
     return scoop_hpc.WORKER_NAME
 
 
+def adder(offset):
+    return lambda y: y + offset
+
+
 def keyword(x, scale=1, shift=0):
     return x * scale + shift
 
@@ -171,8 +175,8 @@ def main():
     report("map_as_completed", sorted(futures.map_as_completed(
         square, range(30))))
     report("submit_kwargs", futures.submit(keyword, 2, scale=3).result())
-    report("lambda_closure", [futures.submit(lambda y: y + offset, 1)
-                              .result() for offset in (10, 20)])
+    report("lambda_closure", [futures.submit(adder(offset), 1).result()
+                              for offset in (10, 20)])
     report("partial", futures.submit(functools.partial(pow, 2), 5).result())
     report("bound_method", futures.submit("a-b".split, "-").result())
     report("map_reduce", [
