@@ -21,6 +21,7 @@ from ._runtime import context, execution
 from ._runtime.hub import Hub
 
 WORKER_MODULE = "SCOOP_WORKER"
+_SWITCH_INTERVAL = 0.0005  # seconds
 
 
 class Program:
@@ -96,6 +97,10 @@ def serve(config: WorkerConfig, transport) -> int:
     if config.nice:
         os.nice(config.nice)
     identity = config.name.encode()
+    # The side thread answers steal requests while user code runs; with the
+    # default 5 ms switch interval each of its GIL hand-offs could cost that
+    # much. Only a thread waiting for the GIL makes the interval matter.
+    sys.setswitchinterval(_SWITCH_INTERVAL)
     _set_constants(config)
     execution.set_location(config.name, config.size)
     hub = Hub(identity, transport.connect(identity), config.size)

@@ -240,8 +240,7 @@ class Broker:
         for offset in range(count):
             worker = order[(self._rotor + offset) % count]
             if (worker is alone or worker.side is None or worker.stealing
-                    or worker.next_try > now
-                    or (worker.credit and not worker.hinted)):
+                    or worker.next_try > now):
                 continue
             worker.stealing = True
             self.stats["steals"] += 1

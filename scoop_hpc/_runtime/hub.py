@@ -42,6 +42,7 @@ PREFETCH = 2           # tasks a worker asks for when it idles
 _RESULT_BATCH = 64     # results buffered per flush at most
 _RESULT_AGE = 0.002    # seconds a buffered result may wait
 _IDLE_TICK = 1.0       # seconds between liveness checks when idle
+_POLL_INTERVAL = 0.0002  # seconds between looks at the socket when busy
 _MAX_IDLE_RUNNERS = 256
 
 
@@ -286,14 +287,18 @@ class Hub:
 
     def _loop(self, until: Callable[[], bool]) -> None:
         runnable, local, endpoint = self.runnable, self.local, self.endpoint
+        clock = time.monotonic
+        next_poll = 0.0
         while not until():
-            if endpoint is not None and endpoint.readable():
-                self._drain()
-            if self.timers and self.timers[0][0] <= time.monotonic():
+            now = clock()
+            if now >= next_poll:  # asking the socket costs microseconds
+                next_poll = now + _POLL_INTERVAL
+                if endpoint is not None and endpoint.readable():
+                    self._drain()
+                if self._pending and now - self._first_pending > _RESULT_AGE:
+                    self._flush_results()
+            if self.timers and self.timers[0][0] <= now:
                 self._fire_timers()
-            if self._pending and (
-                    time.monotonic() - self._first_pending > _RESULT_AGE):
-                self._flush_results()
             if runnable:
                 item = runnable.popleft()
                 if type(item) is Waiter:
@@ -310,8 +315,11 @@ class Hub:
             if type(item) is Future and item._reserved and self.size > 1:
                 self.parked.append(item)
                 continue
-            if type(item) is _Foreign and self._pending:
-                self._flush_results()
+            if type(item) is _Foreign:
+                if self._pending:
+                    self._flush_results()
+                if not local and not self.requested and endpoint:
+                    self._request()  # have the next task here in time
             self._start(item)
 
     def unpark(self) -> None:
@@ -354,13 +362,17 @@ class Hub:
             time.sleep(timeout)
             return
         if not self.requested and not self.stopping:
-            self.requested = PREFETCH
-            self.endpoint.send([P.header(P.REQUEST), P.pack(PREFETCH)])
+            self._request()
         frames = self.endpoint.recv(timeout)
         if frames is not None:
             self._handle(frames)
         elif self.idle_tick is not None:
             self.idle_tick()
+
+    def _request(self) -> None:
+        """Ask the broker for ``PREFETCH`` tasks (credit)."""
+        self.requested = PREFETCH
+        self.endpoint.send([P.header(P.REQUEST), P.pack(PREFETCH)])
 
     def _fire_timers(self) -> None:
         timers = self.timers

@@ -18,7 +18,7 @@ from . import execution
 from .future import Future
 from .hub import Hub, Waiter
 
-TARGET = 0.005          # seconds of work per chunk
+TARGET = 0.01           # seconds of work per chunk
 MAX_CHUNK = 1 << 14     # items per chunk at most
 _SMOOTHING = 0.5
 
@@ -39,7 +39,7 @@ class Chunker:
         self._items = zip(*iterables) if self.star else iter(iterables[0])
         self._left = _length(iterables)
         self._per_item: Optional[float] = None
-        self.window = max(2, 2 * hub.size + 2)
+        self.window = 4 * hub.size + 2
 
     def take(self) -> list:
         """Return the next chunk of items ([] when exhausted)."""
@@ -79,7 +79,13 @@ def _left(deadline: Optional[float]) -> Optional[float]:
 
 
 class _Window:
-    """The chunks of one map that are in flight."""
+    """The chunks of one map that are in flight.
+
+    At most ``chunker.window`` chunks are submitted and unfinished, and at
+    most four times as many are finished but not yet consumed. A chunk that
+    finishes submits the next one at once (from its done-callback), so an
+    ordered map waiting for its first chunk keeps every worker busy.
+    """
 
     def __init__(self, hub: Hub, task: Callable, fn: Callable,
                  iterables: Tuple[Iterable, ...], extra: tuple,
@@ -90,25 +96,52 @@ class _Window:
         self.head = (fn, *extra)
         self.kwargs = kwargs
         self.inflight: Dict[Future, int] = {}  # insertion ordered
+        self.running = 0
+        self.error: Optional[BaseException] = None
+        self.closed = False
         self.waiter: Optional[Waiter] = None
 
     def fill(self) -> None:
-        """Submit chunks until the window is full or the items run out."""
-        while len(self.inflight) < self.chunker.window:
+        """Submit chunks while the window has room and items are left."""
+        window = self.chunker.window
+        while (self.running < window and len(self.inflight) < 4 * window
+               and not self.closed):
             chunk = self.chunker.take()
             if not chunk:
+                self.closed = True
                 return
             fut = self.hub.submit(
                 self.task, (*self.head, chunk, self.chunker.star,
                             self.kwargs), {})
             self.inflight[fut] = len(chunk)
+            self.running += 1
             if self.waiter is not None:
                 self.waiter.futures.append(fut)
                 if fut._waiters is None:
                     fut._waiters = []
                 fut._waiters.append(self.waiter)
+            fut.add_done_callback(self._landed)
+
+    def _landed(self, fut: Future) -> None:
+        self.running -= 1
+        count = self.inflight.get(fut)
+        if count is None:
+            return
+        self.chunker.observe(fut, count)
+        try:
+            self.fill()
+        except BaseException as exc:  # noqa: BLE001 - raised by the consumer
+            self.error = exc
+            self.closed = True
+
+    def check(self) -> None:
+        """Raise what went wrong while submitting from a callback."""
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
 
     def cancel(self) -> None:
+        self.closed = True
         for fut in self.inflight:
             fut.cancel()
         self.inflight.clear()
@@ -132,9 +165,11 @@ def _ordered(window: _Window, deadline: Optional[float]):
         while inflight:
             fut = next(iter(inflight))
             value, failure = fut.result(_left(deadline))
-            window.chunker.observe(fut, inflight.pop(fut))
+            del inflight[fut]
+            window.check()
             window.fill()
             yield value, failure
+        window.check()
     finally:
         window.cancel()
 
@@ -160,9 +195,11 @@ def _completed(window: _Window, deadline: Optional[float]):
                     f"after the timeout")
             fut = waiter.fired.popleft()
             waiter.futures.remove(fut)
-            window.chunker.observe(fut, inflight.pop(fut))
+            del inflight[fut]
+            window.check()
             window.fill()
             yield fut.result()
+        window.check()
     finally:
         window.cancel()
 
