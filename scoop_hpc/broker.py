@@ -118,6 +118,8 @@ class Broker:
         head = [P.header(P.SHUTDOWN)]
         for worker in self._order:
             self.router.send(worker.identity, head)
+            if worker.side is not None:
+                self.router.send(worker.side, head)
 
     # -- handlers ------------------------------------------------------------
     def _on_hello(self, peer: bytes, frames: list) -> None:

@@ -561,9 +561,17 @@ class Hub:
     def _side_loop(self, side) -> None:
         side.send([P.header(P.SIDE_HELLO), self.identity])
         while True:
-            frames = side.recv(None)
-            if P.kind_of(frames) == P.STEAL:
+            try:
+                frames = side.recv(None)
+            except Exception:  # noqa: BLE001 - the transport was closed
+                side.close()
+                return
+            kind = P.kind_of(frames)
+            if kind == P.STEAL:
                 self._give_away(side, P.unpack(frames[1]))
+            elif kind == P.SHUTDOWN:
+                side.close()
+                return
 
     def _give_away(self, side, wanted: int) -> None:
         """Send the oldest queued tasks (at least half) to the broker."""

@@ -116,6 +116,7 @@ class ZmqTransport:
     def __init__(self, address: str) -> None:
         self.address = address
         self._context: Optional[zmq.Context] = None
+        self._mains: list = []
 
     @property
     def context(self) -> zmq.Context:
@@ -124,12 +125,23 @@ class ZmqTransport:
         return self._context
 
     def connect(self, identity: bytes) -> ZmqEndpoint:
-        return ZmqEndpoint(self.context, self.address, identity)
+        endpoint = ZmqEndpoint(self.context, self.address, identity)
+        self._mains.append(endpoint)
+        return endpoint
 
     def connect_side(self, identity: bytes) -> ZmqEndpoint:
         return ZmqEndpoint(self.context, self.address, identity + b"/side")
 
     def close(self) -> None:
+        """Close the main endpoints, then end the context.
+
+        The side endpoint belongs to another thread: ending the context
+        wakes that thread's ``recv`` with an error, and it closes its own
+        socket (sockets are not thread-safe).
+        """
+        for endpoint in self._mains:
+            endpoint.close()
+        self._mains.clear()
         if self._context is not None:
-            self._context.destroy(linger=0)
+            self._context.term()
             self._context = None
