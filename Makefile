@@ -24,7 +24,10 @@ demo: venv
 test: venv
 	$(PY) -m pytest -q tests
 
+# Installed packages carry compiled bytecode; compile ours too so that the
+# start-up figures compare like with like (PYTHONDONTWRITEBYTECODE may be set).
 bench: venv
+	$(PY) -m compileall -q scoop_hpc schedulers bench >/dev/null
 	$(PY) bench/run.py --peers-venv $(PEERS)
 
 bench-peers:

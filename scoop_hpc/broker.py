@@ -180,6 +180,10 @@ class Broker:
         self.stats["results"] += 1
         if not self.router.send(owner, frames):
             log.debug("results for worker %r dropped: it has left", owner)
+        credit = P.unpack(frames[2])
+        if credit:
+            self.workers[peer].credit += credit
+            self._feed()
 
     def _on_set_const(self, peer: bytes, frames: list) -> None:
         name = bytes(frames[1]).decode()

@@ -20,6 +20,7 @@ class Run:
 
     def __init__(self, proc: subprocess.CompletedProcess, pids: set,
                  seconds: float) -> None:
+        self.args = proc.args
         self.returncode = proc.returncode
         self.stdout = proc.stdout
         self.stderr = proc.stderr
@@ -50,14 +51,12 @@ def assert_no_orphans(pids: set, timeout: float = 5.0) -> None:
     assert not alive, f"processes left behind: {sorted(alive)}"
 
 
-def launch(args, *, cwd=None, timeout: float = 60.0, env=None,
-           stdin=None) -> Run:
-    """Run ``python -m scoop_hpc ARGS``; watch its process tree."""
-    environ = dict(os.environ, PYTHONUNBUFFERED="1")
-    environ.update(env or {})
-    cmd = [PYTHON, "-m", "scoop_hpc", *map(str, args)]
+def run_watched(cmd, *, cwd=None, timeout: float = 60.0, env=None,
+                stdin=None) -> Run:
+    """Run ``cmd``, record its process tree, fail if any of it survives."""
+    cmd = [str(part) for part in cmd]
     start = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=environ, text=True,
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             stdin=stdin)
     pids = set()
@@ -75,11 +74,20 @@ def launch(args, *, cwd=None, timeout: float = 60.0, env=None,
                         pass
                 proc.communicate()
                 raise AssertionError(
-                    f"launcher hung: {' '.join(cmd)}") from None
+                    f"hung: {' '.join(cmd)}") from None
     done = subprocess.CompletedProcess(cmd, proc.returncode, *out_err)
     run = Run(done, pids, time.monotonic() - start)
     assert_no_orphans(pids)
     return run
+
+
+def launch(args, *, cwd=None, timeout: float = 60.0, env=None,
+           stdin=None) -> Run:
+    """Run ``python -m scoop_hpc ARGS`` under :func:`run_watched`."""
+    environ = dict(os.environ, PYTHONUNBUFFERED="1")
+    environ.update(env or {})
+    return run_watched([PYTHON, "-m", "scoop_hpc", *args], cwd=cwd,
+                       timeout=timeout, env=environ, stdin=stdin)
 
 
 @pytest.fixture

@@ -64,11 +64,21 @@ def test_results_are_relayed_to_their_owner(rig):
     broker, worker = rig
     a_main, _ = worker(b"a")
     b_main, _ = worker(b"b")
-    b_main.send([P.header(P.RESULTS), b"a", P.pack([(1, True, 0.1, 1)]),
-                 b"value"])
+    b_main.send([P.header(P.RESULTS), b"a", P.pack(0),
+                 P.pack([(1, True, 0.1, 1)]), b"value"])
     broker.step(0.05)
     got = a_main.recv(1)
-    assert P.kind_of(got) == P.RESULTS and bytes(got[3]) == b"value"
+    assert P.kind_of(got) == P.RESULTS and bytes(got[4]) == b"value"
+
+
+def test_results_carry_the_senders_next_request(rig):
+    broker, worker = rig
+    worker(b"a")
+    b_main, _ = worker(b"b")
+    b_main.send([P.header(P.RESULTS), b"a", P.pack(2),
+                 P.pack([(1, True, 0.1, 1)]), b"value"])
+    broker.step(0.05)
+    assert broker.workers[b"b"].credit == 2
 
 
 def test_a_task_goes_home_only_when_nobody_else_wants_it(rig):

@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import textwrap
-import time
 import zipfile
 from pathlib import Path
 
-import psutil
 import pytest
 
-from .conftest import ROOT, assert_no_orphans
+from .conftest import ROOT, Run, run_watched
 
 HELLO = '''\
 import os
@@ -48,13 +45,6 @@ _NOT_SOURCES = shutil.ignore_patterns(
     ".pytest_cache", "*.pyc")
 
 
-def _descendants(pid: int) -> set:
-    try:
-        return {p.pid for p in psutil.Process(pid).children(recursive=True)}
-    except psutil.NoSuchProcess:
-        return set()
-
-
 def clean_env() -> dict:
     """The environment minus anything that could find the checkout."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONNOUSERSITE="1")
@@ -64,33 +54,12 @@ def clean_env() -> dict:
     return env
 
 
-def run(cmd, *, cwd, timeout=120.0, env=None):
-    """Run ``cmd``; check that it left no process behind."""
-    start = time.monotonic()
-    proc = subprocess.Popen([str(part) for part in cmd], cwd=cwd,
-                            env=env or clean_env(), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    pids = set()
-    out_err = None
-    while out_err is None:
-        pids |= _descendants(proc.pid)
-        try:
-            out_err = proc.communicate(timeout=0.05)
-        except subprocess.TimeoutExpired:
-            if time.monotonic() - start > timeout:
-                proc.kill()
-                for pid in pids:
-                    try:
-                        os.kill(pid, 9)
-                    except ProcessLookupError:
-                        pass
-                proc.communicate()
-                raise AssertionError(f"hung: {cmd}") from None
-    assert_no_orphans(pids)
-    return subprocess.CompletedProcess(cmd, proc.returncode, *out_err)
+def run(cmd, *, cwd, timeout=120.0, env=None) -> Run:
+    """Run ``cmd`` with a clean environment; nothing may be left behind."""
+    return run_watched(cmd, cwd=cwd, timeout=timeout, env=env or clean_env())
 
 
-def check(proc: subprocess.CompletedProcess) -> str:
+def check(proc: Run) -> str:
     assert proc.returncode == 0, (
         f"{proc.args} -> {proc.returncode}\n--- stdout\n{proc.stdout}"
         f"--- stderr\n{proc.stderr}")

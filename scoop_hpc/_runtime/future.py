@@ -138,17 +138,16 @@ class Future:
     # -- completion (runtime side) -------------------------------------------
     def set_result(self, value: Any) -> None:
         """Complete the future with ``value`` (used by the runtime)."""
-        if self.done():
-            raise InvalidStateError(f"{self!r} is already done")
-        self._result = value
-        self._state = FINISHED
-        self._release()
-        self._finish()
+        self._complete(value, None)
 
     def set_exception(self, exc: BaseException) -> None:
         """Complete the future with ``exc`` (used by the runtime)."""
+        self._complete(None, exc)
+
+    def _complete(self, value: Any, exc: Optional[BaseException]) -> None:
         if self.done():
             raise InvalidStateError(f"{self!r} is already done")
+        self._result = value
         self._exception = exc
         self._state = FINISHED
         self._release()

@@ -316,10 +316,11 @@ class Hub:
                 self.parked.append(item)
                 continue
             if type(item) is _Foreign:
-                if self._pending:
-                    self._flush_results()
-                if not local and not self.requested and endpoint:
-                    self._request()  # have the next task here in time
+                # Send what is done, and ask for the next task now so that
+                # it is here when this one ends (one message for both).
+                credit = 0 if local or self.requested else PREFETCH
+                if self._pending or credit:
+                    self._flush_results(credit)
             self._start(item)
 
     def unpark(self) -> None:
@@ -350,7 +351,6 @@ class Hub:
             item = self.greenlet.switch()
 
     def _idle(self) -> None:
-        self._flush_results()
         timeout = _IDLE_TICK
         if self.timers:
             timeout = max(0.0, self.timers[0][0] - time.monotonic())
@@ -361,18 +361,14 @@ class Hub:
                     "task can complete")
             time.sleep(timeout)
             return
-        if not self.requested and not self.stopping:
-            self._request()
+        wanted = not self.requested and not self.stopping
+        if wanted or self._pending:
+            self._flush_results(PREFETCH if wanted else 0)
         frames = self.endpoint.recv(timeout)
         if frames is not None:
             self._handle(frames)
         elif self.idle_tick is not None:
             self.idle_tick()
-
-    def _request(self) -> None:
-        """Ask the broker for ``PREFETCH`` tasks (credit)."""
-        self.requested = PREFETCH
-        self.endpoint.send([P.header(P.REQUEST), P.pack(PREFETCH)])
 
     def _fire_timers(self) -> None:
         timers = self.timers
@@ -437,12 +433,23 @@ class Hub:
         if self._pending >= _RESULT_BATCH:
             self._flush_results()
 
-    def _flush_results(self) -> None:
+    def _flush_results(self, credit: int = 0) -> None:
+        """Send the buffered results, asking for ``credit`` tasks with them.
+
+        The credit rides on the first results message; with no results it
+        goes alone, as a REQUEST.
+        """
+        if credit:
+            self.requested = credit
         if not self._pending:
+            if credit:
+                self.endpoint.send([P.header(P.REQUEST), P.pack(credit)])
             return
         head = P.header(P.RESULTS)
         for owner, (index, frames) in self._results.items():
-            self.endpoint.send([head, owner, P.pack(index), *frames])
+            self.endpoint.send([head, owner, P.pack(credit), P.pack(index),
+                                *frames])
+            credit = 0
         self._results.clear()
         self._pending = 0
 
@@ -472,7 +479,7 @@ class Hub:
                 self.local.append(fut)
 
     def _on_results(self, frames: list) -> None:
-        items = P.split_items(P.unpack(frames[2]), frames, 3)
+        items = P.split_items(P.unpack(frames[3]), frames, 4)
         for (seq, ok, duration, _), payload in items:
             fut = self.remote.pop(seq, None)
             if fut is None or fut.done():

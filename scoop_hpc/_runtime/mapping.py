@@ -18,7 +18,7 @@ from . import execution
 from .future import Future
 from .hub import Hub, Waiter
 
-TARGET = 0.01           # seconds of work per chunk
+TARGET = 0.02           # seconds of work per chunk
 MAX_CHUNK = 1 << 14     # items per chunk at most
 _SMOOTHING = 0.5
 
@@ -64,7 +64,7 @@ class Chunker:
             return 1
         size = int(TARGET / max(self._per_item, 1e-8))
         if self._left is not None:
-            size = min(size, -(-self._left // (4 * self.hub.size)))
+            size = min(size, -(-self._left // (8 * self.hub.size)))
         return max(1, min(size, MAX_CHUNK))
 
 

@@ -11,7 +11,11 @@ every item in order; the index says how many frames each item owns, so the
 broker can split and re-batch items without unpickling them::
 
     TASKS    [HDR, index[(owner, seq, nframes), ...], *payload_frames]
-    RESULTS  [HDR, owner, index[(seq, nframes, ok), ...], *payload_frames]
+    RESULTS  [HDR, owner, credit, index[(seq, ok, seconds, nframes), ...],
+              *payload_frames]
+
+A RESULTS message also carries the sender's request for ``credit`` more
+tasks (0 for none), so a busy worker sends one message per finished task.
 
 A payload is ``dumps(obj)``: one pickle frame followed by the pickle
 protocol 5 out-of-band buffers, each in a frame of its own (never copied
