@@ -15,6 +15,7 @@ A workload reports its figure on stdout as one line ``BENCH {json}``.
 import functools
 import json
 import os
+import reprlib
 import sys
 import time
 
@@ -120,8 +121,8 @@ def timed(func, *args):
 def check(got, expected, what):
     """Stop the run with an error message if ``got != expected``."""
     if got != expected:
-        raise SystemExit("wrong %s: got %r, expected %r"
-                         % (what, got, expected))
+        raise SystemExit("wrong %s: got %s, expected %s" % (
+            what, reprlib.repr(got), reprlib.repr(expected)))
 
 
 def report(workload, metric, value, **extra):

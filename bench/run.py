@@ -170,8 +170,11 @@ def run_once(workload, impl, args):
     """Run one workload once under one implementation."""
     script = os.path.join(BENCH_DIR, workload.script)
     cmd = impl.launcher(script, args.workers)
-    rc, out, err, elapsed = launch(cmd, run_env(impl, args.workers),
-                                   args.timeout)
+    try:
+        rc, out, err, elapsed = launch(cmd, run_env(impl, args.workers),
+                                       args.timeout)
+    except OSError as exc:
+        return failure("error: %s" % exc)
     if rc is None:
         return failure("timeout")
     record = bench_record(out)
@@ -321,6 +324,17 @@ def versions(python, packages):
     return out.splitlines() or ["%s unknown" % p for p in packages]
 
 
+def git_revision():
+    """Return ``git describe --always --dirty`` of the checkout, or None."""
+    try:
+        done = subprocess.run(["git", "describe", "--always", "--dirty"],
+                              cwd=ROOT, timeout=30, capture_output=True,
+                              text=True)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
 def command_line():
     """Return the command line of this run, as typed from the repo root."""
     python = sys.executable
@@ -333,6 +347,9 @@ def command_line():
 def header(args, impls):
     """Return the paragraphs that describe the run and the machine."""
     packages = versions(args.python, ["scoop_hpc"])
+    revision = git_revision()
+    if revision:
+        packages[0] += " (git %s)" % revision
     if any(impl.key in ("scoop", "mpi4py") for impl in impls):
         packages += versions(os.path.join(args.peers_venv, "bin", "python"),
                              ["scoop", "mpi4py", "mpich", "pyzmq"])
