@@ -384,8 +384,8 @@ def footnotes(args, workloads, impls, notes):
                      "X's time over scoop_hpc's.")
     if "W3" in keys:
         lines.append("W3 efficiency = serial time / (%d x parallel time), "
-                     "the serial loop timed in the root of the same run."
-                     % n)
+                     "the serial loop timed in the root of the same run; "
+                     "each the fastest of 3, taken alternately." % n)
     lines.append(
         "Launch: scoop_hpc `python -m scoop_hpc -n %d`, SCOOP `python -m "
         "scoop -n %d`, PPE `ProcessPoolExecutor(%d)` at the default "
