@@ -76,3 +76,28 @@ def test_second_definition_names_the_constant(job):
 
 def test_unknown_constant_is_none_after_the_timeout(job):
     assert job(b"w0", lambda hub: hub.get_const("never", 0.05)) is None
+
+
+def _define(value):
+    from scoop_hpc._runtime.context import current
+    try:
+        current().set_const({"x": value})
+        return "defined"
+    except ConstantError:
+        return "refused"
+
+
+def test_two_tasks_of_one_worker_define_the_same_name(job):
+    def body(hub):
+        from scoop_hpc._runtime import context
+        context.install(hub)
+        try:
+            first = hub.submit(_define, (1,), {})
+            second = hub.submit(_define, (2,), {})  # both send, then wait
+            hub.run(lambda: first.done() and second.done())
+            return sorted([first.result(), second.result()]), hub.constants
+        finally:
+            context.install(None)
+    outcomes, constants = job(b"w0", body)
+    assert outcomes == ["defined", "refused"]
+    assert constants["x"] in (1, 2)

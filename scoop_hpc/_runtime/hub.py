@@ -160,7 +160,7 @@ class Hub:
         self.constants: Dict[str, Any] = {}
         self._const_frames: Dict[str, list] = {}
         self._const_waiters: Dict[str, List[Waiter]] = {}
-        self._const_acks: Dict[str, Waiter] = {}
+        self._const_acks: Dict[str, deque] = {}
         self._runners: List[greenlet] = []
         self._seq = itertools.count(1)
         self._tseq = itertools.count()
@@ -327,7 +327,10 @@ class Hub:
         """Queue again the parked tasks that nobody reserves any more."""
         parked = self.parked
         for _ in range(len(parked)):
-            item = parked.popleft()
+            try:
+                item = parked.popleft()
+            except IndexError:  # the side thread gave the rest away
+                return
             (parked if item._reserved else self.local).append(item)
 
     def _start(self, item: Any) -> None:
@@ -540,7 +543,10 @@ class Hub:
             return
         waiters = {}
         for name, payload in payloads.items():
-            waiters[name] = self._const_acks[name] = Waiter(self)
+            waiters[name] = Waiter(self)
+            # the broker answers in order: several tasks of this process
+            # may be defining the same name at once
+            self._const_acks.setdefault(name, deque()).append(waiters[name])
             self.endpoint.send([P.header(P.SET_CONST), name.encode(),
                                 *payload])
         errors = []
@@ -560,9 +566,14 @@ class Hub:
             waiter.notify(name)
 
     def _on_const_ack(self, frames: list) -> None:
-        waiter = self._const_acks.pop(bytes(frames[1]).decode(), None)
-        if waiter is not None:
-            waiter.notify(P.unpack(frames[2]))
+        name = bytes(frames[1]).decode()
+        waiters = self._const_acks.get(name)
+        if not waiters:
+            return
+        waiter = waiters.popleft()
+        if not waiters:
+            del self._const_acks[name]
+        waiter.notify(P.unpack(frames[2]))
 
     # -- the side thread -----------------------------------------------------
     def _side_loop(self, side) -> None:
