@@ -130,6 +130,7 @@ def serve(config: WorkerConfig, transport) -> int:
 def finish(code: int) -> None:
     """Leave this process now: exit handlers, flush, ``os._exit``."""
     try:
+        _join_threads()
         atexit._run_exitfuncs()
     finally:
         for stream in (sys.stdout, sys.stderr):
@@ -138,6 +139,15 @@ def finish(code: int) -> None:
             except (OSError, ValueError, AttributeError):
                 pass
         os._exit(code)
+
+
+def _join_threads() -> None:
+    """Wait for the program's non-daemon threads, as Python's exit does."""
+    import threading
+    current = threading.current_thread()
+    for thread in threading.enumerate():
+        if thread is not current and not thread.daemon:
+            thread.join()
 
 
 def _set_constants(config: WorkerConfig) -> None:

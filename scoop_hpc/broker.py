@@ -34,6 +34,7 @@ log = logging.getLogger("scoop_hpc.broker")
 
 _BACKOFF_MIN = 0.002
 _BACKOFF_MAX = 1.0
+_BURST = 1000          # messages handled per step at most
 
 
 class _Worker:
@@ -77,6 +78,7 @@ class Broker:
         self.pool: Deque = deque()
         self.constants: Dict[str, list] = {}
         self.stats = {"tasks": 0, "steals": 0, "results": 0}
+        self._retry_at: Optional[float] = None
         self._handlers = {
             P.HELLO: self._on_hello, P.SIDE_HELLO: self._on_side_hello,
             P.REQUEST: self._on_request, P.TASKS: self._on_tasks,
@@ -89,10 +91,11 @@ class Broker:
         """Handle every message that arrives within ``timeout`` seconds.
 
         Returns after the first wait that ends without a message (or on a
-        watched file descriptor), having drained what was queued.
+        watched file descriptor), or after ``_BURST`` messages, so that the
+        caller hears signals and dead workers under a steady stream.
         """
         wait = self._retry_wait(timeout)
-        while True:
+        for _ in range(_BURST):
             got = self.router.recv(wait)
             if got is None:
                 break
@@ -220,13 +223,14 @@ class Broker:
                         or len(hungry) == 1)):
                 batch.append(pool.popleft())
             self._send_tasks(worker, batch)
-            worker.credit -= len(batch)
+            worker.credit = 0  # a request is answered once: a worker that
+            hungry.remove(worker)  # got less asks again when it idles
             if len(batch) > 1:
                 worker.reset_backoff()
-            if not worker.credit:
-                hungry.remove(worker)
         if hungry:
             self._steal(hungry)
+        else:
+            self._retry_at = None
 
     def _send_tasks(self, worker: _Worker, items: list) -> None:
         index = [entry for entry, _ in items]
@@ -240,13 +244,17 @@ class Broker:
         wanted = sum(w.credit for w in hungry)
         alone = hungry[0] if len(hungry) == 1 else None
         now = time.monotonic()
+        self._retry_at = None
         order = self._order
         count = len(order)
         asked = 0
         for offset in range(count):
             worker = order[(self._rotor + offset) % count]
-            if (worker is alone or worker.side is None or worker.stealing
-                    or worker.next_try > now):
+            if worker is alone or worker.side is None or worker.stealing:
+                continue
+            if worker.next_try > now:
+                if self._retry_at is None or worker.next_try < self._retry_at:
+                    self._retry_at = worker.next_try
                 continue
             worker.stealing = True
             self.stats["steals"] += 1
@@ -258,12 +266,8 @@ class Broker:
         self._rotor = (self._rotor + 1) % max(count, 1)
 
     def _retry_wait(self, timeout: Optional[float]) -> Optional[float]:
-        """Shorten ``timeout`` to the next steal retry, if work is wanted."""
-        if not any(w.credit for w in self._order):
+        """Shorten ``timeout`` to the next steal retry, if one is due."""
+        if self._retry_at is None:
             return timeout
-        pending = [w.next_try for w in self._order
-                   if w.next_try and not w.stealing]
-        if not pending:
-            return timeout
-        wait = max(0.0, min(pending) - time.monotonic())
+        wait = max(0.0, self._retry_at - time.monotonic())
         return wait if timeout is None else min(wait, timeout)

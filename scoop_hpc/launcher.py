@@ -91,8 +91,8 @@ def parse(argv: Optional[List[str]] = None,
     else:
         if not os.path.isfile(args.program):
             parser.error(f"Path does not exist: {args.program}")
-        args.program_spec = _worker.Program("path", args.program,
-                                            list(args.args))
+        args.program_spec = _worker.Program(
+            "path", os.path.abspath(args.program), list(args.args))
     if args.path and not os.path.isdir(args.path):
         parser.error(f"--path: not a directory: {args.path}")
     return args

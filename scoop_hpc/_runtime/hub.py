@@ -44,6 +44,7 @@ _RESULT_AGE = 0.002    # seconds a buffered result may wait
 _IDLE_TICK = 1.0       # seconds between liveness checks when idle
 _POLL_INTERVAL = 0.0002  # seconds between looks at the socket when busy
 _MAX_IDLE_RUNNERS = 256
+_TIMER_FLOOR = 1024    # timer heap size below which it is never compacted
 
 
 class Waiter:
@@ -61,13 +62,20 @@ class Waiter:
         self.futures = []
         self.reserved = False
         for fut in futures:
-            if fut.done():
-                self.fired.append(fut)
-            else:
-                if fut._waiters is None:
-                    fut._waiters = []
-                fut._waiters.append(self)
-                self.futures.append(fut)
+            self.add(fut)
+
+    def add(self, fut: Future) -> None:
+        """Also wait for ``fut`` (reserved too, if this wait has a deadline).
+        """
+        if fut.done():
+            self.fired.append(fut)
+            return
+        if fut._waiters is None:
+            fut._waiters = []
+        fut._waiters.append(self)
+        self.futures.append(fut)
+        if self.reserved:
+            fut._reserved += 1
 
     def notify(self, obj: Any) -> None:
         self.fired.append(obj)
@@ -86,16 +94,28 @@ class Waiter:
 
         With a deadline, the awaited tasks still queued here are left to
         other workers: running one here would hold the timeout hostage.
+        While the main program waits with a deadline, its process runs no
+        queued task at all (other workers take them), so that the timeout
+        fires on time; a task that waits with a deadline only leaves its
+        awaited tasks to others, so nested waits keep every worker busy.
+        If every other worker is busy, a parked task waits: the wait still
+        ends on time, and the task runs here once no wait holds it.
         """
+        hub = self.hub
+        strict = deadline is not None and getcurrent() is hub.root_greenlet
         if deadline is not None and not self.reserved:
             self.reserved = True
             for fut in self.futures:
                 fut._reserved += 1
-        while not self.fired:
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            self.hub.suspend(self, deadline)
-        return True
+        hub.strict += strict
+        try:
+            while not self.fired:
+                if deadline is not None and time.monotonic() >= deadline:
+                    return False
+                hub.suspend(self, deadline)
+            return True
+        finally:
+            hub.strict -= strict
 
     def close(self) -> None:
         """Stop listening to the futures that have not fired."""
@@ -152,10 +172,15 @@ class Hub:
         self.parked: deque = deque()  # reserved tasks, for other workers
         self.remote: Dict[int, Future] = {}
         self.timers: list = []
+        self._timer_limit = _TIMER_FLOOR
         self.state_lock = threading.Lock()
         self.requested = 0
         self.dry = False
         self.stopping = False
+        self.strict = 0            # main-program waits with a deadline
+        self.root_greenlet = None  # the greenlet running the main program
+        self._looping = 0
+        self._running_own: set = set()
         self.idle_tick: Optional[Callable[[], None]] = None
         self.constants: Dict[str, Any] = {}
         self._const_frames: Dict[str, list] = {}
@@ -207,6 +232,7 @@ class Hub:
     # -- submitting ----------------------------------------------------------
     def submit(self, fn: Callable, args: tuple, kwargs: dict) -> Future:
         """Queue ``fn(*args, **kwargs)``; serialise it now (fail early)."""
+        self.check_thread()
         try:
             payload = P.dumps((fn, args, kwargs), fn)
         except SerializationError:
@@ -236,10 +262,10 @@ class Hub:
     def wait_all_own(self) -> None:
         """Wait until the futures queued or sent away from here are done."""
         while True:
-            pending = [f for f in list(self.local)
-                       if type(f) is Future and not f.done()]
-            pending += [f for f in list(self.remote.values())
-                        if not f.done()]
+            pending = [f for f in [*self.local, *self.parked,
+                                   *self.remote.values(), *self._running_own]
+                       if type(f) is Future and not f.done()
+                       and f._hub is self]
             if not pending:
                 return
             for fut in pending:
@@ -248,26 +274,36 @@ class Hub:
     def suspend(self, waiter: Waiter, deadline: Optional[float]) -> None:
         """Switch away until ``waiter`` is notified or ``deadline`` passes."""
         current = getcurrent()
+        self.check_thread()
         if deadline is not None:
             heapq.heappush(self.timers, (deadline, next(self._tseq), waiter,
                                          waiter.generation))
+            if len(self.timers) > self._timer_limit:
+                self._compact_timers()
         waiter.greenlet = current
         if current is self.greenlet:
             self._loop(lambda: waiter.scheduled)
         else:
-            if threading.get_ident() != self.thread:
-                raise RuntimeError(
-                    "scoop_hpc futures can only be waited on from the thread "
-                    "that runs the program; hand results to other threads "
-                    "with a queue")
             self.greenlet.switch()
         waiter.scheduled = False
         waiter.greenlet = None
         waiter.generation += 1
 
+    def check_thread(self) -> None:
+        """Refuse use from a thread other than the program's.
+
+        Raises:
+            RuntimeError: called from another thread.
+        """
+        if threading.get_ident() != self.thread:
+            raise RuntimeError(
+                "scoop_hpc futures can only be submitted and waited on from "
+                "the thread that runs the program; hand work to it with a "
+                "queue")
+
     def run_callbacks(self, fut: Future, callbacks: List[Callable]) -> None:
-        """Run done-callbacks now, or soon in a runner if in the hub."""
-        if getcurrent() is self.greenlet:
+        """Run done-callbacks now, or soon in a runner if in the hub loop."""
+        if self._looping and getcurrent() is self.greenlet:
             self.runnable.append(_Job(lambda: call_callbacks(fut,
                                                              callbacks)))
         else:
@@ -282,10 +318,21 @@ class Hub:
     def run_main(self, main: Callable[[], Any]) -> None:
         """Run ``main`` in a runner greenlet and serve until it returns."""
         done = []
-        self.runnable.append(_Job(lambda: done.append(main())))
+
+        def root() -> None:
+            self.root_greenlet = getcurrent()
+            done.append(main())
+        self.runnable.append(_Job(root))
         self.run(lambda: bool(done) or self.stopping)
 
     def _loop(self, until: Callable[[], bool]) -> None:
+        self._looping += 1
+        try:
+            self._serve(until)
+        finally:
+            self._looping -= 1
+
+    def _serve(self, until: Callable[[], bool]) -> None:
         runnable, local, endpoint = self.runnable, self.local, self.endpoint
         clock = time.monotonic
         next_poll = 0.0
@@ -312,15 +359,12 @@ class Hub:
                 if not until():  # a timer or message may have done it
                     self._idle()
                 continue
-            if type(item) is Future and item._reserved and self.size > 1:
-                self.parked.append(item)
+            if self.size > 1 and (self.strict or (
+                    type(item) is Future and item._reserved)):
+                self.parked.append(item)  # for other workers: see Waiter
                 continue
-            if type(item) is _Foreign:
-                # Send what is done, and ask for the next task now so that
-                # it is here when this one ends (one message for both).
-                credit = 0 if local or self.requested else PREFETCH
-                if self._pending or credit:
-                    self._flush_results(credit)
+            if self._pending:
+                self._flush_results()
             self._start(item)
 
     def unpark(self) -> None:
@@ -364,7 +408,7 @@ class Hub:
                     "task can complete")
             time.sleep(timeout)
             return
-        wanted = not self.requested and not self.stopping
+        wanted = not (self.requested or self.stopping or self.strict)
         if wanted or self._pending:
             self._flush_results(PREFETCH if wanted else 0)
         frames = self.endpoint.recv(timeout)
@@ -372,6 +416,18 @@ class Hub:
             self._handle(frames)
         elif self.idle_tick is not None:
             self.idle_tick()
+
+    def _compact_timers(self) -> None:
+        """Drop the timers of waits that ended early (long timeouts pile up).
+
+        A timer stays in the heap after its wait ended, until its deadline;
+        rebuilding the heap when it doubles keeps it in proportion to the
+        waits in progress.
+        """
+        self.timers = [entry for entry in self.timers
+                       if entry[2].generation == entry[3]]
+        heapq.heapify(self.timers)
+        self._timer_limit = max(_TIMER_FLOOR, 2 * len(self.timers))
 
     def _fire_timers(self) -> None:
         timers = self.timers
@@ -386,17 +442,21 @@ class Hub:
         if fut._state is not PENDING:
             return
         fut._state = RUNNING
+        running = self._running_own
+        running.add(fut)
         start = time.perf_counter()
         try:
             value = fut._fn(*fut._args, **fut._kwargs)
-        except GreenletExit:
-            raise
         except BaseException as exc:  # noqa: BLE001 - goes to the caller
             fut.duration = time.perf_counter() - start
             fut.set_exception(execution.Failure(exc, fut._fn).unwrap())
+            if isinstance(exc, (GreenletExit, KeyboardInterrupt)):
+                raise  # this greenlet is being killed / the user said stop
         else:
             fut.duration = time.perf_counter() - start
             fut.set_result(value)
+        finally:
+            running.discard(fut)
 
     def _run_foreign(self, task: _Foreign) -> None:
         start = time.perf_counter()
@@ -404,8 +464,6 @@ class Hub:
         try:
             fn, args, kwargs = P.loads(task.payload)
             value, ok = fn(*args, **kwargs), True
-        except GreenletExit:
-            raise
         except BaseException as exc:  # noqa: BLE001 - goes to the caller
             value, ok = execution.Failure(exc, fn), False
         duration = time.perf_counter() - start
@@ -471,7 +529,7 @@ class Hub:
 
     def _on_tasks(self, frames: list) -> None:
         items = P.split_items(P.unpack(frames[1]), frames, 2)
-        self.requested = max(0, self.requested - len(items))
+        self.requested = 0  # the broker answers a request once
         for (owner, seq, _), payload in items:
             if owner != self.identity:
                 self.local.append(_Foreign(owner, seq, payload))
@@ -556,6 +614,8 @@ class Hub:
                 errors.append(name)
             else:
                 self.constants[name] = values[name]
+                for reader in self._const_waiters.pop(name, ()):
+                    reader.notify(name)
         if errors:
             raise _already_defined(", ".join(errors))
 
@@ -594,6 +654,7 @@ class Hub:
     def _give_away(self, side, wanted: int) -> None:
         """Send the oldest queued tasks (at least half) to the broker."""
         local, parked = self.local, self.parked
+        self.dry = True  # before looking: a submit from now on announces
         take = max(wanted, (len(local) + 1) // 2)
         index: list = []
         frames: list = []
@@ -614,9 +675,9 @@ class Hub:
             index.append((self.identity, item._seq, len(item._payload)))
             frames.extend(item._payload)
         if index:
+            self.dry = False
             side.send([P.header(P.TASKS), P.pack(index), *frames])
         else:
-            self.dry = True
             side.send([P.header(P.NOTHING)])
 
 

@@ -38,6 +38,9 @@ class Chunker:
         self.star = len(iterables) != 1
         self._items = zip(*iterables) if self.star else iter(iterables[0])
         self._left = _length(iterables)
+        # Taking items from a plain iterator may run arbitrary code, even
+        # wait on futures (a map of a map): only the consumer does that.
+        self.may_block = self._left is None
         self._per_item: Optional[float] = None
         self.window = 4 * hub.size + 2
 
@@ -82,9 +85,10 @@ class _Window:
     """The chunks of one map that are in flight.
 
     At most ``chunker.window`` chunks are submitted and unfinished, and at
-    most four times as many are finished but not yet consumed. A chunk that
-    finishes submits the next one at once (from its done-callback), so an
-    ordered map waiting for its first chunk keeps every worker busy.
+    most four times as many are finished but not yet consumed. Over a sized
+    collection, a chunk that finishes submits the next one at once (from its
+    done-callback), so an ordered map waiting for its first chunk keeps
+    every worker busy; over an iterator, only the consumer takes items.
     """
 
     def __init__(self, hub: Hub, task: Callable, fn: Callable,
@@ -99,10 +103,25 @@ class _Window:
         self.running = 0
         self.error: Optional[BaseException] = None
         self.closed = False
+        self.filling = False
         self.waiter: Optional[Waiter] = None
 
     def fill(self) -> None:
-        """Submit chunks while the window has room and items are left."""
+        """Submit chunks while the window has room and items are left.
+
+        Not re-entrant: taking items may wait (the items may come from
+        another map), and a chunk landing meanwhile must not pull from the
+        same iterator; the filling call goes on until the window is full.
+        """
+        if self.filling:
+            return
+        self.filling = True
+        try:
+            self._fill()
+        finally:
+            self.filling = False
+
+    def _fill(self) -> None:
         window = self.chunker.window
         while (self.running < window and len(self.inflight) < 4 * window
                and not self.closed):
@@ -116,10 +135,7 @@ class _Window:
             self.inflight[fut] = len(chunk)
             self.running += 1
             if self.waiter is not None:
-                self.waiter.futures.append(fut)
-                if fut._waiters is None:
-                    fut._waiters = []
-                fut._waiters.append(self.waiter)
+                self.waiter.add(fut)
             fut.add_done_callback(self._landed)
 
     def _landed(self, fut: Future) -> None:
@@ -128,6 +144,8 @@ class _Window:
         if count is None:
             return
         self.chunker.observe(fut, count)
+        if self.chunker.may_block:
+            return
         try:
             self.fill()
         except BaseException as exc:  # noqa: BLE001 - raised by the consumer

@@ -1,0 +1,136 @@
+"""Scheduling corner cases, each through the real launcher at -n 2.
+
+Each program prints one line; the test compares it. Times in these programs
+are liveness bounds (a task must not wait out an unrelated long task), far
+from the figures they guard.
+"""
+import pytest
+
+from .conftest import launch
+
+pytestmark = pytest.mark.timeout(60)
+
+CASES = {
+    "map_of_a_map": ("""
+        import time
+        from scoop_hpc import futures
+        def inc(x):
+            time.sleep(0.005)
+            return x + 1
+        if __name__ == "__main__":
+            data = range(200)
+            out = list(futures.map(inc, futures.map(inc, data)))
+            mac = sorted(futures.map_as_completed(inc, futures.map(inc, data)))
+            print(out == mac == [x + 2 for x in data])
+    """, "True"),
+    "idle_root_is_not_stranded_behind_a_long_task": ("""
+        import time
+        from scoop_hpc import futures
+        if __name__ == "__main__":
+            long = futures.submit(time.sleep, 6)
+            time.sleep(0.3)      # w1 takes the long task
+            short = futures.submit(time.sleep, 0.5)
+            time.sleep(0.3)      # the root is busy: short goes to w1's credit
+            start = time.monotonic()
+            short.result()
+            print(time.monotonic() - start < 3)
+    """, "True"),
+    "timeouts_fire_on_time_while_work_is_queued_here": ("""
+        import time
+        from scoop_hpc import futures
+        if __name__ == "__main__":
+            fs = [futures.submit(time.sleep, 3) for _ in range(4)]
+            start = time.monotonic()
+            try:
+                fs[0].result(timeout=0.5)
+            except futures.TimeoutError:
+                pass
+            first = time.monotonic() - start
+            start = time.monotonic()
+            try:
+                list(futures.map(time.sleep, [3] * 6, timeout=0.5))
+            except futures.TimeoutError:
+                pass
+            print(first < 1.5, time.monotonic() - start < 1.5)
+    """, "True True"),
+    "own_constant_wakes_a_reader": ("""
+        import time
+        from scoop_hpc import futures, shared
+        if __name__ == "__main__":
+            setter = futures.submit(shared.setConst, ready=42)
+            start = time.monotonic()
+            value = shared.getConst("ready", timeout=5)
+            print(value, time.monotonic() - start < 2, setter.result())
+    """, "42 True None"),
+    "waiting_from_another_thread_is_refused_cleanly": ("""
+        import threading
+        from scoop_hpc import futures, shared
+        if __name__ == "__main__":
+            f = futures.submit(abs, -1)
+            seen = []
+            def other():
+                for call in (lambda: f.result(timeout=0.2),
+                             lambda: shared.getConst("x")):
+                    try:
+                        call()
+                    except RuntimeError as exc:
+                        seen.append("thread" in str(exc))
+            t = threading.Thread(target=other)
+            t.start()
+            t.join()
+            import time
+            time.sleep(0.4)     # past the refused waits' deadlines
+            print(seen, f.result(), sum(futures.map(abs, [-1, -2])))
+    """, "[True, True] 1 3"),
+    "shutdown_waits_for_suspended_tasks": ("""
+        from scoop_hpc import futures, shared
+        def waits():
+            shared.getConst("never", timeout=0.5)
+            return "done"
+        if __name__ == "__main__":
+            b = futures.submit(abs, -1)
+            a = futures.submit(waits)
+            b.result()
+            futures.shutdown(wait=True)
+            print(a.done(), a.result())
+    """, "True done"),
+    "non_daemon_threads_finish": ("""
+        import threading, time
+        from scoop_hpc import futures
+        def late():
+            time.sleep(0.3)
+            print("thread done", flush=True)
+        if __name__ == "__main__":
+            list(futures.map(abs, [-1]))
+            threading.Thread(target=late).start()
+    """, "thread done"),
+    "a_task_raising_greenlet_exit_completes": ("""
+        import greenlet
+        from scoop_hpc import futures
+        def task():
+            raise greenlet.GreenletExit("bye")
+        if __name__ == "__main__":
+            f = futures.submit(task)
+            try:
+                f.result(timeout=5)
+            except BaseException as exc:
+                print(type(exc).__name__, f.done())
+    """, "GreenletExit True"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_case(program, name):
+    source, expected = CASES[name]
+    run = launch(["-n", "2", program(source)], timeout=50)
+    assert run.returncode == 0 and run.stdout.strip() == expected, run
+
+
+def test_relative_program_path_with_path_option(tmp_path):
+    (tmp_path / "prog.py").write_text(
+        "from scoop_hpc import futures\n"
+        "if __name__ == '__main__':\n"
+        "    print(list(futures.map(abs, [-1, -2])))\n")
+    (tmp_path / "elsewhere").mkdir()
+    run = launch(["-n", "2", "-p", "elsewhere", "prog.py"], cwd=tmp_path)
+    assert (run.returncode, run.stdout) == (0, "[1, 2]\n"), run
