@@ -10,6 +10,7 @@ goes to stderr; stdout carries only the paste-able Markdown report.
 """
 import argparse
 import collections
+import contextlib
 import json
 import os
 import platform
@@ -104,10 +105,8 @@ def run_env(impl, workers):
 
 def kill_group(proc):
     """Kill what is left of the process group led by ``proc``."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def launch(cmd, env, timeout):
@@ -289,13 +288,10 @@ def table(workloads, impls, results, workers):
 
 def read_cpu_model():
     """Return the CPU model named by /proc/cpuinfo."""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
     return platform.processor() or "unknown CPU"
 
 

@@ -15,6 +15,7 @@ launcher (``PR_SET_PDEATHSIG``) even if it is killed with SIGKILL.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import logging
 import os
@@ -24,7 +25,6 @@ import time
 from typing import Dict, List, Optional
 
 import zmq
-
 
 from . import _worker
 from ._transport.zmq import ZmqRouter, ZmqTransport
@@ -292,15 +292,11 @@ def _private_dir() -> str:
 
 
 def _remove_dir(path: str) -> None:
-    for name in os.listdir(path):
-        try:
+    """Remove the job's directory and its socket files, if still there."""
+    with contextlib.suppress(OSError):
+        for name in os.listdir(path):
             os.unlink(os.path.join(path, name))
-        except OSError:
-            pass
-    try:
         os.rmdir(path)
-    except OSError:
-        pass
 
 
 def _note_signal(signum, frame) -> None:

@@ -1,6 +1,7 @@
 """Shared fixtures: run programs under the real launcher, check for orphans."""
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -68,10 +69,8 @@ def run_watched(cmd, *, cwd=None, timeout: float = 60.0, env=None,
         except subprocess.TimeoutExpired:
             if time.monotonic() - start > timeout:
                 for pid in pids | {proc.pid}:
-                    try:
+                    with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, 9)
-                    except ProcessLookupError:
-                        pass
                 proc.communicate()
                 raise AssertionError(
                     f"hung: {' '.join(cmd)}") from None

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from .conftest import ROOT, PYTHON, launch
+from .conftest import PYTHON, ROOT, launch
 
 PROGRAM = ROOT / "tests" / "programs" / "behaviours.py"
 
