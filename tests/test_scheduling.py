@@ -52,6 +52,21 @@ CASES = {
             print(first < 1.5 and not done,
                   timed_out and time.monotonic() - start < 1.5)
     """, "True True"),
+    "queued_work_runs_after_a_timed_wait_of_the_main_program": ("""
+        import time
+        from scoop_hpc import futures, shared
+        def work(x):
+            time.sleep(0.2)
+            return x
+        if __name__ == "__main__":
+            futures.submit(time.sleep, 30)            # keeps w1 busy
+            time.sleep(0.3)
+            fs = [futures.submit(work, i) for i in range(6)]
+            shared.getConst("nothing", timeout=0.1)   # parks queued work
+            start = time.monotonic()
+            total = sum(f.result() for f in fs)       # runs it here
+            print(total, time.monotonic() - start < 10)
+    """, "15 True"),
     "own_constant_wakes_a_reader": ("""
         import time
         from scoop_hpc import futures, shared

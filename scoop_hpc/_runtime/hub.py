@@ -116,6 +116,8 @@ class Waiter:
             return True
         finally:
             hub.strict -= strict
+            if strict and not hub.strict:
+                hub.unpark()
 
     def close(self) -> None:
         """Stop listening to the futures that have not fired."""
@@ -135,6 +137,7 @@ class _Foreign:
     """A task received from the broker, owned by another worker."""
 
     __slots__ = ("owner", "seq", "payload")
+    _reserved = 0  # nobody here waits for it: parked only in strict waits
 
     def __init__(self, owner: bytes, seq: int, payload: list) -> None:
         self.owner = owner
@@ -577,6 +580,7 @@ class Hub:
         try:
             waiter.wait(deadline)
         finally:
+            waiter.close()
             waiters = self._const_waiters.get(name, [])
             if waiter in waiters:
                 waiters.remove(waiter)
