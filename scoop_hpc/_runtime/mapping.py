@@ -100,7 +100,7 @@ class _Window:
         self.head = (fn, *extra)
         self.kwargs = kwargs
         self.inflight: Dict[Future, int] = {}  # insertion ordered
-        self.running = 0
+        self.unfinished: set = set()  # submitted, not yet known done
         self.error: Optional[BaseException] = None
         self.closed = False
         self.filling = False
@@ -123,7 +123,8 @@ class _Window:
 
     def _fill(self) -> None:
         window = self.chunker.window
-        while (self.running < window and len(self.inflight) < 4 * window
+        while (len(self.unfinished) < window
+               and len(self.inflight) < 4 * window
                and not self.closed):
             chunk = self.chunker.take()
             if not chunk:
@@ -133,17 +134,16 @@ class _Window:
                 self.task, (*self.head, chunk, self.chunker.star,
                             self.kwargs), {})
             self.inflight[fut] = len(chunk)
-            self.running += 1
+            self.unfinished.add(fut)
             if self.waiter is not None:
                 self.waiter.add(fut)
             fut.add_done_callback(self._landed)
 
     def _landed(self, fut: Future) -> None:
-        self.running -= 1
+        self.unfinished.discard(fut)
         count = self.inflight.get(fut)
-        if count is None:
-            return
-        self.chunker.observe(fut, count)
+        if count is not None:  # else the consumer had it first
+            self.chunker.observe(fut, count)
         if self.chunker.may_block:
             return
         try:
@@ -180,10 +180,11 @@ def ordered(hub: Hub, task: Callable, fn: Callable,
 def _ordered(window: _Window, deadline: Optional[float]):
     inflight = window.inflight
     try:
-        while inflight:
+        while _more(window):
             fut = next(iter(inflight))
             value, failure = fut.result(_left(deadline))
             del inflight[fut]
+            window.unfinished.discard(fut)
             window.check()
             window.fill()
             yield value, failure
@@ -206,7 +207,7 @@ def completed(hub: Hub, task: Callable, fn: Callable,
 def _completed(window: _Window, deadline: Optional[float]):
     inflight, waiter = window.inflight, window.waiter
     try:
-        while inflight:
+        while _more(window):
             if not waiter.wait(deadline):
                 raise FuturesTimeout(
                     f"{len(inflight)} chunks of the map are unfinished "
@@ -214,12 +215,24 @@ def _completed(window: _Window, deadline: Optional[float]):
             fut = waiter.fired.popleft()
             waiter.futures.remove(fut)
             del inflight[fut]
+            window.unfinished.discard(fut)
             window.check()
             window.fill()
             yield fut.result()
         window.check()
     finally:
         window.cancel()
+
+
+def _more(window: _Window) -> bool:
+    """Tell whether chunks remain, submitting some if none is in flight.
+
+    A done-callback may run after the consumer took its chunk: the consumer
+    also refills, here and after each chunk, rather than stop early.
+    """
+    if not window.inflight:
+        window.fill()
+    return bool(window.inflight)
 
 
 def values(chunks: Iterator[Tuple[list, Any]]) -> Iterator[Any]:
