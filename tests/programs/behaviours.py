@@ -81,7 +81,7 @@ def check_timeouts():
         exc_outcome = "no timeout"
     except futures.TimeoutError:
         exc_outcome = "TimeoutError"
-    report("result_timeout", [outcome, waited < 1.0])
+    report("result_timeout", [outcome, waited < 1.3])
     report("exception_timeout", exc_outcome)
     report("result_after_timeout", fut.result())
     try:
