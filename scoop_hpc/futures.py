@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable, Iterator, List, Optional
 from ._runtime import execution, mapping
 from ._runtime.context import current
 from ._runtime.future import Future
-from ._runtime.hub import Waiter
+from ._runtime.waiting import Waiter
 from .errors import CancelledError, TimeoutError  # noqa: F401 (API)
 
 __all__ = [

@@ -24,7 +24,7 @@ def setConst(**kwargs: Any) -> None:  # noqa: N802 - SCOOP's name
             SCOOP).
         SerializationError: a value cannot be sent to other workers.
     """
-    current().set_const(kwargs)
+    current().constants.set(kwargs)
 
 
 def getConst(name: str,  # noqa: N802 - SCOOP's name
@@ -34,7 +34,7 @@ def getConst(name: str,  # noqa: N802 - SCOOP's name
     Returns None if it is still undefined after ``timeout`` (SCOOP's
     behaviour); ``timeout=None`` waits without limit.
     """
-    return current().get_const(name, timeout)
+    return current().constants.get(name, timeout)
 
 
 set_const = setConst

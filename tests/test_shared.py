@@ -64,24 +64,24 @@ def job(tmp_path):
 
 
 def test_late_joiner_reads_constants_set_before_it_came(job):
-    job(b"w0", lambda hub: hub.set_const({"table": [1, 2, 3]}))
-    assert job(b"w1", lambda hub: hub.get_const("table", 0)) == [1, 2, 3]
+    job(b"w0", lambda hub: hub.constants.set({"table": [1, 2, 3]}))
+    assert job(b"w1", lambda hub: hub.constants.get("table", 0)) == [1, 2, 3]
 
 
 def test_second_definition_names_the_constant(job):
-    job(b"w0", lambda hub: hub.set_const({"seed": 1}))
+    job(b"w0", lambda hub: hub.constants.set({"seed": 1}))
     with pytest.raises(ConstantError, match="seed"):
-        job(b"w1", lambda hub: hub.set_const({"seed": 2}))
+        job(b"w1", lambda hub: hub.constants.set({"seed": 2}))
 
 
 def test_unknown_constant_is_none_after_the_timeout(job):
-    assert job(b"w0", lambda hub: hub.get_const("never", 0.05)) is None
+    assert job(b"w0", lambda hub: hub.constants.get("never", 0.05)) is None
 
 
 def _define(value):
     from scoop_hpc._runtime.context import current
     try:
-        current().set_const({"x": value})
+        current().constants.set({"x": value})
         return "defined"
     except ConstantError:
         return "refused"
@@ -95,7 +95,8 @@ def test_two_tasks_of_one_worker_define_the_same_name(job):
             first = hub.submit(_define, (1,), {})
             second = hub.submit(_define, (2,), {})  # both send, then wait
             hub.run(lambda: first.done() and second.done())
-            return sorted([first.result(), second.result()]), hub.constants
+            return (sorted([first.result(), second.result()]),
+                    hub.constants.values)
         finally:
             context.install(None)
     outcomes, constants = job(b"w0", body)

@@ -33,10 +33,12 @@ from typing import Any, Callable, Dict, List, Optional
 from greenlet import GreenletExit, getcurrent, greenlet
 
 from .._transport import protocol as P
-from ..errors import ConstantError, RemoteTraceback, SerializationError
+from ..errors import RemoteTraceback, SerializationError
 from ..errors import TimeoutError as FuturesTimeout
 from . import execution
+from .constants import SharedConstants
 from .future import PENDING, RUNNING, Future, call_callbacks
+from .waiting import Waiter
 
 PREFETCH = 2           # tasks a worker asks for when it idles
 _RESULT_BATCH = 64     # results buffered per flush at most
@@ -45,92 +47,6 @@ _IDLE_TICK = 1.0       # seconds between liveness checks when idle
 _POLL_INTERVAL = 0.0002  # seconds between looks at the socket when busy
 _MAX_IDLE_RUNNERS = 256
 _TIMER_FLOOR = 1024    # timer heap size below which it is never compacted
-
-
-class Waiter:
-    """A greenlet waiting for futures (or constants) to complete."""
-
-    __slots__ = ("hub", "greenlet", "fired", "scheduled", "generation",
-                 "futures", "reserved")
-
-    def __init__(self, hub: "Hub", futures=()) -> None:
-        self.hub = hub
-        self.greenlet = None
-        self.fired: deque = deque()
-        self.scheduled = False
-        self.generation = 0
-        self.futures = []
-        self.reserved = False
-        for fut in futures:
-            self.add(fut)
-
-    def add(self, fut: Future) -> None:
-        """Also wait for ``fut`` (reserved too, if this wait has a deadline).
-        """
-        if fut.done():
-            self.fired.append(fut)
-            return
-        if fut._waiters is None:
-            fut._waiters = []
-        fut._waiters.append(self)
-        self.futures.append(fut)
-        if self.reserved:
-            fut._reserved += 1
-
-    def notify(self, obj: Any) -> None:
-        self.fired.append(obj)
-        self._wake()
-
-    def _wake(self) -> None:
-        """Resume the suspended greenlet (if any) once."""
-        if self.scheduled or self.greenlet is None:
-            return
-        self.scheduled = True
-        if self.greenlet is not self.hub.greenlet:
-            self.hub.runnable.append(self)
-
-    def wait(self, deadline: Optional[float]) -> bool:
-        """Wait until something fired; False if ``deadline`` passed first.
-
-        With a deadline, the awaited tasks still queued here are left to
-        other workers: running one here would hold the timeout hostage.
-        While the main program waits with a deadline, its process runs no
-        queued task at all (other workers take them), so that the timeout
-        fires on time; a task that waits with a deadline only leaves its
-        awaited tasks to others, so nested waits keep every worker busy.
-        If every other worker is busy, a parked task waits: the wait still
-        ends on time, and the task runs here once no wait holds it.
-        """
-        hub = self.hub
-        strict = deadline is not None and getcurrent() is hub.root_greenlet
-        if deadline is not None and not self.reserved:
-            self.reserved = True
-            for fut in self.futures:
-                fut._reserved += 1
-        hub.strict += strict
-        try:
-            while not self.fired:
-                if deadline is not None and time.monotonic() >= deadline:
-                    return False
-                hub.suspend(self, deadline)
-            return True
-        finally:
-            hub.strict -= strict
-            if strict and not hub.strict:
-                hub.unpark()
-
-    def close(self) -> None:
-        """Stop listening to the futures that have not fired."""
-        for fut in self.futures:
-            waiters = fut._waiters
-            if waiters is not None and self in waiters:
-                waiters.remove(self)
-            if self.reserved:
-                fut._reserved -= 1
-        if self.reserved:
-            self.reserved = False
-            self.hub.unpark()
-        self.futures = []
 
 
 class _Foreign:
@@ -185,10 +101,7 @@ class Hub:
         self._looping = 0
         self._running_own: set = set()
         self.idle_tick: Optional[Callable[[], None]] = None
-        self.constants: Dict[str, Any] = {}
-        self._const_frames: Dict[str, list] = {}
-        self._const_waiters: Dict[str, List[Waiter]] = {}
-        self._const_acks: Dict[str, deque] = {}
+        self.constants = SharedConstants(self)
         self._runners: List[greenlet] = []
         self._seq = itertools.count(1)
         self._tseq = itertools.count()
@@ -197,7 +110,8 @@ class Hub:
         self._first_pending = 0.0
         self._handlers = {
             P.TASKS: self._on_tasks, P.RESULTS: self._on_results,
-            P.CONST: self._on_const, P.CONST_ACK: self._on_const_ack,
+            P.CONST: self.constants.on_const,
+            P.CONST_ACK: self.constants.on_ack,
             P.SHUTDOWN: self._on_shutdown,
         }
 
@@ -223,9 +137,8 @@ class Hub:
             self._handle(frames)
         welcome = P.unpack(frames[1])
         self.size = welcome["size"]
-        for (name, _), payload in P.split_items(welcome["constants"],
-                                                frames, 2):
-            self._const_frames[name] = payload
+        self.constants.welcome(P.split_items(welcome["constants"], frames,
+                                             2))
         if side is not None:
             thread = threading.Thread(target=self._side_loop, args=(side,),
                                       name="scoop_hpc-steal", daemon=True)
@@ -564,81 +477,6 @@ class Hub:
     def _on_shutdown(self, frames: list) -> None:
         self.stopping = True
 
-    # -- shared constants ----------------------------------------------------
-    def get_const(self, name: str, timeout: Optional[float]) -> Any:
-        """Return constant ``name``, waiting up to ``timeout`` for it.
-
-        Returns None when the constant is still unknown after ``timeout``.
-        """
-        if name not in self.constants and name in self._const_frames:
-            self.constants[name] = P.loads(self._const_frames.pop(name))
-        if name in self.constants:
-            return self.constants[name]
-        deadline = None if timeout is None else time.monotonic() + timeout
-        waiter = Waiter(self)
-        self._const_waiters.setdefault(name, []).append(waiter)
-        try:
-            waiter.wait(deadline)
-        finally:
-            waiter.close()
-            waiters = self._const_waiters.get(name, [])
-            if waiter in waiters:
-                waiters.remove(waiter)
-        if name in self._const_frames:
-            self.constants[name] = P.loads(self._const_frames.pop(name))
-        return self.constants.get(name)
-
-    def set_const(self, values: Dict[str, Any]) -> None:
-        """Define constants job-wide; wait until the broker has them.
-
-        Raises:
-            ConstantError: a name is already defined.
-            SerializationError: a value cannot be serialised.
-        """
-        payloads = {}
-        for name, value in values.items():
-            if name in self.constants or name in self._const_frames:
-                raise _already_defined(name)
-            payloads[name] = P.dumps(value, value)
-        if self.endpoint is None:
-            self.constants.update(values)
-            return
-        waiters = {}
-        for name, payload in payloads.items():
-            waiters[name] = Waiter(self)
-            # the broker answers in order: several tasks of this process
-            # may be defining the same name at once
-            self._const_acks.setdefault(name, deque()).append(waiters[name])
-            self.endpoint.send([P.header(P.SET_CONST), name.encode(),
-                                *payload])
-        errors = []
-        for name, waiter in waiters.items():
-            waiter.wait(None)
-            if waiter.fired[0] is not None:
-                errors.append(name)
-            else:
-                self.constants[name] = values[name]
-                for reader in self._const_waiters.pop(name, ()):
-                    reader.notify(name)
-        if errors:
-            raise _already_defined(", ".join(errors))
-
-    def _on_const(self, frames: list) -> None:
-        name = bytes(frames[1]).decode()
-        self._const_frames[name] = list(frames[2:])
-        for waiter in self._const_waiters.pop(name, ()):
-            waiter.notify(name)
-
-    def _on_const_ack(self, frames: list) -> None:
-        name = bytes(frames[1]).decode()
-        waiters = self._const_acks.get(name)
-        if not waiters:
-            return
-        waiter = waiters.popleft()
-        if not waiters:
-            del self._const_acks[name]
-        waiter.notify(P.unpack(frames[2]))
-
     # -- the side thread -----------------------------------------------------
     def _side_loop(self, side) -> None:
         side.send([P.header(P.SIDE_HELLO), self.identity])
@@ -683,12 +521,6 @@ class Hub:
             side.send([P.header(P.TASKS), P.pack(index), *frames])
         else:
             side.send([P.header(P.NOTHING)])
-
-
-def _already_defined(names: str) -> ConstantError:
-    return ConstantError(
-        f"shared constant {names} is already defined; constants cannot be "
-        f"changed: give the new value another name")
 
 
 def _culprit(fn: Callable, args: tuple, kwargs: dict) -> SerializationError:

@@ -16,7 +16,8 @@ from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple
 from ..errors import TimeoutError as FuturesTimeout
 from . import execution
 from .future import Future
-from .hub import Hub, Waiter
+from .hub import Hub
+from .waiting import Waiter
 
 TARGET = 0.02           # seconds of work per chunk
 MAX_CHUNK = 1 << 14     # items per chunk at most

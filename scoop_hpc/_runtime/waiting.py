@@ -1,0 +1,101 @@
+"""Waiting for futures without blocking the process.
+
+A :class:`Waiter` registers on futures (or, for shared constants, on a
+name); the greenlet that waits switches to the hub, and a completion puts
+it back on the hub's runnable queue. Deadlines are timers of the hub.
+"""
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Any, Optional
+
+from greenlet import getcurrent
+
+from .future import Future
+
+
+class Waiter:
+    """A greenlet waiting for futures (or constants) to complete."""
+
+    __slots__ = ("hub", "greenlet", "fired", "scheduled", "generation",
+                 "futures", "reserved")
+
+    def __init__(self, hub, futures=()) -> None:
+        self.hub = hub
+        self.greenlet = None
+        self.fired: deque = deque()
+        self.scheduled = False
+        self.generation = 0
+        self.futures = []
+        self.reserved = False
+        for fut in futures:
+            self.add(fut)
+
+    def add(self, fut: Future) -> None:
+        """Also wait for ``fut`` (reserved too, if this wait has a deadline).
+        """
+        if fut.done():
+            self.fired.append(fut)
+            return
+        if fut._waiters is None:
+            fut._waiters = []
+        fut._waiters.append(self)
+        self.futures.append(fut)
+        if self.reserved:
+            fut._reserved += 1
+
+    def notify(self, obj: Any) -> None:
+        self.fired.append(obj)
+        self._wake()
+
+    def _wake(self) -> None:
+        """Resume the suspended greenlet (if any) once."""
+        if self.scheduled or self.greenlet is None:
+            return
+        self.scheduled = True
+        if self.greenlet is not self.hub.greenlet:
+            self.hub.runnable.append(self)
+
+    def wait(self, deadline: Optional[float]) -> bool:
+        """Wait until something fired; False if ``deadline`` passed first.
+
+        With a deadline, the awaited tasks still queued here are left to
+        other workers: running one here would hold the timeout hostage.
+        While the main program waits with a deadline, its process runs no
+        queued task at all (other workers take them), so that the timeout
+        fires on time; a task that waits with a deadline only leaves its
+        awaited tasks to others, so nested waits keep every worker busy.
+        If every other worker is busy, a parked task waits: the wait still
+        ends on time, and the task runs here once no wait holds it.
+        """
+        hub = self.hub
+        strict = deadline is not None and getcurrent() is hub.root_greenlet
+        if deadline is not None and not self.reserved:
+            self.reserved = True
+            for fut in self.futures:
+                fut._reserved += 1
+        hub.strict += strict
+        try:
+            while not self.fired:
+                if deadline is not None and time.monotonic() >= deadline:
+                    return False
+                hub.suspend(self, deadline)
+            return True
+        finally:
+            hub.strict -= strict
+            if strict and not hub.strict:
+                hub.unpark()
+
+    def close(self) -> None:
+        """Stop listening to the futures that have not fired."""
+        for fut in self.futures:
+            waiters = fut._waiters
+            if waiters is not None and self in waiters:
+                waiters.remove(self)
+            if self.reserved:
+                fut._reserved -= 1
+        if self.reserved:
+            self.reserved = False
+            self.hub.unpark()
+        self.futures = []
