@@ -41,7 +41,7 @@ class _Worker:
     """What the broker knows of one worker."""
 
     __slots__ = ("identity", "name", "pid", "host", "credit", "side",
-                 "stealing", "next_try", "delay", "hinted")
+                 "stealing", "next_try", "delay")
 
     def __init__(self, identity: bytes, info: dict) -> None:
         self.identity = identity
@@ -53,7 +53,6 @@ class _Worker:
         self.stealing = False
         self.next_try = 0.0
         self.delay = _BACKOFF_MIN
-        self.hinted = False
 
     def reset_backoff(self) -> None:
         self.next_try = 0.0
@@ -77,7 +76,6 @@ class Broker:
         self._rotor = 0
         self.pool: Deque = deque()
         self.constants: Dict[str, list] = {}
-        self.stats = {"tasks": 0, "steals": 0, "results": 0}
         self._retry_at: Optional[float] = None
         self._handlers = {
             P.HELLO: self._on_hello, P.SIDE_HELLO: self._on_side_hello,
@@ -92,7 +90,8 @@ class Broker:
 
         Returns after the first wait that ends without a message (or on a
         watched file descriptor), or after ``_BURST`` messages, so that the
-        caller hears signals and dead workers under a steady stream.
+        caller hears signals and dead workers under a steady stream. Tasks
+        are matched with credit once, after the messages of the step.
         """
         wait = self._retry_wait(timeout)
         for _ in range(_BURST):
@@ -151,42 +150,32 @@ class Broker:
         self._sides[peer] = worker
 
     def _on_request(self, peer: bytes, frames: list) -> None:
-        worker = self.workers[peer]
-        worker.credit += P.unpack(frames[1])
-        self._feed()
+        self.workers[peer].credit = P.unpack(frames[1])
 
     def _on_tasks(self, peer: bytes, frames: list) -> None:
         items = P.split_items(P.unpack(frames[1]), frames, 2)
         self.pool.extend(items)
-        self.stats["tasks"] += len(items)
         worker = self._sides.get(peer)
         if worker is not None:
             worker.stealing = False
             worker.reset_backoff()
-        self._feed()
 
     def _on_nothing(self, peer: bytes, frames: list) -> None:
         worker = self._sides[peer]
         worker.stealing = False
-        worker.hinted = False
         worker.next_try = time.monotonic() + worker.delay
         worker.delay = min(worker.delay * 2, _BACKOFF_MAX)
 
     def _on_have_work(self, peer: bytes, frames: list) -> None:
-        worker = self.workers[peer]
-        worker.hinted = True
-        worker.reset_backoff()
-        self._feed()
+        self.workers[peer].reset_backoff()
 
     def _on_results(self, peer: bytes, frames: list) -> None:
         owner = bytes(frames[1])
-        self.stats["results"] += 1
         if not self.router.send(owner, frames):
             log.debug("results for worker %r dropped: it has left", owner)
         credit = P.unpack(frames[2])
         if credit:
-            self.workers[peer].credit += credit
-            self._feed()
+            self.workers[peer].credit = credit
 
     def _on_set_const(self, peer: bytes, frames: list) -> None:
         name = bytes(frames[1]).decode()
@@ -257,7 +246,6 @@ class Broker:
                     self._retry_at = worker.next_try
                 continue
             worker.stealing = True
-            self.stats["steals"] += 1
             self.router.send(worker.side, [P.header(P.STEAL),
                                            P.pack(wanted)])
             asked += 1

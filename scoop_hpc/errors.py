@@ -43,7 +43,14 @@ class UsageError(LauncherError):
 
 
 class SerializationError(ScoopError, TypeError):
-    """An object could not be serialised to travel to another worker."""
+    """An object could not be serialised to travel to another worker.
+
+    ``subject`` names the object and ``reason`` is the pickler's complaint,
+    when the codec raised it.
+    """
+
+    subject = ""
+    reason = ""
 
 
 class ConstantError(ScoopError, TypeError):

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable, Iterator, List, Optional
 from ._runtime import execution, mapping
 from ._runtime.context import current
 from ._runtime.future import Future
-from ._runtime.waiting import Waiter
+from ._runtime.waiting import Waiter, deadline_after
 from .errors import CancelledError, TimeoutError  # noqa: F401 (API)
 
 __all__ = [
@@ -40,10 +40,7 @@ def submit(func: Callable, *args: Any, **kwargs: Any) -> Future:
             another worker; the message names which.
         RuntimeError: :func:`shutdown` was called before.
     """
-    if _shut_down:
-        raise RuntimeError("cannot schedule new futures after shutdown")
-    if not callable(func):
-        raise TypeError(f"func must be callable, not {type(func).__name__}")
+    _check(func)
     return current().submit(func, args, kwargs)
 
 
@@ -135,7 +132,7 @@ def as_completed(fs: Iterable[Future],
             ``timeout`` seconds after the call.
     """
     futures = list(dict.fromkeys(fs))
-    deadline = mapping._deadline(timeout)
+    deadline = deadline_after(timeout)
     return _as_completed(current(), futures, deadline)
 
 
@@ -170,7 +167,7 @@ def wait(fs: Iterable[Future], timeout: Optional[float] = None,
     futures = set(fs)
     done = {f for f in futures if f.done()}
     not_done = futures - done
-    deadline = mapping._deadline(timeout)
+    deadline = deadline_after(timeout)
     waiter = Waiter(current(), not_done)
     try:
         while not_done and not _satisfied(done, return_when):
@@ -202,10 +199,10 @@ def shutdown(wait: bool = True) -> None:  # noqa: A002 - PEP 3148 name
         current().wait_all_own()
 
 
-def _check(func: Callable, iterables: tuple) -> None:
+def _check(func: Callable, iterables: Optional[tuple] = None) -> None:
     if _shut_down:
         raise RuntimeError("cannot schedule new futures after shutdown")
     if not callable(func):
         raise TypeError(f"func must be callable, not {type(func).__name__}")
-    if not iterables:
+    if iterables == ():
         raise TypeError("map needs at least one iterable")

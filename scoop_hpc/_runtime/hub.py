@@ -93,7 +93,7 @@ class Hub:
         self.timers: list = []
         self._timer_limit = _TIMER_FLOOR
         self.state_lock = threading.Lock()
-        self.requested = 0
+        self.asked = False  # a request for work awaits its answer
         self.dry = False
         self.stopping = False
         self.strict = 0            # main-program waits with a deadline
@@ -275,8 +275,7 @@ class Hub:
                 if not until():  # a timer or message may have done it
                     self._idle()
                 continue
-            if self.size > 1 and (self.strict or (
-                    type(item) is Future and item._reserved)):
+            if (self.strict or item._reserved) and self.size > 1:
                 self.parked.append(item)  # for other workers: see Waiter
                 continue
             if self._pending:
@@ -324,7 +323,7 @@ class Hub:
                     "task can complete")
             time.sleep(timeout)
             return
-        wanted = not (self.requested or self.stopping or self.strict)
+        wanted = not (self.asked or self.stopping or self.strict)
         if wanted or self._pending:
             self._flush_results(PREFETCH if wanted else 0)
         frames = self.endpoint.recv(timeout)
@@ -417,7 +416,7 @@ class Hub:
         goes alone, as a REQUEST.
         """
         if credit:
-            self.requested = credit
+            self.asked = True
         if not self._pending:
             if credit:
                 self.endpoint.send([P.header(P.REQUEST), P.pack(credit)])
@@ -445,7 +444,7 @@ class Hub:
 
     def _on_tasks(self, frames: list) -> None:
         items = P.split_items(P.unpack(frames[1]), frames, 2)
-        self.requested = 0  # the broker answers a request once
+        self.asked = False  # the broker answers a request once
         for (owner, seq, _), payload in items:
             if owner != self.identity:
                 self.local.append(_Foreign(owner, seq, payload))
@@ -534,7 +533,8 @@ def _culprit(fn: Callable, args: tuple, kwargs: dict) -> SerializationError:
         except SerializationError as exc:
             return SerializationError(
                 f"cannot submit {execution.describe_callable(fn)}: {label} "
-                f"{str(exc)[len('cannot serialise '):]}")
+                f"{exc.subject} cannot be serialised: {exc.reason}; "
+                f"{P.ADVICE}")
     return SerializationError(
         f"cannot submit {execution.describe_callable(fn)}: the task does "
         f"not serialise")

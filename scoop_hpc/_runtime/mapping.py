@@ -9,7 +9,6 @@ work and a slow item delays little.
 """
 from __future__ import annotations
 
-import time
 from itertools import islice
 from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple
 
@@ -17,7 +16,7 @@ from ..errors import TimeoutError as FuturesTimeout
 from . import execution
 from .future import Future
 from .hub import Hub
-from .waiting import Waiter
+from .waiting import Waiter, deadline_after, time_left
 
 TARGET = 0.02           # seconds of work per chunk
 MAX_CHUNK = 1 << 14     # items per chunk at most
@@ -70,16 +69,6 @@ class Chunker:
         if self._left is not None:
             size = min(size, -(-self._left // (8 * self.hub.size)))
         return max(1, min(size, MAX_CHUNK))
-
-
-def _deadline(timeout: Optional[float]) -> Optional[float]:
-    if timeout is None or timeout < 0:
-        return None
-    return time.monotonic() + timeout
-
-
-def _left(deadline: Optional[float]) -> Optional[float]:
-    return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
 class _Window:
@@ -159,6 +148,13 @@ class _Window:
             error, self.error = self.error, None
             raise error
 
+    def consumed(self, fut: Future) -> None:
+        """Forget a chunk the consumer took, and refill the window."""
+        del self.inflight[fut]
+        self.unfinished.discard(fut)
+        self.check()
+        self.fill()
+
     def cancel(self) -> None:
         self.closed = True
         for fut in self.inflight:
@@ -172,7 +168,7 @@ def ordered(hub: Hub, task: Callable, fn: Callable,
             iterables: Tuple[Iterable, ...], extra: tuple, kwargs: dict,
             timeout: Optional[float]) -> Iterator[Tuple[Any, Any]]:
     """Yield ``(value, failure)`` of each chunk, in submission order."""
-    deadline = _deadline(timeout)
+    deadline = deadline_after(timeout)
     window = _Window(hub, task, fn, iterables, extra, kwargs)
     window.fill()
     return _ordered(window, deadline)
@@ -183,11 +179,8 @@ def _ordered(window: _Window, deadline: Optional[float]):
     try:
         while _more(window):
             fut = next(iter(inflight))
-            value, failure = fut.result(_left(deadline))
-            del inflight[fut]
-            window.unfinished.discard(fut)
-            window.check()
-            window.fill()
+            value, failure = fut.result(time_left(deadline))
+            window.consumed(fut)
             yield value, failure
         window.check()
     finally:
@@ -198,7 +191,7 @@ def completed(hub: Hub, task: Callable, fn: Callable,
               iterables: Tuple[Iterable, ...], extra: tuple, kwargs: dict,
               timeout: Optional[float]) -> Iterator[Tuple[Any, Any]]:
     """Yield ``(value, failure)`` of each chunk as it completes."""
-    deadline = _deadline(timeout)
+    deadline = deadline_after(timeout)
     window = _Window(hub, task, fn, iterables, extra, kwargs)
     window.waiter = Waiter(hub)
     window.fill()
@@ -215,10 +208,7 @@ def _completed(window: _Window, deadline: Optional[float]):
                     f"after the timeout")
             fut = waiter.fired.popleft()
             waiter.futures.remove(fut)
-            del inflight[fut]
-            window.unfinished.discard(fut)
-            window.check()
-            window.fill()
+            window.consumed(fut)
             yield fut.result()
         window.check()
     finally:

@@ -15,6 +15,21 @@ from greenlet import getcurrent
 from .future import Future
 
 
+def deadline_after(timeout: Optional[float]) -> Optional[float]:
+    """The monotonic time ``timeout`` seconds from now.
+
+    None, or a negative timeout as in SCOOP's ``wait``, means no deadline.
+    """
+    if timeout is None or timeout < 0:
+        return None
+    return time.monotonic() + timeout
+
+
+def time_left(deadline: Optional[float]) -> Optional[float]:
+    """Seconds until ``deadline`` (never negative), None without one."""
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
 class Waiter:
     """A greenlet waiting for futures (or constants) to complete."""
 

@@ -88,6 +88,9 @@ def unpack(frame: Any) -> Any:
         raise TransportError(f"malformed envelope frame: {exc}") from None
 
 
+ADVICE = ("pass objects that pickle (module-level functions and classes, "
+          "plain data) or create them inside the task")
+
 _cloudpickle = None
 
 
@@ -118,10 +121,10 @@ def dumps(obj: Any, what: Any = None) -> List[Any]:
             head = _fallback_pickler().dumps(
                 obj, 5, buffer_callback=buffers.append)
         except Exception as exc:  # noqa: BLE001
-            raise SerializationError(
-                f"cannot serialise {_describe(what, obj)}: {exc}; pass "
-                f"objects that pickle (module-level functions and classes, "
-                f"plain data) or create them inside the task") from None
+            error = SerializationError(
+                f"cannot serialise {_describe(what, obj)}: {exc}; {ADVICE}")
+            error.subject, error.reason = _describe(what, obj), str(exc)
+            raise error from None
     if buffers:
         return [head, *(b.raw() for b in buffers)]
     return [head]
