@@ -71,12 +71,18 @@ class Program:
 
 
 class WorkerConfig:
-    """Everything a worker needs to join its job."""
+    """Everything a worker needs to join its job.
+
+    ``token`` is the job's secret: the broker serves only the workers that
+    present it. It travels in memory or on an agent's stdin, never on a
+    command line.
+    """
 
     def __init__(self, index: int, size: int, address: str,
                  program: Program, path: Optional[str] = None,
                  nice: int = 0, debug: bool = False,
-                 parent_pid: Optional[int] = None) -> None:
+                 parent_pid: Optional[int] = None,
+                 token: bytes = b"") -> None:
         self.index = index
         self.size = size
         self.address = address
@@ -85,6 +91,7 @@ class WorkerConfig:
         self.nice = nice
         self.debug = debug
         self.parent_pid = parent_pid
+        self.token = token
 
     @property
     def name(self) -> str:
@@ -105,6 +112,7 @@ def serve(config: WorkerConfig, transport) -> int:
     _set_constants(config)
     execution.set_location(config.name, config.size)
     hub = Hub(identity, transport.connect(identity), config.size)
+    hub.token = config.token
     if config.parent_pid is not None:
         hub.idle_tick = lambda: _check_parent(config.parent_pid)
     info = {"name": config.name, "pid": os.getpid(),

@@ -22,6 +22,7 @@ The broker never unpickles a payload: it reads the small envelopes only.
 """
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from collections import deque
@@ -35,6 +36,7 @@ log = logging.getLogger("scoop_hpc.broker")
 _BACKOFF_MIN = 0.002
 _BACKOFF_MAX = 1.0
 _BURST = 1000          # messages handled per step at most
+_GREETINGS = (P.HELLO, P.SIDE_HELLO)
 
 
 class _Worker:
@@ -62,14 +64,19 @@ class _Worker:
 class Broker:
     """Routes tasks, results and shared constants between workers.
 
+    Only peers that present the job's ``token`` when they say hello are
+    served; anything else a stranger sends is dropped unread.
+
     Args:
         router: the bound endpoint (``base.RouterEndpoint``).
         size: the number of workers of the job.
+        token: the job's secret (bytes).
     """
 
-    def __init__(self, router, size: int) -> None:
+    def __init__(self, router, size: int, token: bytes = b"") -> None:
         self.router = router
         self.size = size
+        self._token = token
         self.workers: Dict[bytes, _Worker] = {}
         self._sides: Dict[bytes, _Worker] = {}
         self._order: List[_Worker] = []
@@ -110,10 +117,30 @@ class Broker:
         except (TransportError, KeyError):
             log.warning("dropped a malformed message from %r", peer)
             return
+        if kind in _GREETINGS:
+            if not self._member(frames):
+                log.warning("dropped a hello from %r: wrong or missing job "
+                            "token", peer)
+                return
+        elif peer not in self.workers and peer not in self._sides:
+            log.warning("dropped a message from %r: not a worker of this "
+                        "job", peer)
+            return
         try:
             handler(peer, frames)
         except TransportError as exc:
             log.warning("dropped a message from %r: %s", peer, exc)
+
+    def _member(self, frames: list) -> bool:
+        return (len(frames) > 2
+                and hmac.compare_digest(bytes(frames[-1]), self._token))
+
+    def resize(self, size: int) -> None:
+        """Tell every worker that the job now has ``size`` workers."""
+        self.size = size
+        message = [P.header(P.SIZE), P.pack(size)]
+        for worker in self._order:
+            self.router.send(worker.identity, message)
 
     def shutdown(self) -> None:
         """Tell every worker to leave."""

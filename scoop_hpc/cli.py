@@ -4,12 +4,14 @@ from __future__ import annotations
 import sys
 from typing import List, Optional
 
-from . import launcher
+from . import launcher, options, placement
+from .errors import UsageError
 
 _USAGE = """usage: scoop-hpc COMMAND [options]
 
 commands:
   run     run a program on parallel workers (same as python -m scoop_hpc)
+  hosts   print the placement a run would use (--json for programs)
 """
 
 
@@ -22,6 +24,29 @@ def main(argv: Optional[List[str]] = None) -> int:
     command, rest = argv[0], argv[1:]
     if command == "run":
         return launcher.main(rest, prog="scoop-hpc run")
+    if command == "hosts":
+        return hosts(rest)
     print(f"scoop-hpc: unknown command {command!r}\n{_USAGE}", end="",
           file=sys.stderr)
     return 2
+
+
+def hosts(argv: List[str]) -> int:
+    """``scoop-hpc hosts [--hosts ...|--hostfile F] [-n N] [--json]``."""
+    parser = options._Parser(
+        prog="scoop-hpc hosts",
+        description="Print where a run's workers would go.")
+    options.add_placement_options(parser)
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object")
+    args = parser.parse_args(argv)
+    try:
+        found = placement.resolve(args.hosts, args.hostfile, args.workers,
+                                  args.ssh_executable)
+    except UsageError as exc:
+        parser.error(str(exc))
+    print(placement.dumps(found) if args.json else found.describe())
+    return 0
+
+
+

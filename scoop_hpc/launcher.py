@@ -3,22 +3,26 @@
 ::
 
     launcher (this process): broker loop + supervision, one thread
-      fork -> w0  root: runs the program as __main__
-      fork -> w1 .. wN-1: import it as SCOOP_WORKER, serve tasks
+      fork -> w0  root: runs the program as __main__      (local hosts)
+      fork -> w1 .. wk: import it as SCOOP_WORKER, serve tasks
+      ssh node1 -> agent -> fork wk+1 ..                  (remote hosts)
 
-Workers are forked after the broker has bound its socket (pyzmq contexts
-are fork-safe: a child never touches its parent's). Signals (SIGCHLD,
-SIGINT, SIGTERM, SIGHUP) wake the broker loop through a pipe, so the
-launcher notices a dead worker or Ctrl-C at once. Workers die with the
-launcher (``PR_SET_PDEATHSIG``) even if it is killed with SIGKILL.
+The broker binds an ipc socket in a private directory for local workers
+and, with remote hosts, one TCP address chosen by ``network`` (or none:
+``--tunnel`` forwards a socket on each host to the ipc one). Local workers
+are forked after the bind (pyzmq contexts are fork-safe: a child never
+touches its parent's). Signals (SIGCHLD, SIGINT, SIGTERM, SIGHUP) and the
+agents' reports wake the broker loop through a pipe, so the launcher
+notices a dead worker, a failed host or Ctrl-C at once. Workers and
+agents die with the launcher (``PR_SET_PDEATHSIG``), even on SIGKILL.
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
-import ctypes
 import logging
 import os
+import queue
+import secrets
 import signal
 import sys
 import time
@@ -26,87 +30,22 @@ from typing import Dict, List, Optional
 
 import zmq
 
-from . import _worker
-from ._transport.zmq import ZmqRouter, ZmqTransport
+from . import _procs, _worker, network
+from ._transport.zmq import ZmqRouter
+from .agent import AgentConfig
 from .broker import Broker
+from .errors import TransportError
 from .logs import configure_logging
+from .options import parse
+from .relay import Console
+from .remote import START_TIMEOUT, RemoteHost, Starter
 
 log = logging.getLogger("scoop_hpc.launcher")
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _GRACE = 3.0          # seconds workers get to leave after SHUTDOWN
 _KILL_GRACE = 2.0     # then after SIGTERM, before SIGKILL
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # exit code 2, as argparse
-        self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def make_parser(prog: str = "python -m scoop_hpc") -> argparse.ArgumentParser:
-    """Return the launcher's argument parser (SCOOP's option names)."""
-    parser = _Parser(
-        prog=prog, description="Run a program on parallel workers.",
-        usage=f"{prog} [options] (program.py | -m module) [args ...]")
-    parser.add_argument("-n", dest="workers", type=int, default=None,
-                        metavar="N",
-                        help="number of workers (default: the CPU count)")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="log more (-vv for debug messages)")
-    parser.add_argument("-q", "--quiet", action="store_true",
-                        help="log errors only")
-    parser.add_argument("--log", metavar="FILE",
-                        help="also write the log to FILE")
-    parser.add_argument("-p", "--path", metavar="DIR",
-                        help="working directory of the workers "
-                             "(default: the current directory)")
-    parser.add_argument("--nice", type=int, default=0, metavar="N",
-                        help="niceness added to the workers")
-    parser.add_argument("--debug", action="store_true",
-                        help="set scoop_hpc.DEBUG and log debug messages")
-    parser.add_argument("-m", dest="module", metavar="MODULE",
-                        help="run a library module as the program")
-    parser.add_argument("program", nargs="?", help="the program to run")
-    parser.add_argument("args", nargs=argparse.REMAINDER,
-                        help="the program's arguments")
-    return parser
-
-
-def parse(argv: Optional[List[str]] = None,
-          prog: str = "python -m scoop_hpc") -> argparse.Namespace:
-    """Parse and check a command line; exit with code 2 on a usage error."""
-    parser = make_parser(prog)
-    args = parser.parse_args(argv)
-    if args.workers is not None and args.workers < 1:
-        parser.error(f"-n must be at least 1, not {args.workers}")
-    if args.module:
-        args.program_spec = _worker.Program(
-            "module", args.module,
-            ([args.program] if args.program else []) + args.args)
-        if _find_module(args.module) is None:
-            parser.error(f"No module named {args.module!r}")
-    elif args.program is None:
-        parser.error("No path specified for execution")
-    else:
-        if not os.path.isfile(args.program):
-            parser.error(f"Path does not exist: {args.program}")
-        args.program_spec = _worker.Program(
-            "path", os.path.abspath(args.program), list(args.args))
-    if args.path and not os.path.isdir(args.path):
-        parser.error(f"--path: not a directory: {args.path}")
-    return args
-
-
-def _find_module(name: str):
-    import importlib.util
-    sys.path.insert(0, os.getcwd())
-    try:
-        return importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        return None
-    finally:
-        sys.path.pop(0)
+_EVENT = b"\0"        # wakes the loop for an agent's report (not a signal)
 
 
 def main(argv: Optional[List[str]] = None,
@@ -122,43 +61,64 @@ def main(argv: Optional[List[str]] = None,
             import traceback
             traceback.print_exception(type(exc), exc, None)
             return 1
-    size = args.workers or os.cpu_count() or 1
-    return Job(args, size).run()
+    try:
+        return Job(args).run()
+    except TransportError as exc:
+        log.error("%s", exc)
+        return 1
 
 
 class Job:
-    """One run: a broker, ``size`` local workers and their supervision."""
+    """One run: a broker, local workers, remote agents, supervision."""
 
-    def __init__(self, args: argparse.Namespace, size: int) -> None:
+    def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.size = size
-        self.children: Dict[int, str] = {}
+        self.placement = args.placement
+        self.size = self.placement.size
+        self.token = secrets.token_bytes(16)
+        self.children: Dict[int, str] = {}    # local workers: pid -> name
+        self.remotes: Dict[str, RemoteHost] = {}
+        self.events: "queue.SimpleQueue[tuple]" = queue.SimpleQueue()
+        self.console = Console(prefix=args.verbose > 0, log_path=args.log)
         self.root_pid = 0
         self._pipe_r, self._pipe_w = os.pipe()
         os.set_blocking(self._pipe_r, False)
         os.set_blocking(self._pipe_w, False)
 
     def run(self) -> int:
-        tmpdir = _private_dir()
-        address = f"ipc://{tmpdir}/broker"
+        tmpdir = _procs.private_dir()
+        ipc = f"ipc://{tmpdir}/broker"
         context = zmq.Context()
-        router = ZmqRouter(context, address)
-        broker = Broker(router, self.size)
+        remote = [h.name for h, here in zip(self.placement.hosts,
+                                            self.placement.local)
+                  if not here]
+        binds, routes = [], {}
+        if remote and not self.args.tunnel:
+            binds, routes = network.plan(remote, self.args.interface,
+                                         self.args.broker_hostname)
+        router = None
         old = self._install_signals()
         try:
-            self._fork_workers(address)
+            router = ZmqRouter(context, [ipc, *binds])
+            broker = Broker(router, self.size, self.token)
+            bound = {a[6:].rsplit(":", 1)[0]: a for a in router.addresses[1:]}
+            self._start(ipc, tmpdir, bound, routes)
             router.watch(self._pipe_r)
             code = self._supervise(broker)
             self._teardown(broker)
             return code
         finally:
-            self._kill_all(signal.SIGKILL)
+            _procs.signal_all(self.children, signal.SIGKILL)
+            for host in self.remotes.values():
+                host.kill()
             for sig, handler in old.items():
                 signal.signal(sig, handler)
             signal.set_wakeup_fd(-1)
-            router.close()
+            if router is not None:
+                router.close()
             context.destroy(linger=0)
-            _remove_dir(tmpdir)
+            _procs.remove_dir(tmpdir)
+            self.console.close()
 
     # -- starting ------------------------------------------------------------
     def _install_signals(self) -> dict:
@@ -168,42 +128,65 @@ class Job:
         signal.set_wakeup_fd(self._pipe_w, warn_on_full_buffer=False)
         return old
 
-    def _fork_workers(self, address: str) -> None:
+    def _start(self, ipc: str, tmpdir: str, bound: Dict[str, str],
+               routes: dict) -> None:
+        """Start every host's workers: remote agents first (ssh is slow to
+        connect), then the local forks."""
+        args = self.args
+        starter = Starter(args.ssh_executable, args.python, args.pythonpath,
+                          args.prolog)
+        program = vars(args.program_spec)
+        first, local = 0, []
+        job_id = secrets.token_hex(4)
+        for number, (host, here) in enumerate(zip(self.placement.hosts,
+                                                  self.placement.local)):
+            if here:
+                local.extend(range(first, first + host.workers))
+            else:
+                forward = unlink = None
+                if args.tunnel:
+                    unlink = f"/tmp/scoop_hpc-{job_id}-{number}.sock"
+                    forward = f"{unlink}:{ipc[6:]}"
+                    address = f"ipc://{unlink}"
+                else:
+                    address = network.dial(bound, routes[host.name])
+                config = AgentConfig(
+                    host=host.name, first=first, count=host.workers,
+                    size=self.size, address=address, token=self.token.hex(),
+                    program=program, path=args.path or os.getcwd(),
+                    nice=args.nice, debug=args.debug, unlink=unlink)
+                remote = RemoteHost(host.name,
+                                    starter.command(host.name, forward),
+                                    config, self.console, self._notify)
+                self.remotes[host.name] = remote
+                remote.start()
+            first += host.workers
+        self._fork_local(local, ipc)
+
+    def _fork_local(self, indices: List[int], address: str) -> None:
         parent = os.getpid()
-        for index in range(self.size):
+        for index in indices:
             config = _worker.WorkerConfig(
                 index=index, size=self.size, address=address,
                 program=self.args.program_spec, path=self.args.path,
                 nice=self.args.nice, debug=self.args.debug,
-                parent_pid=parent)
-            sys.stdout.flush()
-            sys.stderr.flush()
-            pid = os.fork()
-            if pid == 0:
-                self._child(config)
+                parent_pid=parent, token=self.token)
+            pid = _procs.fork_worker(config,
+                                     close=(self._pipe_r, self._pipe_w))
             self.children[pid] = config.name
             if index == 0:
                 self.root_pid = pid
-        log.info("started %d workers (pids %s)", self.size,
-                 ", ".join(map(str, self.children)))
+        if indices:
+            log.info("started %d workers (pids %s)", len(indices),
+                     ", ".join(map(str, self.children)))
 
-    def _child(self, config: _worker.WorkerConfig) -> None:
-        code = 70
+    def _notify(self, event: tuple) -> None:
+        """An agent's report (from a reader thread): queue it, wake up."""
+        self.events.put(event)
         try:
-            signal.set_wakeup_fd(-1)
-            os.close(self._pipe_r)
-            os.close(self._pipe_w)
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.signal(signal.SIGHUP, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            _die_with_parent(config.parent_pid)
-            code = _worker.serve(config, ZmqTransport(config.address))
-        except BaseException:  # noqa: BLE001 - never return into the launcher
-            import traceback
-            traceback.print_exc()
-        finally:
-            _worker.finish(code)
+            os.write(self._pipe_w, _EVENT)
+        except BlockingIOError:
+            pass            # the loop is awake already
 
     # -- supervising ---------------------------------------------------------
     def _supervise(self, broker: Broker) -> int:
@@ -214,114 +197,102 @@ class Job:
                     log.warning("received %s: stopping the job",
                                 signal.Signals(sig).name)
                     return 128 + sig
+            ends = [(name, code, _procs.death_message(name, code,
+                                                      f"pid {pid}"))
+                    for pid, name, code in _procs.reap(self.children)]
+            ends += self._remote_events(broker)
             outcome = None
-            for pid, name, code in self._reap():
-                if pid == self.root_pid:
-                    log.info("root worker %s exited with code %d", name,
-                             code)
-                    outcome = code if code >= 0 else 128 - code
-                elif outcome is None:
-                    log.error("%s; the job stops",
-                              _death_message(name, pid, code))
+            for name, code, why in ends:
+                if name == "w0":
+                    log.info("root worker w0 exited with code %d", code)
+                    return code if code >= 0 else 128 - code
+                if outcome is None:
+                    log.error("%s; the job stops", why)
                     outcome = 1
             if outcome is not None:
                 return outcome
 
+    def _remote_events(self, broker: Broker) -> List[tuple]:
+        """Turn the agents' reports into ``(worker, code, why)`` ends."""
+        ends = []
+        now = time.monotonic()
+        for host in self.remotes.values():
+            if host.overdue(now):
+                host.failure = f"it did not report within {START_TIMEOUT:g} s"
+                host.kill()
+        while True:
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                return ends
+            host = self.remotes[event[1]]
+            if event[0] == "exit":
+                name, code = event[2], event[3]
+                host.workers.discard(name)
+                ends.append((name, code, _procs.death_message(
+                    name, code, f"on host {host.name}")))
+            elif event[0] == "ended":
+                ends.extend(self._host_ended(host, broker))
+
+    def _host_ended(self, host: RemoteHost, broker: Broker) -> List[tuple]:
+        """An agent ended: fine once its workers have; before it started
+        them, the job goes on without the host (unless it held the root)."""
+        if host.ready:
+            if not host.workers:
+                return []
+            text = host.stderr_text()
+            return [(f"host {host.name}", 1,
+                     f"the agent on host {host.name} ended while workers "
+                     f"{', '.join(sorted(host.workers))} were running"
+                     + (f"; its stderr:\n{text}" if text else ""))]
+        lost = sorted(host.workers)
+        host.workers.clear()
+        if "w0" in lost:
+            return [(f"host {host.name}", 1, host.fail_message() +
+                     "\nit was to run the root program")]
+        log.error("%s", host.fail_message())
+        self.size -= len(lost)
+        log.warning("the job goes on with %d workers, without host %s",
+                    self.size, host.name)
+        broker.resize(self.size)
+        return []
+
     def _take_signals(self) -> bytes:
         try:
-            return os.read(self._pipe_r, 512)
+            return os.read(self._pipe_r, 512).replace(_EVENT, b"")
         except BlockingIOError:
             return b""
 
-    def _reap(self) -> List[tuple]:
-        """Collect exited workers: ``[(pid, name, exit code), ...]``."""
-        done = []
-        while self.children:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                self.children.clear()
-                break
-            if pid == 0:
-                break
-            name = self.children.pop(pid, None)
-            if name is not None:
-                done.append((pid, name, os.waitstatus_to_exitcode(status)))
-        return done
-
     # -- stopping ------------------------------------------------------------
     def _teardown(self, broker: Broker) -> None:
+        """Ask everyone to leave; then SIGTERM; then SIGKILL."""
         broker.shutdown()
-        if self._wait_children(_GRACE):
+        if self._wait(_GRACE):
             return
-        log.info("terminating %d workers that did not leave",
-                 len(self.children))
-        self._kill_all(signal.SIGTERM)
-        if not self._wait_children(_KILL_GRACE):
-            self._kill_all(signal.SIGKILL)
-            self._wait_children(_KILL_GRACE)
+        log.info("stopping workers that did not leave")
+        for host in self.remotes.values():
+            host.close_input()
+        _procs.signal_all(self.children, signal.SIGTERM)
+        if not self._wait(_KILL_GRACE + 1.0):
+            _procs.signal_all(self.children, signal.SIGKILL)
+            for host in self.remotes.values():
+                host.kill()
+            self._wait(_KILL_GRACE)
 
-    def _wait_children(self, seconds: float) -> bool:
+    def _wait(self, seconds: float) -> bool:
+        """Wait for local workers and agents to end; True when all did."""
         deadline = time.monotonic() + seconds
-        while self.children and time.monotonic() < deadline:
-            self._reap()
-            if self.children:
-                time.sleep(0.005)
-        return not self.children
-
-    def _kill_all(self, sig: int) -> None:
-        for pid in list(self.children):
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                self.children.pop(pid, None)
-
-
-def _private_dir() -> str:
-    """Create a directory only this user can enter, for the job's socket."""
-    base = os.environ.get("TMPDIR", "/tmp")
-    for attempt in range(100):
-        path = os.path.join(base, f"scoop_hpc-{os.getpid()}-"
-                                  f"{time.time_ns() % 10**9}-{attempt}")
-        try:
-            os.mkdir(path, 0o700)
-        except FileExistsError:
-            continue
-        return path
-    raise OSError(f"cannot create a private directory in {base}")
-
-
-def _remove_dir(path: str) -> None:
-    """Remove the job's directory and its socket files, if still there."""
-    with contextlib.suppress(OSError):
-        for name in os.listdir(path):
-            os.unlink(os.path.join(path, name))
-        os.rmdir(path)
+        while True:
+            _procs.reap(self.children)
+            busy = self.children or any(h.running
+                                        for h in self.remotes.values())
+            if not busy or time.monotonic() >= deadline:
+                return not busy
+            time.sleep(0.01)
 
 
 def _note_signal(signum, frame) -> None:
     """Python-level handler: the wakeup pipe carries the signal number."""
-
-
-def _die_with_parent(parent_pid: Optional[int]) -> None:
-    """Have the kernel kill this process when the launcher dies."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if parent_pid is not None and os.getppid() != parent_pid:
-        os._exit(1)
-
-
-def _death_message(name: str, pid: int, code: int) -> str:
-    if code < 0:
-        sig = signal.Signals(-code).name
-        hint = (" (out of memory? see the kernel log)"
-                if -code == signal.SIGKILL else "")
-        return f"worker {name} (pid {pid}) was killed by {sig}{hint}"
-    return (f"worker {name} (pid {pid}) exited with code {code} before the "
-            f"end of the job (see its output above)")
 
 
 if __name__ == "__main__":

@@ -7,30 +7,33 @@ from scoop_hpc._transport.zmq import ZmqEndpoint, ZmqRouter
 from scoop_hpc.broker import Broker
 
 pytestmark = pytest.mark.timeout(20)
+TOKEN = b"job-secret"
 
 
 @pytest.fixture
 def rig():
     context = zmq.Context()
     router = ZmqRouter(context, "inproc://broker")
-    broker = Broker(router, size=2)
+    broker = Broker(router, size=2, token=TOKEN)
     ends = []
     welcomes = {}
 
     def worker(name: bytes):
         main = ZmqEndpoint(context, "inproc://broker", name)
         side = ZmqEndpoint(context, "inproc://broker", name + b"/side")
-        main.send([P.header(P.HELLO), P.pack({"name": name.decode()})])
+        main.send([P.header(P.HELLO), P.pack({"name": name.decode()}),
+                   TOKEN])
         broker.step(0.5)
         welcome = main.recv(1)
         assert P.kind_of(welcome) == P.WELCOME
         welcomes[name] = welcome
-        side.send([P.header(P.SIDE_HELLO), name])
+        side.send([P.header(P.SIDE_HELLO), name, TOKEN])
         broker.step(0.05)
         ends.extend([main, side])
         return main, side
 
     worker.welcomes = welcomes
+    worker.context = context
     yield broker, worker
     for end in ends:
         end.close()
@@ -117,3 +120,40 @@ def test_a_malformed_message_is_dropped(rig, caplog):
     a_main.send([b"garbage"])
     broker.step(0.05)
     assert "malformed" in caplog.text
+
+
+@pytest.mark.parametrize("token", [None, b"", b"job-secreT"])
+def test_a_stranger_without_the_token_is_never_served(rig, token):
+    broker, worker = rig
+    context = worker.context
+    stranger = ZmqEndpoint(context, "inproc://broker", b"x")
+    hello = [P.header(P.HELLO), P.pack({"name": "x"})]
+    stranger.send(hello + ([token] if token is not None else []))
+    broker.step(0.05)
+    assert stranger.recv(0.1) is None and b"x" not in broker.workers
+    stranger.send(hello + [TOKEN])          # the same socket, now a member
+    broker.step(0.05)
+    assert P.kind_of(stranger.recv(1)) == P.WELCOME
+    broker.workers.pop(b"x")
+    broker._order.clear()
+    stranger.send(_tasks(b"x", 1))          # work from a stranger
+    stranger.send([P.header(P.REQUEST), P.pack(1)])
+    broker.step(0.05)
+    assert not broker.pool
+    a_main, _ = worker(b"a")
+    a_side = ZmqEndpoint(context, "inproc://broker", b"a/side2")
+    a_side.send([P.header(P.SIDE_HELLO), b"a", b"wrong"])
+    broker.step(0.05)
+    assert b"a/side2" not in broker._sides
+    stranger.close()
+    a_side.close()
+
+
+def test_resize_tells_every_worker(rig):
+    broker, worker = rig
+    a_main, _ = worker(b"a")
+    b_main, _ = worker(b"b")
+    broker.resize(5)
+    for main in (a_main, b_main):
+        got = main.recv(1)
+        assert P.kind_of(got) == P.SIZE and P.unpack(got[1]) == 5

@@ -32,6 +32,8 @@ from typing import Any, Callable, Dict, List, Optional
 
 from greenlet import GreenletExit, getcurrent, greenlet
 
+import scoop_hpc
+
 from .._transport import protocol as P
 from ..errors import RemoteTraceback, SerializationError
 from ..errors import TimeoutError as FuturesTimeout
@@ -101,6 +103,7 @@ class Hub:
         self._looping = 0
         self._running_own: set = set()
         self.idle_tick: Optional[Callable[[], None]] = None
+        self.token = b""           # the job's secret, proves membership
         self.constants = SharedConstants(self)
         self._runners: List[greenlet] = []
         self._seq = itertools.count(1)
@@ -112,7 +115,7 @@ class Hub:
             P.TASKS: self._on_tasks, P.RESULTS: self._on_results,
             P.CONST: self.constants.on_const,
             P.CONST_ACK: self.constants.on_ack,
-            P.SHUTDOWN: self._on_shutdown,
+            P.SHUTDOWN: self._on_shutdown, P.SIZE: self._on_size,
         }
 
     # -- joining the job -----------------------------------------------------
@@ -124,7 +127,7 @@ class Hub:
         Raises:
             TimeoutError: no welcome within ``timeout`` seconds.
         """
-        self.endpoint.send([P.header(P.HELLO), P.pack(info)])
+        self.endpoint.send([P.header(P.HELLO), P.pack(info), self.token])
         deadline = time.monotonic() + timeout
         while True:
             frames = self.endpoint.recv(max(0.0,
@@ -476,9 +479,13 @@ class Hub:
     def _on_shutdown(self, frames: list) -> None:
         self.stopping = True
 
+    def _on_size(self, frames: list) -> None:
+        self.size = P.unpack(frames[1])
+        scoop_hpc.SIZE = self.size
+
     # -- the side thread -----------------------------------------------------
     def _side_loop(self, side) -> None:
-        side.send([P.header(P.SIDE_HELLO), self.identity])
+        side.send([P.header(P.SIDE_HELLO), self.identity, self.token])
         while True:
             try:
                 frames = side.recv(None)

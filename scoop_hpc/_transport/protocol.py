@@ -32,8 +32,8 @@ from ..errors import SerializationError, TransportError
 PROTOCOL_VERSION = b"\x01"
 
 # Message kinds, worker -> broker.
-HELLO = b"H"        # [HDR, marshal(info)]             a worker joins
-SIDE_HELLO = b"h"   # [HDR, main identity]             its steal socket joins
+HELLO = b"H"        # [HDR, marshal(info), token]      a worker joins
+SIDE_HELLO = b"h"   # [HDR, main identity, token]      its steal socket joins
 REQUEST = b"R"      # [HDR, marshal(n)]                credit for n tasks
 HAVE_WORK = b"A"    # [HDR]                            backlog appeared
 SET_CONST = b"C"    # [HDR, name, *payload]            define a constant
@@ -47,6 +47,7 @@ CONST = b"K"        # [HDR, name, *payload]            a constant, to all
 CONST_ACK = b"k"    # [HDR, name, marshal(error)]      reply to SET_CONST
 STEAL = b"X"        # [HDR, marshal(n)]                give away work
 SHUTDOWN = b"S"     # [HDR]                            leave now
+SIZE = b"Z"         # [HDR, marshal(n)]                the job has n workers
 
 _HEADERS = {}
 

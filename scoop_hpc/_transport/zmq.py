@@ -5,10 +5,11 @@ copies (``copy=False`` above pyzmq's copy threshold).
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple, Union
 
 import zmq
 
+from ..errors import TransportError
 from .base import Frames
 
 _COPY_THRESHOLD = 64 * 1024
@@ -56,19 +57,28 @@ class ZmqRouter:
     uses this to hear signals and dead children without a thread.
     """
 
-    def __init__(self, context: zmq.Context, bind: str) -> None:
+    def __init__(self, context: zmq.Context,
+                 bind: Union[str, Sequence[str]]) -> None:
         sock = context.socket(zmq.ROUTER)
         sock.setsockopt(zmq.LINGER, 2000)
         sock.setsockopt(zmq.SNDHWM, 0)
         sock.setsockopt(zmq.RCVHWM, 0)
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
         sock.copy_threshold = _COPY_THRESHOLD
-        if bind.startswith("tcp://") and bind.endswith(":0"):
-            port = sock.bind_to_random_port(bind[:-2])
-            bind = f"{bind[:-2]}:{port}"
-        else:
-            sock.bind(bind)
-        self.address = bind
+        self.addresses = []
+        try:
+            for address in [bind] if isinstance(bind, str) else bind:
+                if address.startswith("tcp://") and address.endswith(":0"):
+                    port = sock.bind_to_random_port(address[:-2])
+                    address = f"{address[:-2]}:{port}"
+                else:
+                    sock.bind(address)
+                self.addresses.append(address)
+        except zmq.ZMQBaseError as exc:
+            sock.close(linger=0)
+            raise TransportError(f"the broker cannot listen on {address}: "
+                                 f"{exc}") from exc
+        self.address = self.addresses[0]
         self._sock = sock
         self._poller = zmq.Poller()
         self._poller.register(sock, zmq.POLLIN)

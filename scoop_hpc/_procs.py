@@ -1,0 +1,144 @@
+"""Worker processes on this host: fork, reap, signal; shared by the
+launcher (its local workers) and the agent (a remote host's workers).
+
+A worker is forked after its parent has set up what it shares (the
+broker's socket, output pipes). It dies with its parent
+(``PR_SET_PDEATHSIG``), even if the parent is killed with SIGKILL.
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+import time
+from typing import Dict, Iterable, List, Optional, Tuple
+
+from . import _worker
+
+
+def fork_worker(config: _worker.WorkerConfig, close: Iterable[int] = (),
+                stdio: Optional[Tuple[int, int, int]] = None) -> int:
+    """Fork a process that serves as the worker ``config``; return its pid.
+
+    Args:
+        config: the worker's configuration.
+        close: file descriptors of the parent the child must not keep.
+        stdio: ``(stdin, stdout, stderr)`` descriptors for the child, or
+            None to inherit the parent's.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 70
+    try:
+        signal.set_wakeup_fd(-1)
+        for fd in close:
+            os.close(fd)
+        if stdio is not None:
+            for target, fd in enumerate(stdio):
+                os.dup2(fd, target)
+            for fd in set(stdio) - {0, 1, 2}:
+                os.close(fd)
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        die_with_parent(config.parent_pid)
+        from ._transport.zmq import ZmqTransport
+        code = _worker.serve(config, ZmqTransport(config.address))
+    except BaseException:  # noqa: BLE001 - never return into the parent
+        import traceback
+        traceback.print_exc()
+    finally:
+        _worker.finish(code)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def die_with_parent(parent_pid: Optional[int]) -> None:
+    """Have the kernel kill this process when its parent dies."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if parent_pid is not None and os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def reap(children: Dict[int, str]) -> List[Tuple[int, str, int]]:
+    """Collect exited ``children`` (pid -> name); return ``(pid, name,
+    exit code)`` for each, a negative code being the killing signal."""
+    done = []
+    for pid in list(children):
+        try:
+            got, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done.append((pid, children.pop(pid), -signal.SIGKILL))
+            continue
+        if got:
+            done.append((pid, children.pop(pid),
+                         os.waitstatus_to_exitcode(status)))
+    return done
+
+
+def signal_all(children: Dict[int, str], sig: int) -> None:
+    """Send ``sig`` to every child still there."""
+    for pid in list(children):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
+def wait_all(children: Dict[int, str], seconds: float) -> bool:
+    """Reap ``children`` for up to ``seconds``; True when none is left."""
+    deadline = time.monotonic() + seconds
+    while children:
+        reap(children)
+        if not children or time.monotonic() >= deadline:
+            break
+        time.sleep(0.005)
+    return not children
+
+
+def stop_all(children: Dict[int, str], grace: float) -> None:
+    """SIGTERM the children, SIGKILL those still there after ``grace``."""
+    signal_all(children, signal.SIGTERM)
+    if not wait_all(children, grace):
+        signal_all(children, signal.SIGKILL)
+        wait_all(children, grace)
+
+
+def death_message(name: str, code: int, where: str) -> str:
+    """Say how worker ``name`` (``where``: "pid 12", "on host n1") ended
+    before the end of the job."""
+    if code < 0:
+        sig = signal.Signals(-code).name
+        hint = (" (out of memory? see the kernel log)"
+                if -code == signal.SIGKILL else "")
+        return f"worker {name} ({where}) was killed by {sig}{hint}"
+    return (f"worker {name} ({where}) exited with code {code} before the "
+            f"end of the job (see its output above)")
+
+
+def private_dir() -> str:
+    """Create a directory only this user can enter, for the job's sockets."""
+    base = os.environ.get("TMPDIR", "/tmp")
+    for attempt in range(100):
+        path = os.path.join(base, f"scoop_hpc-{os.getpid()}-"
+                                  f"{time.time_ns() % 10**9}-{attempt}")
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            continue
+        return path
+    raise OSError(f"cannot create a private directory in {base}")
+
+
+def remove_dir(path: str) -> None:
+    """Remove a directory made by :func:`private_dir` and what it holds."""
+    with contextlib.suppress(OSError):
+        for name in os.listdir(path):
+            os.unlink(os.path.join(path, name))
+        os.rmdir(path)

@@ -1,0 +1,190 @@
+"""``python -m scoop_hpc.agent``: one host's part of a job.
+
+The launcher starts one agent per remote host over one ssh connection
+(or the scheduler's own starter) and writes the job's configuration, the
+job's token included, as one JSON line on the agent's stdin. The agent
+forks that host's workers, relays their output and their exits to the
+launcher as records on its stdout (see ``_agentwire``), and ends with them.
+When its stdin closes (the launcher is done, or gone: ssh ended) it stops
+its workers, SIGTERM then SIGKILL, and leaves.
+"""
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import sys
+from typing import Dict, List, Optional
+
+from . import _agentwire as W
+from . import _procs, _worker
+
+_STOP_GRACE = 2.0      # seconds between SIGTERM and SIGKILL
+_CHUNK = 65536
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT}
+
+
+class AgentConfig:
+    """The part of the job one agent runs, as the launcher describes it."""
+
+    FIELDS = ("host", "first", "count", "size", "address", "token",
+              "program", "path", "nice", "debug", "unlink")
+
+    def __init__(self, **fields) -> None:
+        missing = set(self.FIELDS) - set(fields)
+        if missing:
+            raise ValueError(f"agent configuration lacks {sorted(missing)}")
+        self.__dict__.update(fields)
+
+    def dumps(self) -> bytes:
+        """One JSON line (the token travels as hex)."""
+        return json.dumps(self.__dict__).encode() + b"\n"
+
+    @classmethod
+    def loads(cls, line: bytes) -> "AgentConfig":
+        return cls(**json.loads(line))
+
+    def workers(self, parent_pid: int) -> List[_worker.WorkerConfig]:
+        program = _worker.Program(**self.program)
+        return [_worker.WorkerConfig(
+            index=index, size=self.size, address=self.address,
+            program=program, path=self.path, nice=self.nice,
+            debug=self.debug, parent_pid=parent_pid,
+            token=bytes.fromhex(self.token))
+            for index in range(self.first, self.first + self.count)]
+
+
+class Agent:
+    """Forks and watches one host's workers; reports to the launcher."""
+
+    def __init__(self, config: AgentConfig, out: int) -> None:
+        self.config = config
+        self.out = out
+        self.children: Dict[int, str] = {}
+        self.streams: Dict[int, tuple] = {}    # fd -> (kind, worker name)
+        self.stopping = False
+        self._wake_r, self._wake_w = os.pipe()
+        for fd in (self._wake_r, self._wake_w):
+            os.set_blocking(fd, False)
+
+    def check(self) -> Optional[str]:
+        """Say why this host cannot run the workers, or None."""
+        config = self.config
+        if config.path and not os.path.isdir(config.path):
+            return (f"--path {config.path}: no such directory on "
+                    f"{config.host}")
+        program = config.program
+        if program["kind"] == "path" and not os.path.isfile(
+                program["target"]):
+            return (f"the program {program['target']} does not exist on "
+                    f"{config.host}: every host needs it at the same path "
+                    f"(a shared file system)")
+        return None
+
+    def start(self) -> None:
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP,
+                    signal.SIGINT):
+            signal.signal(sig, lambda *_: None)
+        signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+        null = os.open(os.devnull, os.O_RDONLY)
+        for config in self.config.workers(os.getpid()):
+            out_r, out_w = os.pipe()
+            err_r, err_w = os.pipe()
+            pid = _procs.fork_worker(
+                config, close=(self._wake_r, self._wake_w, out_r, err_r),
+                stdio=(null, out_w, err_w))
+            os.close(out_w)
+            os.close(err_w)
+            self.children[pid] = config.name
+            self.streams[out_r] = (W.OUT, config.name)
+            self.streams[err_r] = (W.ERR, config.name)
+        os.close(null)
+        self.send(W.READY, "agent",
+                  json.dumps(sorted(self.children)).encode())
+
+    def send(self, kind: bytes, name: str, payload: bytes = b"") -> None:
+        data = memoryview(W.record(kind, name, payload))
+        while data:
+            data = data[os.write(self.out, data):]
+
+    def serve(self) -> int:
+        """Relay until every worker has exited and said all it had to."""
+        selector = selectors.DefaultSelector()
+        selector.register(0, selectors.EVENT_READ)
+        selector.register(self._wake_r, selectors.EVENT_READ)
+        for fd in self.streams:
+            selector.register(fd, selectors.EVENT_READ)
+        while self.children or (self.streams and not self.stopping):
+            for key, _ in selector.select(1.0):
+                self._ready(selector, key.fd)
+            self._reap()
+        return 0
+
+    def _ready(self, selector, fd: int) -> None:
+        if fd == self._wake_r:
+            try:
+                signals = os.read(fd, 512)
+            except BlockingIOError:
+                signals = b""
+            if set(signals) & _STOP_SIGNALS:
+                self.stop()
+        elif fd == 0:
+            if not os.read(0, _CHUNK):       # the launcher is done or gone
+                selector.unregister(0)
+                self.stop()
+        else:
+            data = os.read(fd, _CHUNK)
+            kind, name = self.streams[fd]
+            if data:
+                self.send(kind, name, data)
+            else:
+                selector.unregister(fd)
+                os.close(fd)
+                del self.streams[fd]
+
+    def _reap(self) -> None:
+        for _, name, code in _procs.reap(self.children):
+            self.send(W.EXIT, name, str(code).encode())
+
+    def stop(self) -> None:
+        """Stop the workers that are still there."""
+        if not self.stopping and self.children:
+            self.stopping = True
+            _procs.stop_all(self.children, _STOP_GRACE)
+
+    def close(self) -> None:
+        self.stop()
+        if self.config.unlink:
+            try:
+                os.unlink(self.config.unlink)
+            except OSError:
+                pass
+
+
+def main() -> int:
+    """Run an agent: configuration on stdin, records on stdout."""
+    out = os.dup(1)
+    os.dup2(2, 1)               # stray prints cannot corrupt the records
+    os.write(out, W.MAGIC)
+    line = sys.stdin.buffer.raw.readline()
+    if not line:
+        print("scoop_hpc agent: no configuration on stdin", file=sys.stderr)
+        return 2
+    config = AgentConfig.loads(line)
+    agent = Agent(config, out)
+    why = agent.check()
+    if why is not None:
+        agent.send(W.FAIL, "agent", why.encode())
+        return 2
+    try:
+        agent.start()
+        return agent.serve()
+    except BrokenPipeError:     # the launcher is gone
+        return 1
+    finally:
+        agent.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""The launcher's command line: SCOOP's option names and meanings.
+
+``parse`` checks everything a user can get wrong before anything starts,
+and exits with code 2 and a message naming the culprit.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import List, Optional
+
+from . import _worker, placement
+from .errors import UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # exit code 2, as argparse
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def add_placement_options(parser: argparse.ArgumentParser) -> None:
+    """The options that choose hosts and counts (shared with
+    ``scoop-hpc hosts``)."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--hosts", "--host", nargs="+", metavar="HOST",
+                       help="hosts to run on, a name once per worker "
+                            "(the first runs the root program)")
+    where.add_argument("--hostfile", metavar="FILE",
+                       help="file of 'host [count]' lines (also 'host "
+                            "slots=N' and 'host:N')")
+    parser.add_argument("-n", dest="workers", type=int, default=None,
+                        metavar="N",
+                        help="number of workers (default: the hosts' counts,"
+                             " or this host's CPU count)")
+    parser.add_argument("--ssh-executable", default="ssh", metavar="PROG",
+                        help="program that starts remote agents (default: "
+                             "ssh; rsh-like programs get no ssh options)")
+
+
+def make_parser(prog: str = "python -m scoop_hpc") -> argparse.ArgumentParser:
+    """Return the launcher's argument parser (SCOOP's option names)."""
+    parser = _Parser(
+        prog=prog, description="Run a program on parallel workers.",
+        usage=f"{prog} [options] (program.py | -m module) [args ...]")
+    add_placement_options(parser)
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log more (-vv for debug messages); prefix "
+                             "remote output with the worker's name")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="log errors only")
+    parser.add_argument("--log", metavar="FILE",
+                        help="also write the log and remote output to FILE")
+    parser.add_argument("-p", "--path", metavar="DIR",
+                        help="working directory of the workers "
+                             "(default: the current directory)")
+    parser.add_argument("--nice", type=int, default=0, metavar="N",
+                        help="niceness added to the workers")
+    parser.add_argument("-e", "--tunnel", action="store_true",
+                        help="reach the broker through ssh tunnels "
+                             "(for hosts that cannot connect back)")
+    parser.add_argument("--broker-hostname", "--external-hostname",
+                        dest="broker_hostname", metavar="HOST",
+                        help="name remote hosts use to reach this host; "
+                             "the broker listens on its address")
+    parser.add_argument("--interface", metavar="NAME",
+                        help="listen on, and announce, the address of "
+                             "this interface (e.g. ib0)")
+    parser.add_argument("--python-executable", "--python-interpreter",
+                        dest="python", default=sys.executable,
+                        metavar="PATH",
+                        help="Python on remote hosts (default: this one)")
+    parser.add_argument("--pythonpath", metavar="PATHS",
+                        default=os.environ.get("PYTHONPATH"),
+                        help="prepended to PYTHONPATH on remote hosts "
+                             "(default: this PYTHONPATH)")
+    parser.add_argument("--prolog", metavar="FILE",
+                        help="shell file sourced on remote hosts before "
+                             "their workers start (e.g. module loads)")
+    parser.add_argument("--debug", action="store_true",
+                        help="set scoop_hpc.DEBUG and log debug messages")
+    parser.add_argument("-m", dest="module", metavar="MODULE",
+                        help="run a library module as the program")
+    parser.add_argument("program", nargs="?", help="the program to run")
+    parser.add_argument("args", nargs=argparse.REMAINDER,
+                        help="the program's arguments")
+    return parser
+
+
+def parse(argv: Optional[List[str]] = None,
+          prog: str = "python -m scoop_hpc") -> argparse.Namespace:
+    """Parse and check a command line; exit with code 2 on a usage error.
+
+    The result also holds ``program_spec`` (a ``_worker.Program``) and
+    ``placement`` (a ``placement.Placement``).
+    """
+    parser = make_parser(prog)
+    args = parser.parse_args(argv)
+    _program_after_hosts(args)
+    try:
+        args.placement = placement.resolve(args.hosts, args.hostfile,
+                                           args.workers, args.ssh_executable)
+        args.program_spec = _program(args)
+        _check_remote_options(args)
+    except UsageError as exc:
+        parser.error(str(exc))
+    return args
+
+
+def _program_after_hosts(args: argparse.Namespace) -> None:
+    """``--hosts a b prog.py x``: the host list swallowed the program;
+    the first existing file in it starts the program and its args."""
+    if args.program is not None or not args.hosts or args.module:
+        return
+    for at, name in enumerate(args.hosts):
+        if os.path.isfile(name):
+            args.program, args.args = name, args.hosts[at + 1:] + args.args
+            args.hosts = args.hosts[:at]
+            return
+
+
+def _program(args: argparse.Namespace) -> _worker.Program:
+    if args.module:
+        if _find_module(args.module) is None:
+            raise UsageError(f"No module named {args.module!r}")
+        return _worker.Program(
+            "module", args.module,
+            ([args.program] if args.program else []) + args.args)
+    if args.program is None:
+        raise UsageError("No path specified for execution")
+    if not os.path.isfile(args.program):
+        raise UsageError(f"Path does not exist: {args.program}")
+    return _worker.Program("path", os.path.abspath(args.program),
+                           list(args.args))
+
+
+def _check_remote_options(args: argparse.Namespace) -> None:
+    if args.path:
+        args.path = os.path.abspath(args.path)
+        if all(args.placement.local) and not os.path.isdir(args.path):
+            raise UsageError(f"--path: not a directory: {args.path}")
+    if args.prolog:
+        args.prolog = os.path.abspath(args.prolog)
+    if args.tunnel and os.path.basename(args.ssh_executable) != "ssh":
+        raise UsageError(f"--tunnel needs ssh, not {args.ssh_executable}")
+
+
+def _find_module(name: str):
+    import importlib.util
+    sys.path.insert(0, os.getcwd())
+    try:
+        return importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    finally:
+        sys.path.pop(0)

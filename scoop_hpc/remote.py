@@ -1,0 +1,242 @@
+"""The launcher's side of a remote host: its agent, started over ssh.
+
+::
+
+    launcher                                   host node1
+      ssh node1 '... exec python -m scoop_hpc.agent'
+        stdin:  one JSON line (configuration + token), then kept open
+        stdout: records (ready, output, exits)  <- agent -> fork w3, w4
+        stderr: ssh's and the agent's own complaints
+
+The ssh process dies with the launcher (``PR_SET_PDEATHSIG``): sshd then
+closes the session, the agent reads the end of its stdin and stops its
+workers. Two reader threads per host turn the agent's records into events
+for the launcher's loop.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from typing import Callable, List, Optional
+
+from . import _agentwire as W
+from ._procs import die_with_parent
+from .agent import AgentConfig
+from .relay import Console
+
+log = logging.getLogger("scoop_hpc.launcher")
+
+SSH_OPTIONS = ("-T", "-x", "-oBatchMode=yes", "-oConnectTimeout=10",
+               "-oServerAliveInterval=5", "-oServerAliveCountMax=3",
+               "-oLogLevel=ERROR")
+START_TIMEOUT = 30.0     # seconds for a host to report its workers forked
+_STDERR_TAIL = 40        # lines of a host's stderr kept for its error
+
+
+class Starter:
+    """How agents are started on remote hosts: ssh (or a compatible
+    program such as rsh or ``pbs_tmrsh``, which get no ssh options).
+
+    Args:
+        executable: the ssh program.
+        python: the interpreter on the remote hosts.
+        pythonpath: prepended to PYTHONPATH there.
+        prolog: a shell file sourced there first.
+    """
+
+    def __init__(self, executable: str = "ssh", python: str = "python3",
+                 pythonpath: Optional[str] = None,
+                 prolog: Optional[str] = None) -> None:
+        self.executable = executable
+        self.python = python
+        self.pythonpath = pythonpath
+        self.prolog = prolog
+
+    @property
+    def is_ssh(self) -> bool:
+        return os.path.basename(self.executable) == "ssh"
+
+    def remote_command(self) -> str:
+        """The shell command the remote login shell (sh, bash) runs."""
+        steps = []
+        if self.prolog:
+            steps.append(f". {shlex.quote(self.prolog)}")
+        if self.pythonpath:
+            steps.append(f"PYTHONPATH={shlex.quote(self.pythonpath)}"
+                         "${PYTHONPATH:+:$PYTHONPATH}; export PYTHONPATH")
+        steps.append(f"exec {shlex.quote(self.python)} -m scoop_hpc.agent")
+        return " && ".join(steps)
+
+    def command(self, host: str, forward: Optional[str] = None) -> List[str]:
+        """The local command that starts the agent on ``host``.
+
+        ``forward`` is ``"REMOTE_SOCKET:LOCAL_SOCKET"``: an ssh tunnel
+        from a socket on the host to the broker's.
+        """
+        argv = [self.executable]
+        if self.is_ssh:
+            argv += SSH_OPTIONS
+            if forward:
+                argv += ["-oExitOnForwardFailure=yes",
+                         "-oStreamLocalBindUnlink=yes", "-R", forward]
+        argv += [host, self.remote_command()]
+        return argv
+
+
+class RemoteHost:
+    """One remote host's agent and what it reports.
+
+    Args:
+        name: the host.
+        argv: the command that starts its agent.
+        config: what the agent runs.
+        console: where its workers' output goes.
+        notify: called (from a reader thread) with each event:
+            ``("ready", host)``, ``("exit", host, worker, code)``,
+            ``("ended", host)``.
+    """
+
+    def __init__(self, name: str, argv: List[str], config: AgentConfig,
+                 console: Console, notify: Callable[[tuple], None]) -> None:
+        self.name = name
+        self.argv = argv
+        self.config = config
+        self.console = console
+        self.notify = notify
+        self.workers = {f"w{i}" for i in range(config.first,
+                                               config.first + config.count)}
+        self.ready = False
+        self.failure: Optional[str] = None
+        self.proc: Optional[subprocess.Popen] = None
+        self.started_at = 0.0
+        self._stderr: collections.deque = collections.deque(
+            maxlen=_STDERR_TAIL)
+        self._threads: List[threading.Thread] = []
+
+    def start(self) -> None:
+        """Start the agent and hand it its configuration."""
+        log.debug("starting %s: %s", self.name, shlex.join(self.argv))
+        self.started_at = time.monotonic()
+        try:
+            self.proc = subprocess.Popen(
+                self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, preexec_fn=_detach)
+        except OSError as exc:
+            self.failure = f"cannot run {self.argv[0]}: {exc}"
+            self.notify(("ended", self.name))
+            return
+        try:
+            self.proc.stdin.write(self.config.dumps())
+            self.proc.stdin.flush()
+        except OSError:
+            pass            # it ended already: its stderr says why
+        for target in (self._read_records, self._read_stderr):
+            thread = threading.Thread(target=target, daemon=True,
+                                      name=f"scoop_hpc-{self.name}")
+            thread.start()
+            self._threads.append(thread)
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def overdue(self, now: float) -> bool:
+        """Whether it failed to report its workers within the timeout."""
+        return (not self.ready and self.failure is None and self.running
+                and now - self.started_at > START_TIMEOUT)
+
+    def stderr_text(self) -> str:
+        return "".join(self._stderr).strip()
+
+    def fail_message(self) -> str:
+        """Why the host could not start, with the remote stderr."""
+        why = self.failure
+        if why is None:
+            code = self.proc.returncode if self.proc else None
+            why = (f"the starter exited with code {code}"
+                   if code is not None else "it did not report within "
+                   f"{START_TIMEOUT:g} s")
+        text = self.stderr_text()
+        detail = f"; its stderr:\n{_indent(text)}" if text else ""
+        return (f"host {self.name}: could not start its workers "
+                f"({shlex.join(self.argv)}): {why}{detail}")
+
+    # -- reader threads ----------------------------------------------------
+    def _read_records(self) -> None:
+        reader = W.Reader()
+        stream = self.proc.stdout
+        while True:
+            data = stream.read1(65536)
+            if not data:
+                break
+            for kind, name, payload in reader.feed(data):
+                self._record(kind, name, payload)
+        rest = reader.rest()
+        if rest:
+            self.console.write(self.name, rest)
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join()
+        self.proc.wait()
+        self.notify(("ended", self.name))
+
+    def _record(self, kind: bytes, name: str, payload: bytes) -> None:
+        if kind in (W.OUT, W.ERR):
+            self.console.write(f"{name}@{self.name}", payload,
+                               error=kind == W.ERR)
+        elif kind == W.EXIT:
+            self.notify(("exit", self.name, name, int(payload)))
+        elif kind == W.READY:
+            self.ready = True
+            log.info("host %s: workers %s started (pids %s)", self.name,
+                     ", ".join(sorted(self.workers, key=_index)),
+                     payload.decode())
+            self.notify(("ready", self.name))
+        elif kind == W.FAIL:
+            self.failure = payload.decode(errors="replace")
+        elif kind == W.TEXT:
+            self.console.write(self.name, payload)
+
+    def _read_stderr(self) -> None:
+        for line in self.proc.stderr:
+            text = line.decode(errors="replace")
+            self._stderr.append(text)
+            if self.ready:
+                self.console.write(self.name, line, error=True)
+
+    # -- stopping ------------------------------------------------------------
+    def close_input(self) -> None:
+        """Tell the agent to stop its workers and leave."""
+        if self.proc is not None and self.proc.stdin is not None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.running:
+            try:
+                self.proc.send_signal(sig)
+            except ProcessLookupError:
+                pass
+
+
+def _detach() -> None:
+    """In the starter's child: own process group (a Ctrl-C at the terminal
+    is the launcher's to handle), and die with the launcher."""
+    os.setpgid(0, 0)
+    die_with_parent(None)
+
+
+def _index(name: str) -> int:
+    return int(name[1:])
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
