@@ -34,7 +34,7 @@ from . import _procs, _worker, network
 from ._transport.zmq import ZmqRouter
 from .agent import AgentConfig
 from .broker import Broker
-from .errors import TransportError
+from .errors import TransportError, UsageError
 from .logs import configure_logging
 from .options import parse
 from .relay import Console
@@ -63,6 +63,9 @@ def main(argv: Optional[List[str]] = None,
             return 1
     try:
         return Job(args).run()
+    except UsageError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
     except TransportError as exc:
         log.error("%s", exc)
         return 1
