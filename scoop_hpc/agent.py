@@ -10,6 +10,7 @@ its workers, SIGTERM then SIGKILL, and leaves.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -156,10 +157,8 @@ class Agent:
     def close(self) -> None:
         self.stop()
         if self.config.unlink:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(self.config.unlink)
-            except OSError:
-                pass
 
 
 def main() -> int:

@@ -12,6 +12,7 @@ Hostfile lines (``#`` starts a comment; blank lines are skipped)::
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import ipaddress
 import os
@@ -171,10 +172,8 @@ def _local_addresses() -> frozenset:
 
 @functools.lru_cache(maxsize=256)
 def _address_of(name: str) -> Optional[str]:
-    try:
+    with contextlib.suppress(ValueError):
         return str(ipaddress.ip_address(name))
-    except ValueError:
-        pass
     try:
         return socket.gethostbyname(name)
     except OSError:

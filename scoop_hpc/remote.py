@@ -16,6 +16,7 @@ for the launcher's loop.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import shlex
@@ -214,17 +215,13 @@ class RemoteHost:
     def close_input(self) -> None:
         """Tell the agent to stop its workers and leave."""
         if self.proc is not None and self.proc.stdin is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self.proc.stdin.close()
-            except OSError:
-                pass
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.running:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 self.proc.send_signal(sig)
-            except ProcessLookupError:
-                pass
 
 
 def _detach() -> None:
