@@ -84,6 +84,7 @@ class Broker:
         self.pool: Deque = deque()
         self.constants: Dict[str, list] = {}
         self._retry_at: Optional[float] = None
+        self._closing = False
         self._handlers = {
             P.HELLO: self._on_hello, P.SIDE_HELLO: self._on_side_hello,
             P.REQUEST: self._on_request, P.TASKS: self._on_tasks,
@@ -143,7 +144,8 @@ class Broker:
             self.router.send(worker.identity, message)
 
     def shutdown(self) -> None:
-        """Tell every worker to leave."""
+        """Tell every worker to leave, and those that join later too."""
+        self._closing = True
         head = [P.header(P.SHUTDOWN)]
         for worker in self._order:
             self.router.send(worker.identity, head)
@@ -168,6 +170,8 @@ class Broker:
                                 *payload])
         log.debug("worker %s joined (pid %s on %s)", worker.name,
                   worker.pid, worker.host)
+        if self._closing:
+            self.router.send(peer, [P.header(P.SHUTDOWN)])
 
     def _on_side_hello(self, peer: bytes, frames: list) -> None:
         worker = self.workers.get(bytes(frames[1]))
@@ -175,6 +179,8 @@ class Broker:
             raise TransportError("side channel of an unknown worker")
         worker.side = peer
         self._sides[peer] = worker
+        if self._closing:
+            self.router.send(peer, [P.header(P.SHUTDOWN)])
 
     def _on_request(self, peer: bytes, frames: list) -> None:
         self.workers[peer].credit = P.unpack(frames[1])

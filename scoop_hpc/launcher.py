@@ -95,17 +95,17 @@ class Job:
         remote = [h.name for h, here in zip(self.placement.hosts,
                                             self.placement.local)
                   if not here]
-        binds, routes = [], {}
+        binds, routes, unreachable = [], {}, {}
         if remote and not self.args.tunnel:
-            binds, routes = network.plan(remote, self.args.interface,
-                                         self.args.broker_hostname)
+            binds, routes, unreachable = network.plan(
+                remote, self.args.interface, self.args.broker_hostname)
         router = None
         old = self._install_signals()
         try:
             router = ZmqRouter(context, [ipc, *binds])
             broker = Broker(router, self.size, self.token)
             bound = {a[6:].rsplit(":", 1)[0]: a for a in router.addresses[1:]}
-            self._start(ipc, tmpdir, bound, routes)
+            self._start(ipc, bound, routes, unreachable)
             router.watch(self._pipe_r)
             code = self._supervise(broker)
             self._teardown(broker)
@@ -131,10 +131,11 @@ class Job:
         signal.set_wakeup_fd(self._pipe_w, warn_on_full_buffer=False)
         return old
 
-    def _start(self, ipc: str, tmpdir: str, bound: Dict[str, str],
-               routes: dict) -> None:
+    def _start(self, ipc: str, bound: Dict[str, str], routes: dict,
+               unreachable: Dict[str, str]) -> None:
         """Start every host's workers: remote agents first (ssh is slow to
-        connect), then the local forks."""
+        connect), then the local forks. A host without a route fails at
+        once, like one whose ssh fails."""
         args = self.args
         starter = Starter(args.ssh_executable, args.python, args.pythonpath,
                           args.prolog)
@@ -151,8 +152,10 @@ class Job:
                     unlink = f"/tmp/scoop_hpc-{job_id}-{number}.sock"
                     forward = f"{unlink}:{ipc[6:]}"
                     address = f"ipc://{unlink}"
-                else:
+                elif host.name in routes:
                     address = network.dial(bound, routes[host.name])
+                else:
+                    address = None
                 config = AgentConfig(
                     host=host.name, first=first, count=host.workers,
                     size=self.size, address=address, token=self.token.hex(),
@@ -162,7 +165,10 @@ class Job:
                                     starter.command(host.name, forward),
                                     config, self.console, self._notify)
                 self.remotes[host.name] = remote
-                remote.start()
+                if address is None:
+                    remote.fail(unreachable[host.name])
+                else:
+                    remote.start()
             first += host.workers
         self._fork_local(local, ipc)
 
@@ -270,7 +276,7 @@ class Job:
     def _teardown(self, broker: Broker) -> None:
         """Ask everyone to leave; then SIGTERM; then SIGKILL."""
         broker.shutdown()
-        if self._wait(_GRACE):
+        if self._wait(_GRACE, broker):
             return
         log.info("stopping workers that did not leave")
         for host in self.remotes.values():
@@ -282,8 +288,10 @@ class Job:
                 host.kill()
             self._wait(_KILL_GRACE)
 
-    def _wait(self, seconds: float) -> bool:
-        """Wait for local workers and agents to end; True when all did."""
+    def _wait(self, seconds: float, broker: Optional[Broker] = None) -> bool:
+        """Wait for local workers and agents to end; True when all did.
+        With ``broker``, keep serving it: a worker that joins late is told
+        to leave at once."""
         deadline = time.monotonic() + seconds
         while True:
             _procs.reap(self.children)
@@ -291,7 +299,10 @@ class Job:
                                         for h in self.remotes.values())
             if not busy or time.monotonic() >= deadline:
                 return not busy
-            time.sleep(0.01)
+            if broker is None:
+                time.sleep(0.01)
+            else:
+                broker.step(0.01)
 
 
 def _note_signal(signum, frame) -> None:

@@ -68,23 +68,35 @@ def facing_address(host: str) -> str:
 
 def plan(remote_hosts: Iterable[str], interface: Optional[str] = None,
          hostname: Optional[str] = None) -> Tuple[List[str],
-                                                  Dict[str, Tuple[str, str]]]:
+                                                  Dict[str, Tuple[str, str]],
+                                                  Dict[str, str]]:
     """Choose what the broker binds and what each remote host dials.
 
-    Returns ``(binds, routes)``: the TCP addresses to bind (port 0: any
-    free port) and, per remote host, ``(bound address, name to dial)``.
+    Returns ``(binds, routes, unreachable)``: the TCP addresses to bind
+    (port 0: any free port); per remote host, ``(bound address, name to
+    dial)``; and, per host without a route (its name does not resolve),
+    why. Only the last way of choosing needs the hosts' addresses: with
+    the first two, a host that cannot be reached fails when ssh tries it.
+
+    Raises:
+        UsageError: a bad ``--interface`` or ``--broker-hostname``.
     """
+    unreachable: Dict[str, str] = {}
     if interface:
         address = interface_address(interface)
-        chosen = lambda host: (address, address)  # noqa: E731
+        routes = {host: (address, address) for host in remote_hosts}
     elif hostname:
         address = resolve(hostname, "--broker-hostname")
-        chosen = lambda host: (address, hostname)  # noqa: E731
+        routes = {host: (address, hostname) for host in remote_hosts}
     else:
-        chosen = lambda host: (facing_address(host),) * 2  # noqa: E731
-    routes = {host: chosen(host) for host in remote_hosts}
+        routes = {}
+        for host in remote_hosts:
+            try:
+                routes[host] = (facing_address(host),) * 2
+            except UsageError as exc:
+                unreachable[host] = str(exc)
     binds = sorted({f"tcp://{bound}:0" for bound, _ in routes.values()})
-    return binds, routes
+    return binds, routes, unreachable
 
 
 def dial(bound: Dict[str, str], route: Tuple[str, str]) -> str:

@@ -129,8 +129,7 @@ class RemoteHost:
                 self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, preexec_fn=_detach)
         except OSError as exc:
-            self.failure = f"cannot run {self.argv[0]}: {exc}"
-            self.notify(("ended", self.name))
+            self.fail(f"cannot run {self.argv[0]}: {exc}")
             return
         try:
             self.proc.stdin.write(self.config.dumps())
@@ -142,6 +141,11 @@ class RemoteHost:
                                       name=f"scoop_hpc-{self.name}")
             thread.start()
             self._threads.append(thread)
+
+    def fail(self, why: str) -> None:
+        """Give the host up before its agent runs (``why`` says why)."""
+        self.failure = why
+        self.notify(("ended", self.name))
 
     @property
     def running(self) -> bool:

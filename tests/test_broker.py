@@ -157,3 +157,14 @@ def test_resize_tells_every_worker(rig):
     for main in (a_main, b_main):
         got = main.recv(1)
         assert P.kind_of(got) == P.SIZE and P.unpack(got[1]) == 5
+
+
+def test_a_worker_joining_after_shutdown_is_told_to_leave(rig):
+    broker, worker = rig
+    a_main, a_side = worker(b"a")
+    broker.shutdown()
+    for end in (a_main, a_side):
+        assert P.kind_of(end.recv(1)) == P.SHUTDOWN
+    late_main, late_side = worker(b"late")        # checks its welcome
+    assert P.kind_of(late_main.recv(1)) == P.SHUTDOWN
+    assert P.kind_of(late_side.recv(1)) == P.SHUTDOWN

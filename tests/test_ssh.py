@@ -1,0 +1,304 @@
+"""Jobs over several hosts, on the sshd rig (node1, node2: real sshd).
+
+``bash ../shared/rigs/sshd-up.sh`` starts the rig. Without it these tests
+are skipped, unless ``SCOOP_HPC_RIGS=required`` (as in CI), where a missing
+rig fails them.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+import psutil
+import pytest
+
+from .conftest import PYTHON, ROOT, launch
+
+HERE = socket.gethostname()
+AGENT = "scoop_hpc.agent"
+
+
+def _rig_up() -> bool:
+    try:
+        done = subprocess.run(
+            ["ssh", "-oBatchMode=yes", "-oConnectTimeout=3", "node1",
+             "hostname"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0 and done.stdout.strip() == "node1"
+
+
+if not _rig_up():
+    if os.environ.get("SCOOP_HPC_RIGS") == "required":
+        raise RuntimeError("the sshd rig is not up: run "
+                           "bash ../shared/rigs/sshd-up.sh")
+    pytest.skip("the sshd rig is not up (bash ../shared/rigs/sshd-up.sh)",
+                allow_module_level=True)
+
+pytestmark = [pytest.mark.ssh, pytest.mark.timeout(120)]
+
+# Tasks sleep a little, so that every worker gets some before the end.
+WHERE = """
+    import os, socket, sys, time
+    import scoop_hpc
+    from scoop_hpc import futures
+
+    def where(i):
+        time.sleep(0.05)
+        return socket.gethostname()
+
+    if __name__ == "__main__":
+        hosts = sorted(set(futures.map(where, range(60))))
+        print("hosts", " ".join(hosts), "size", scoop_hpc.SIZE,
+              "root", socket.gethostname())
+        sys.exit(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+"""
+
+
+def job_processes() -> set:
+    """Pids of every agent on any host, and of the workers it forked."""
+    pids = set()
+    for proc in psutil.process_iter(["cmdline"]):
+        if AGENT in " ".join(proc.info["cmdline"] or ()):
+            pids.add(proc.pid)
+            try:
+                pids |= {p.pid for p in proc.children(recursive=True)}
+            except psutil.NoSuchProcess:
+                pass
+    return pids
+
+
+def alive(pids: set) -> set:
+    left = set()
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                left.add(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return left
+
+
+def wait_gone(pids: set, seconds: float) -> set:
+    deadline = time.monotonic() + seconds
+    while alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return alive(pids)
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_on_any_host():
+    """No test starts while, or ends before, the agents of a job are gone."""
+    assert not wait_gone(job_processes(), 15), "agents of an earlier job"
+    yield
+    assert not wait_gone(job_processes(), 15), "agents left behind"
+
+
+def remote(*options):
+    return ["--python-executable", PYTHON, *options]
+
+
+def started(stderr: str) -> dict:
+    """``{host: [worker, ...]}`` from the launcher's ``-v`` log."""
+    out = {}
+    for host, names in re.findall(
+            r"host (\S+): workers ([w0-9, ]+) started", stderr):
+        out[host] = names.split(", ")
+    locals_ = re.search(r"started \d+ workers", stderr)
+    return out if not locals_ else dict(out, local=True)
+
+
+# -- a job over every host ------------------------------------------------
+def test_every_host_runs_tasks_and_the_root_code_is_kept(program):
+    prog = program(WHERE)
+    run = launch(remote("--hosts", HERE, "node1", "node1", "node2", "node2",
+                        prog, "3"))
+    assert run.returncode == 3, run
+    assert f"hosts {' '.join(sorted([HERE, 'node1', 'node2']))} size 5 " \
+           f"root {HERE}" in run.stdout, run
+
+
+def test_tunnel_every_host_runs_tasks(program):
+    prog = program(WHERE)
+    run = launch(remote("-e", "--hosts", HERE, "node1", "node2", "node2",
+                        prog))
+    assert run.returncode == 0, run
+    assert f"hosts {' '.join(sorted([HERE, 'node1', 'node2']))} size 4" \
+        in run.stdout, run
+    assert not [n for n in os.listdir("/tmp")
+                if n.startswith("scoop_hpc-") and n.endswith(".sock")]
+
+
+def test_root_on_a_remote_host_output_comes_back_prefixed(program, tmp_path):
+    prog = program("""
+        import socket, sys
+        from scoop_hpc import futures
+        print("root says hi on", socket.gethostname())
+        print("and complains", file=sys.stderr)
+        print(sorted(set(futures.map(str, range(3)))))
+    """)
+    log = tmp_path / "job.log"
+    run = launch(remote("-v", "--log", log, "--hosts", "node2", "node1",
+                        prog))
+    assert run.returncode == 0, run
+    assert "[w0@node2] root says hi on node2\n" in run.stdout, run
+    assert "[w0@node2] ['0', '1', '2']\n" in run.stdout, run
+    assert "[w0@node2] and complains\n" in run.stderr, run
+    text = log.read_text()
+    assert "[w0@node2] root says hi on node2\n" in text
+    assert "[w0@node2] and complains\n" in text
+    plain = launch(remote("--hosts", "node2", prog))
+    assert "\nroot says hi on node2\n" in "\n" + plain.stdout, plain
+
+
+def test_prolog_is_sourced_before_remote_workers(program, tmp_path):
+    prolog = tmp_path / "prolog.sh"
+    prolog.write_text("export SITE_MODULE=loaded-$(hostname)\n")
+    prog = program("""
+        import os
+        from scoop_hpc import futures
+        def env(i):
+            return os.environ.get("SITE_MODULE")
+        print(os.environ.get("SITE_MODULE"), list(futures.map(env, [0])))
+    """)
+    run = launch(remote("--prolog", prolog, "--hosts", "node1", prog))
+    assert run.returncode == 0, run
+    assert "loaded-node1 ['loaded-node1']" in run.stdout, run
+
+
+def test_path_pythonpath_and_python_executable_reach_remote_workers(
+        program, tmp_path):
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "site_helper.py").write_text("NAME = 'helper'\n")
+    python = tmp_path / "python-for-job"
+    python.write_text(f"#!/bin/sh\nJOB_PYTHON=wrapper exec {PYTHON} \"$@\"\n")
+    python.chmod(0o755)
+    prog = program("""
+        import os, time
+        from scoop_hpc import futures
+        def facts(i):
+            import site_helper
+            time.sleep(0.05)
+            return (os.getcwd(), os.environ.get("JOB_PYTHON"),
+                    site_helper.NAME)
+        print(sorted(set(futures.map(facts, range(20)))))
+    """)
+    run = launch(["--python-executable", python, "--path", workdir,
+                  "--pythonpath", lib, "--hosts", "node1", "node2", prog],
+                 cwd="/")
+    assert run.returncode == 0, run
+    assert f"[('{workdir}', 'wrapper', 'helper')]" in run.stdout, run
+
+
+# -- the -n rules over ssh ------------------------------------------------
+@pytest.mark.parametrize("workers, layout", [
+    (3, {"node1": ["w0", "w1"], "node2": ["w2"]}),
+    (4, {"node1": ["w0", "w1"], "node2": ["w2", "w3"]}),
+    (6, {"node1": ["w0", "w1", "w2"], "node2": ["w3", "w4", "w5"]}),
+])
+def test_n_distributes_workers_like_scoop(program, tmp_path, workers,
+                                          layout):
+    hostfile = tmp_path / "hosts"
+    hostfile.write_text("# two workstations\nnode1 2\n\nnode2 slots=2\n")
+    prog = program("import scoop_hpc\nprint('size', scoop_hpc.SIZE)\n")
+    run = launch(remote("-v", "--hostfile", hostfile, "-n", str(workers),
+                        prog))
+    assert run.returncode == 0, run
+    assert started(run.stderr) == layout, run
+    assert f"size {workers}" in run.stdout, run
+
+
+# -- bad input and hosts that fail ----------------------------------------
+def test_bad_hostfile_line_names_file_and_line(program, tmp_path):
+    hostfile = tmp_path / "hosts"
+    hostfile.write_text("node1 2\nnode2 two\n")
+    run = launch(remote("--hostfile", hostfile, program("print(1)")))
+    assert run.returncode == 2, run
+    assert f"hostfile {hostfile}, line 2: 'node2 two'" in run.stderr, run
+    assert "Traceback" not in run.stderr, run
+
+
+def test_unreachable_hosts_fail_alone_and_the_job_goes_on(program):
+    prog = program(WHERE)
+    start = time.monotonic()
+    run = launch(remote("--hosts", HERE, "node1", "127.0.0.9",
+                        "nosuch.invalid", prog))
+    assert time.monotonic() - start < 30
+    assert run.returncode == 0, run
+    assert f"hosts {' '.join(sorted([HERE, 'node1']))} size 2" \
+        in run.stdout, run
+    assert "host 127.0.0.9: could not start its workers" in run.stderr, run
+    assert "Connection refused" in run.stderr, run
+    assert "host nosuch.invalid: could not start its workers" \
+        in run.stderr, run
+    assert "without host 127.0.0.9" in run.stderr, run
+
+
+def test_missing_python_names_the_host_and_its_stderr(program):
+    run = launch(["--python-executable", "/no/such/python", "--hosts",
+                  HERE, "node1", program(WHERE)])
+    assert run.returncode == 0, run
+    assert f"hosts {HERE} size 1" in run.stdout, run
+    assert "host node1: could not start its workers" in run.stderr, run
+    assert "/no/such/python" in run.stderr, run
+    assert "not found" in run.stderr or "No such file" in run.stderr, run
+
+
+def test_first_host_failing_is_fatal(program):
+    run = launch(remote("--path", "/no/such/dir", "--hosts", "node1",
+                        "node2", program(WHERE)))
+    assert run.returncode == 1, run
+    assert "host node1: could not start its workers" in run.stderr, run
+    assert "/no/such/dir" in run.stderr, run
+    assert "root program" in run.stderr, run
+
+
+# -- teardown -------------------------------------------------------------
+SLOW = """
+    import time
+    from scoop_hpc import futures
+    def nap(i):
+        time.sleep(60)
+    print("running", flush=True)
+    list(futures.map(nap, range(8)))
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM,
+                                 signal.SIGINT])
+def test_launcher_stopped_mid_run_leaves_nothing_on_any_host(program, sig):
+    prog = program(SLOW)
+    launcher = subprocess.Popen(
+        [PYTHON, "-m", "scoop_hpc", *remote(
+            "-v", "--hosts", HERE, "node1", "node1", "node2", "node2",
+            prog)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    try:
+        assert launcher.stdout.readline() == b"running\n"
+        deadline = time.monotonic() + 30
+        pids = set()
+        while time.monotonic() < deadline:
+            pids = job_processes()
+            if len(pids) >= 6:       # two agents, four workers
+                break
+            time.sleep(0.1)
+        assert len(pids) >= 6, pids
+        local = {p.pid for p in
+                 psutil.Process(launcher.pid).children(recursive=True)}
+        time.sleep(0.5)
+        launcher.send_signal(sig)
+        left = wait_gone(pids | local, 15)
+        assert not left, [psutil.Process(p).cmdline() for p in left]
+        code = launcher.wait(15)
+        assert code == (-9 if sig == signal.SIGKILL else 128 + sig)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+        launcher.communicate()
