@@ -51,7 +51,7 @@ def read_hostfile(path: str) -> List[Host]:
         HostfileError: a line is malformed.
     """
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8-sig") as handle:
             lines = handle.readlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read the hostfile {path}: {exc}") from exc
@@ -128,6 +128,8 @@ def distribute(hosts: Sequence[Host], workers: Optional[int]) -> List[Host]:
         return list(hosts)
     if workers < 1:
         raise UsageError(f"-n must be at least 1, not {workers}")
+    if not hosts:
+        raise UsageError("no host to place workers on")
     placed, left = [], workers
     for host in hosts:
         if left == 0:

@@ -74,11 +74,11 @@ def resolve(hosts: Optional[Sequence[str]] = None,
             ``workers`` below 1.
         HostfileError: a malformed hostfile line.
     """
-    if hosts and hostfile:
+    if hosts is not None and hostfile is not None:
         raise UsageError("--hosts and --hostfile exclude each other")
-    if hostfile:
+    if hostfile is not None:
         source, layout = "hostfile", H.read_hostfile(hostfile)
-    elif hosts:
+    elif hosts is not None:
         source, layout = "hosts", H.from_names(hosts)
     else:
         count = workers or os.cpu_count() or 1

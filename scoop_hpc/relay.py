@@ -49,11 +49,15 @@ class Console:
         b'> a\\n> b'
         >>> Console._tag(b"a\\n", b"> ", False)
         b'a\\n'
+        >>> Console._tag(b"a\\n\\nb", b"> ", True)
+        b'> a\\n> \\n> b'
         """
         lines = data.split(b"\n")
-        out = [(tag if line_start else b"") + lines[0]]
-        out += [tag + line if line else line for line in lines[1:]]
-        return b"\n".join(out)
+        last = len(lines) - 1
+        return b"\n".join(
+            tag + line if (number or line_start)
+            and (line or number < last) else line
+            for number, line in enumerate(lines))
 
     def close(self) -> None:
         if self._log is not None:
