@@ -59,9 +59,11 @@ class AgentConfig:
 class Agent:
     """Forks and watches one host's workers; reports to the launcher."""
 
-    def __init__(self, config: AgentConfig, out: int) -> None:
+    def __init__(self, config: AgentConfig, out: int,
+                 watch_stdin: bool = True) -> None:
         self.config = config
         self.out = out
+        self.watch_stdin = watch_stdin
         self.children: Dict[int, str] = {}
         self.streams: Dict[int, tuple] = {}    # fd -> (kind, worker name)
         self.stopping = False
@@ -112,7 +114,8 @@ class Agent:
     def serve(self) -> int:
         """Relay until every worker has exited and said all it had to."""
         selector = selectors.DefaultSelector()
-        selector.register(0, selectors.EVENT_READ)
+        if self.watch_stdin:
+            selector.register(0, selectors.EVENT_READ)
         selector.register(self._wake_r, selectors.EVENT_READ)
         for fd in self.streams:
             selector.register(fd, selectors.EVENT_READ)
@@ -161,17 +164,22 @@ class Agent:
                 os.unlink(self.config.unlink)
 
 
-def main() -> int:
-    """Run an agent: configuration on stdin, records on stdout."""
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run an agent: configuration on stdin (or, with ``--config FILE``,
+    in a private file it deletes), records on stdout."""
+    argv = sys.argv[1:] if argv is None else argv
     out = os.dup(1)
     os.dup2(2, 1)               # stray prints cannot corrupt the records
     os.write(out, W.MAGIC)
-    line = sys.stdin.buffer.raw.readline()
+    config_file = argv[1] if argv[:1] == ["--config"] else None
+    line = _read_config(config_file)
     if not line:
-        print("scoop_hpc agent: no configuration on stdin", file=sys.stderr)
+        print(f"scoop_hpc agent: no configuration "
+              f"{'in ' + config_file if config_file else 'on stdin'}",
+              file=sys.stderr)
         return 2
     config = AgentConfig.loads(line)
-    agent = Agent(config, out)
+    agent = Agent(config, out, watch_stdin=config_file is None)
     why = agent.check()
     if why is not None:
         agent.send(W.FAIL, "agent", why.encode())
@@ -183,6 +191,22 @@ def main() -> int:
         return 1
     finally:
         agent.close()
+
+
+def _read_config(path: Optional[str]) -> bytes:
+    """The configuration line: from stdin, or from ``path`` (then
+    removed: the job's token must not stay on a shared file system)."""
+    if path is None:
+        return sys.stdin.buffer.raw.readline()
+    try:
+        with open(path, "rb") as handle:
+            return handle.readline()
+    except OSError as exc:
+        print(f"scoop_hpc agent: cannot read {path}: {exc}", file=sys.stderr)
+        return b""
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 if __name__ == "__main__":

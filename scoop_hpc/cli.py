@@ -37,16 +37,22 @@ def hosts(argv: List[str]) -> int:
         prog="scoop-hpc hosts",
         description="Print where a run's workers would go.")
     options.add_placement_options(parser)
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object")
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true",
+                       help="print one JSON object")
+    shown.add_argument("--explain", action="store_true",
+                       help="also say what was read and why this launcher")
     args = parser.parse_args(argv)
     try:
-        found = placement.resolve(args.hosts, args.hostfile, args.workers,
-                                  args.ssh_executable)
+        found = options.resolve_placement(args)
     except UsageError as exc:
         parser.error(str(exc))
-    print(placement.dumps(found) if args.json else found.describe())
+    if args.json:
+        print(placement.dumps(found))
+    else:
+        print(found.explain() if args.explain else found.describe())
     return 0
 
 
-
+if __name__ == "__main__":
+    sys.exit(main())

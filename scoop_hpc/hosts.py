@@ -142,6 +142,11 @@ def distribute(hosts: Sequence[Host], workers: Optional[int]) -> List[Host]:
     return placed
 
 
+def summary(hosts: Iterable[Host]) -> str:
+    """``node1 x2, node2 x2``."""
+    return ", ".join(f"{h.name} x{h.workers}" for h in hosts)
+
+
 def is_local(name: str) -> bool:
     """Whether ``name`` is this machine (its names or one of its addresses).
 

@@ -84,6 +84,8 @@ class Job:
         self.events: "queue.SimpleQueue[tuple]" = queue.SimpleQueue()
         self.console = Console(prefix=args.verbose > 0, log_path=args.log)
         self.root_pid = 0
+        self.job_id = secrets.token_hex(4)
+        self.shared_dir: Optional[str] = None
         self._pipe_r, self._pipe_w = os.pipe()
         os.set_blocking(self._pipe_r, False)
         os.set_blocking(self._pipe_w, False)
@@ -92,9 +94,7 @@ class Job:
         tmpdir = _procs.private_dir()
         ipc = f"ipc://{tmpdir}/broker"
         context = zmq.Context()
-        remote = [h.name for h, here in zip(self.placement.hosts,
-                                            self.placement.local)
-                  if not here]
+        remote = [host for host, _, _ in self._agents([])]
         binds, routes, unreachable = [], {}, {}
         if remote and not self.args.tunnel:
             binds, routes, unreachable = network.plan(
@@ -121,6 +121,8 @@ class Job:
                 router.close()
             context.destroy(linger=0)
             _procs.remove_dir(tmpdir)
+            if self.shared_dir is not None:
+                _procs.remove_dir(self.shared_dir)
             self.console.close()
 
     # -- starting ------------------------------------------------------------
@@ -133,44 +135,66 @@ class Job:
 
     def _start(self, ipc: str, bound: Dict[str, str], routes: dict,
                unreachable: Dict[str, str]) -> None:
-        """Start every host's workers: remote agents first (ssh is slow to
+        """Start every host's workers: agents first (ssh is slow to
         connect), then the local forks. A host without a route fails at
         once, like one whose ssh fails."""
         args = self.args
-        starter = Starter(args.ssh_executable, args.python, args.pythonpath,
-                          args.prolog)
-        program = vars(args.program_spec)
-        first, local = 0, []
-        job_id = secrets.token_hex(4)
-        for number, (host, here) in enumerate(zip(self.placement.hosts,
-                                                  self.placement.local)):
-            if here:
-                local.extend(range(first, first + host.workers))
+        starter = Starter(self.placement.starter, args.python,
+                          args.pythonpath, args.prolog)
+        local = []
+        for host, first, count in self._agents(local):
+            forward = unlink = config_file = None
+            if args.tunnel:
+                unlink = f"/tmp/scoop_hpc-{self.job_id}-{first}.sock"
+                forward = f"{unlink}:{ipc[6:]}"
+                address = f"ipc://{unlink}"
+            elif host in routes:
+                address = network.dial(bound, routes[host])
             else:
-                forward = unlink = None
-                if args.tunnel:
-                    unlink = f"/tmp/scoop_hpc-{job_id}-{number}.sock"
-                    forward = f"{unlink}:{ipc[6:]}"
-                    address = f"ipc://{unlink}"
-                elif host.name in routes:
-                    address = network.dial(bound, routes[host.name])
-                else:
-                    address = None
-                config = AgentConfig(
-                    host=host.name, first=first, count=host.workers,
-                    size=self.size, address=address, token=self.token.hex(),
-                    program=program, path=args.path or os.getcwd(),
-                    nice=args.nice, debug=args.debug, unlink=unlink)
-                remote = RemoteHost(host.name,
-                                    starter.command(host.name, forward),
-                                    config, self.console, self._notify)
-                self.remotes[host.name] = remote
-                if address is None:
-                    remote.fail(unreachable[host.name])
-                else:
-                    remote.start()
-            first += host.workers
+                address = None
+            if not starter.launcher.stdin:
+                config_file = os.path.join(self._shared_dir(), f"w{first}")
+            config = AgentConfig(
+                host=host, first=first, count=count, size=self.size,
+                address=address, token=self.token.hex(),
+                program=vars(args.program_spec),
+                path=args.path or os.getcwd(), nice=args.nice,
+                debug=args.debug, unlink=unlink)
+            argv = starter.command(host, count, self.placement.ranks.get(host),
+                                   forward, config_file)
+            remote = RemoteHost(host, argv, config, self.console,
+                                self._notify, config_file)
+            self.remotes[host] = remote
+            if address is None:
+                remote.fail(unreachable[host])
+            else:
+                remote.start()
         self._fork_local(local, ipc)
+
+    def _agents(self, local: List[int]) -> List[tuple]:
+        """``(host, first worker, count)`` of each agent to start; puts
+        the workers forked here in ``local``."""
+        agents, first = [], 0
+        for host, here in zip(self.placement.hosts, self.placement.local):
+            count = host.workers
+            if here and first == 0:
+                local.append(0)       # the root always runs here
+                first, count = 1, count - 1
+            if here and not self.placement.everywhere:
+                local.extend(range(first, first + count))
+            elif count:
+                agents.append((host.name, first, count))
+            first += count
+        return agents
+
+    def _shared_dir(self) -> str:
+        """A private directory in the job's working directory (a shared
+        file system) for agents that get no stdin."""
+        if self.shared_dir is None:
+            base = self.args.path or os.getcwd()
+            self.shared_dir = os.path.join(base, f".scoop_hpc-{self.job_id}")
+            os.mkdir(self.shared_dir, 0o700)
+        return self.shared_dir
 
     def _fork_local(self, indices: List[int], address: str) -> None:
         parent = os.getpid()

@@ -10,7 +10,7 @@ import os
 import sys
 from typing import List, Optional
 
-from . import _worker, placement
+from . import _worker, placement, starters
 from .errors import UsageError
 
 
@@ -37,6 +37,28 @@ def add_placement_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ssh-executable", default="ssh", metavar="PROG",
                         help="program that starts remote agents (default: "
                              "ssh; rsh-like programs get no ssh options)")
+    parser.add_argument("--launcher", default="auto",
+                        choices=("auto", *starters.NAMES),
+                        help="how workers start on other hosts (default "
+                             "auto: the batch scheduler's own launcher, "
+                             "else ssh); naming one starts every worker but"
+                             " the root through it")
+    parser.add_argument("--slurm-slots", choices=("tasks", "cpus"),
+                        default="tasks",
+                        help="in a Slurm job, one worker per task "
+                             "(SLURM_TASKS_PER_NODE, default) or per "
+                             "allocated CPU (SLURM_JOB_CPUS_PER_NODE)")
+    parser.add_argument("--skip-launch-node", action="store_true",
+                        help="in an LSF job, run nothing on the first host "
+                             "(a CSM launch node)")
+
+
+def resolve_placement(args: argparse.Namespace) -> placement.Placement:
+    """The placement the parsed options ask for."""
+    return placement.resolve(
+        args.hosts, args.hostfile, args.workers, args.ssh_executable,
+        args.launcher, slurm_slots=args.slurm_slots,
+        skip_launch_node=args.skip_launch_node)
 
 
 def make_parser(prog: str = "python -m scoop_hpc") -> argparse.ArgumentParser:
@@ -99,8 +121,7 @@ def parse(argv: Optional[List[str]] = None,
     args = parser.parse_args(argv)
     _program_after_hosts(args)
     try:
-        args.placement = placement.resolve(args.hosts, args.hostfile,
-                                           args.workers, args.ssh_executable)
+        args.placement = resolve_placement(args)
         args.program_spec = _program(args)
         _check_remote_options(args)
     except UsageError as exc:
@@ -142,8 +163,11 @@ def _check_remote_options(args: argparse.Namespace) -> None:
             raise UsageError(f"--path: not a directory: {args.path}")
     if args.prolog:
         args.prolog = os.path.abspath(args.prolog)
-    if args.tunnel and os.path.basename(args.ssh_executable) != "ssh":
-        raise UsageError(f"--tunnel needs ssh, not {args.ssh_executable}")
+    starter = args.placement.starter
+    if args.tunnel and (starter.name != "ssh"
+                        or os.path.basename(starter.executable) != "ssh"):
+        raise UsageError(f"--tunnel needs ssh, not the launcher "
+                         f"{args.placement.launcher}")
 
 
 def _find_module(name: str):

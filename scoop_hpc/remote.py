@@ -30,64 +30,53 @@ from . import _agentwire as W
 from ._procs import die_with_parent
 from .agent import AgentConfig
 from .relay import Console
+from .starters import Launcher
 
 log = logging.getLogger("scoop_hpc.launcher")
 
-SSH_OPTIONS = ("-T", "-x", "-oBatchMode=yes", "-oConnectTimeout=10",
-               "-oServerAliveInterval=5", "-oServerAliveCountMax=3",
-               "-oLogLevel=ERROR")
 START_TIMEOUT = 30.0     # seconds for a host to report its workers forked
 _STDERR_TAIL = 40        # lines of a host's stderr kept for its error
 
 
 class Starter:
-    """How agents are started on remote hosts: ssh (or a compatible
-    program such as rsh or ``pbs_tmrsh``, which get no ssh options).
+    """The command that starts an agent on a host.
 
     Args:
-        executable: the ssh program.
-        python: the interpreter on the remote hosts.
+        launcher: how (``starters``: ssh or a scheduler's launcher).
+        python: the interpreter on the hosts.
         pythonpath: prepended to PYTHONPATH there.
         prolog: a shell file sourced there first.
     """
 
-    def __init__(self, executable: str = "ssh", python: str = "python3",
+    def __init__(self, launcher: Launcher, python: str = "python3",
                  pythonpath: Optional[str] = None,
                  prolog: Optional[str] = None) -> None:
-        self.executable = executable
+        self.launcher = launcher
         self.python = python
         self.pythonpath = pythonpath
         self.prolog = prolog
 
-    @property
-    def is_ssh(self) -> bool:
-        return os.path.basename(self.executable) == "ssh"
-
-    def remote_command(self) -> str:
-        """The shell command the remote login shell (sh, bash) runs."""
+    def remote_command(self, config_file: Optional[str] = None) -> str:
+        """The shell command run on the host (by sh, or a login shell)."""
         steps = []
         if self.prolog:
             steps.append(f". {shlex.quote(self.prolog)}")
         if self.pythonpath:
             steps.append(f"PYTHONPATH={shlex.quote(self.pythonpath)}"
                          "${PYTHONPATH:+:$PYTHONPATH}; export PYTHONPATH")
-        steps.append(f"exec {shlex.quote(self.python)} -m scoop_hpc.agent")
+        agent = f"exec {shlex.quote(self.python)} -m scoop_hpc.agent"
+        if config_file:
+            agent += f" --config {shlex.quote(config_file)}"
+        steps.append(agent)
         return " && ".join(steps)
 
-    def command(self, host: str, forward: Optional[str] = None) -> List[str]:
-        """The local command that starts the agent on ``host``.
-
-        ``forward`` is ``"REMOTE_SOCKET:LOCAL_SOCKET"``: an ssh tunnel
-        from a socket on the host to the broker's.
-        """
-        argv = [self.executable]
-        if self.is_ssh:
-            argv += SSH_OPTIONS
-            if forward:
-                argv += ["-oExitOnForwardFailure=yes",
-                         "-oStreamLocalBindUnlink=yes", "-R", forward]
-        argv += [host, self.remote_command()]
-        return argv
+    def command(self, host: str, workers: int = 1,
+                rank: Optional[int] = None, forward: Optional[str] = None,
+                config_file: Optional[str] = None) -> List[str]:
+        """The local command that starts the agent on ``host``."""
+        return self.launcher.argv(host, self.remote_command(config_file),
+                                  workers=workers, rank=rank,
+                                  forward=forward)
 
 
 class RemoteHost:
@@ -104,8 +93,10 @@ class RemoteHost:
     """
 
     def __init__(self, name: str, argv: List[str], config: AgentConfig,
-                 console: Console, notify: Callable[[tuple], None]) -> None:
+                 console: Console, notify: Callable[[tuple], None],
+                 config_file: Optional[str] = None) -> None:
         self.name = name
+        self.config_file = config_file
         self.argv = argv
         self.config = config
         self.console = console
@@ -124,18 +115,22 @@ class RemoteHost:
         """Start the agent and hand it its configuration."""
         log.debug("starting %s: %s", self.name, shlex.join(self.argv))
         self.started_at = time.monotonic()
+        if self.config_file:
+            _write_private(self.config_file, self.config.dumps())
         try:
             self.proc = subprocess.Popen(
-                self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, preexec_fn=_detach)
+                self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                stdin=(subprocess.DEVNULL if self.config_file
+                       else subprocess.PIPE), preexec_fn=_detach)
         except OSError as exc:
             self.fail(f"cannot run {self.argv[0]}: {exc}")
             return
-        try:
-            self.proc.stdin.write(self.config.dumps())
-            self.proc.stdin.flush()
-        except OSError:
-            pass            # it ended already: its stderr says why
+        if not self.config_file:
+            try:
+                self.proc.stdin.write(self.config.dumps())
+                self.proc.stdin.flush()
+            except OSError:
+                pass        # it ended already: its stderr says why
         for target in (self._read_records, self._read_stderr):
             thread = threading.Thread(target=target, daemon=True,
                                       name=f"scoop_hpc-{self.name}")
@@ -233,6 +228,13 @@ def _detach() -> None:
     is the launcher's to handle), and die with the launcher."""
     os.setpgid(0, 0)
     die_with_parent(None)
+
+
+def _write_private(path: str, data: bytes) -> None:
+    """Write ``data`` to a new file only its owner can read."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
 
 
 def _index(name: str) -> int:

@@ -52,6 +52,38 @@ def assert_no_orphans(pids: set, timeout: float = 5.0) -> None:
     assert not alive, f"processes left behind: {sorted(alive)}"
 
 
+def job_processes(*markers: str) -> set:
+    """Pids of every agent of any job on any node (the rigs' nodes share
+    this machine's process table), of the workers they forked, and of
+    processes whose command line holds one of ``markers``."""
+    pids = set()
+    for proc in psutil.process_iter(["cmdline"]):
+        line = " ".join(proc.info["cmdline"] or ())
+        if "scoop_hpc.agent" in line or any(m in line for m in markers):
+            pids.add(proc.pid)
+            with contextlib.suppress(psutil.NoSuchProcess):
+                pids |= {p.pid for p in proc.children(recursive=True)}
+    return pids
+
+
+def alive(pids: set) -> set:
+    """Those of ``pids`` still running (zombies do not count)."""
+    left = set()
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                left.add(pid)
+    return left
+
+
+def wait_gone(pids: set, seconds: float) -> set:
+    """Wait up to ``seconds`` for ``pids`` to end; return those left."""
+    deadline = time.monotonic() + seconds
+    while alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return alive(pids)
+
+
 def run_watched(cmd, *, cwd=None, timeout: float = 60.0, env=None,
                 stdin=None) -> Run:
     """Run ``cmd``, record its process tree, fail if any of it survives."""

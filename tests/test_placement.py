@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from scoop_hpc import cli, placement
+from scoop_hpc import cli, placement, starters
 from scoop_hpc.errors import UsageError
 from scoop_hpc.hosts import Host, HostfileError, local_name
 
@@ -44,7 +44,7 @@ def test_resolve_hosts_all_local():
     assert found.hosts == [Host("localhost", 2), Host("127.0.0.1", 1)]
     assert found.size == 3
     assert found.local == [True, True]
-    assert found.starter == "ssh"
+    assert found.starter.name == "ssh"
     assert found.launcher == "local"
 
 
@@ -67,10 +67,12 @@ def test_resolve_hosts_with_commas_and_fewer_workers():
 
 
 def test_launcher_is_the_starters_base_name():
-    found = placement.resolve(["127.0.0.2"], starter="/usr/local/bin/rsh")
-    assert found.starter == "rsh"
+    found = placement.resolve(["127.0.0.2"],
+                              ssh_executable="/usr/local/bin/rsh")
+    assert found.starter.executable == "/usr/local/bin/rsh"
     assert found.launcher == "rsh"
-    local = placement.resolve(["localhost"], starter="/usr/local/bin/rsh")
+    local = placement.resolve(["localhost"],
+                              ssh_executable="/usr/local/bin/rsh")
     assert local.launcher == "local"
 
 
@@ -173,7 +175,8 @@ def test_describe():
 
 def test_describe_single_worker_hosts():
     found = placement.Placement(
-        "hostfile", [Host("127.0.0.2", 1), Host("localhost", 1)], "rsh")
+        "hostfile", [Host("127.0.0.2", 1), Host("localhost", 1)],
+        starters.ssh("rsh"))
     assert found.describe() == (
         "2 workers on 2 host(s) (from hostfile; started by rsh):\n"
         "  127.0.0.2     1  w0 (remote, root)\n"

@@ -16,10 +16,9 @@ import time
 import psutil
 import pytest
 
-from .conftest import PYTHON, ROOT, launch
+from .conftest import PYTHON, ROOT, job_processes, launch, wait_gone
 
 HERE = socket.gethostname()
-AGENT = "scoop_hpc.agent"
 
 
 def _rig_up() -> bool:
@@ -57,37 +56,6 @@ WHERE = """
               "root", socket.gethostname())
         sys.exit(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
 """
-
-
-def job_processes() -> set:
-    """Pids of every agent on any host, and of the workers it forked."""
-    pids = set()
-    for proc in psutil.process_iter(["cmdline"]):
-        if AGENT in " ".join(proc.info["cmdline"] or ()):
-            pids.add(proc.pid)
-            try:
-                pids |= {p.pid for p in proc.children(recursive=True)}
-            except psutil.NoSuchProcess:
-                pass
-    return pids
-
-
-def alive(pids: set) -> set:
-    left = set()
-    for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                left.add(pid)
-        except psutil.NoSuchProcess:
-            pass
-    return left
-
-
-def wait_gone(pids: set, seconds: float) -> set:
-    deadline = time.monotonic() + seconds
-    while alive(pids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return alive(pids)
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,261 @@
+"""Inside batch jobs: real Slurm and Grid Engine jobs on their rigs, and
+PBS and LSF through their environment, files and stand-ins for their
+starters (Debian packages neither).
+
+``bash ../shared/rigs/slurm-up.sh`` and ``sge-up.sh`` start the rigs;
+without them their tests are skipped, unless ``SCOOP_HPC_RIGS=required``
+(as in CI), where a missing rig fails them.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import textwrap
+import time
+
+import pytest
+
+from .conftest import PYTHON, ROOT, job_processes, launch, wait_gone
+
+HERE = socket.gethostname()
+REQUIRED = os.environ.get("SCOOP_HPC_RIGS") == "required"
+SCHEDULER_VARIABLES = re.compile(
+    r"^(SLURM_|SLURMD_|PBS_|PE_|NSLOTS$|LSB_|LSF_|FLUX_|JOB_ID$|SGE_TASK)")
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def _works(*command: str) -> bool:
+    try:
+        return subprocess.run(command, capture_output=True,
+                              timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def needs(rig: str, *probe: str):
+    """Skip (or, when rigs are required, fail) without the rig."""
+    up = _works(*probe)
+    if not up and REQUIRED:
+        pytest.fail(f"the {rig} rig is not up: run bash ../shared/rigs/"
+                    f"{rig}-up.sh")
+    return pytest.mark.skipif(not up, reason=f"the {rig} rig is not up")
+
+
+def clean_environ(**extra: str) -> dict:
+    """This process's environment without any scheduler's variables."""
+    environ = {k: v for k, v in os.environ.items()
+               if not SCHEDULER_VARIABLES.match(k)}
+    environ.update(extra, PYTHONUNBUFFERED="1")
+    return environ
+
+
+# Tasks sleep, so that every worker gets some; each names its node and the
+# stand-in (if any) that started its agent.
+WHERE = """
+    import os, time
+    import scoop_hpc
+    from scoop_hpc import futures
+
+    def where(i):
+        time.sleep(0.1)
+        return (os.environ.get("SLURMD_NODENAME") or os.environ.get(
+                    "STAND_IN") or "forked")
+
+    if __name__ == "__main__":
+        print("ran on", sorted(set(futures.map(where, range(60)))),
+              "size", scoop_hpc.SIZE, flush=True)
+"""
+
+
+def job_script(tmp_path, body: str) -> str:
+    script = tmp_path / "job.sh"
+    script.write_text("#!/bin/bash\n" + textwrap.dedent(body))
+    script.chmod(0o755)
+    return str(script)
+
+
+# -- Slurm -------------------------------------------------------------------
+slurm = pytest.mark.slurm
+slurm_up = needs("slurm", "sinfo", "-h", "-p", "multi")
+
+
+@slurm
+@slurm_up
+def test_slurm_job_over_two_nodes_starts_workers_with_srun(program,
+                                                           tmp_path):
+    prog = program(WHERE)
+    out = tmp_path / "job.out"
+    script = job_script(tmp_path, f"""
+        cd {ROOT}
+        {PYTHON} -m scoop_hpc.cli hosts --json
+        {PYTHON} -m scoop_hpc -v {prog}
+    """)
+    done = subprocess.run(
+        ["sbatch", "--wait", "-p", "multi", "-N2", "-n4", "-o", str(out),
+         script], capture_output=True, text=True, timeout=150,
+        env=clean_environ())
+    text = out.read_text()
+    assert done.returncode == 0, done.stderr + text
+    assert ('{"source": "slurm", "hosts": [{"name": "node1", "workers": 2}, '
+            '{"name": "node2", "workers": 2}], "workers": 4, '
+            '"launcher": "srun"}') in text, text
+    assert "ran on ['node1', 'node2'] size 4" in text, text
+    assert "host node2: workers w2, w3 started" in text, text
+
+
+@slurm
+@slurm_up
+def test_slurm_cancel_stops_the_job_on_every_node(program, tmp_path):
+    prog = program("""
+        import time
+        from scoop_hpc import futures
+        def nap(i):
+            time.sleep(120)
+        if __name__ == "__main__":
+            print("running", flush=True)
+            list(futures.map(nap, range(4)))
+    """)
+    out = tmp_path / "job.out"
+    script = job_script(tmp_path, f"""
+        cd {ROOT}
+        exec {PYTHON} -m scoop_hpc -v {prog}
+    """)
+    submitted = subprocess.run(
+        ["sbatch", "--parsable", "-p", "multi", "-N2", "-n4", "-o", str(out),
+         script], capture_output=True, text=True, timeout=30,
+        env=clean_environ(), check=True)
+    job = submitted.stdout.strip().split(";")[0]
+    try:
+        deadline = time.monotonic() + 60
+        pids = set()
+        while time.monotonic() < deadline:
+            pids = job_processes(str(prog))
+            text = out.read_text() if out.exists() else ""
+            if "host node2: workers" in text and len(pids) >= 5:
+                break
+            time.sleep(0.2)
+        assert "host node2: workers" in text and len(pids) >= 5, text
+    finally:
+        # what walltime does: SIGTERM to every step, SIGKILL after KillWait
+        subprocess.run(["scancel", job], timeout=30, check=True)
+    left = wait_gone(pids, 15)
+    assert not left, f"left behind: {left}\n{out.read_text()}"
+    assert "received SIGTERM: stopping the job" in out.read_text()
+
+
+# -- Grid Engine -------------------------------------------------------------
+sge = pytest.mark.sge
+sge_up = needs("sge", "qstat")
+
+
+def qsub(tmp_path, prog, *options: str) -> str:
+    out = tmp_path / "job.out"
+    script = job_script(tmp_path, f"""
+        #$ -S /bin/bash
+        cd {ROOT}
+        {PYTHON} -m scoop_hpc.cli hosts --json {' '.join(options)}
+        {PYTHON} -m scoop_hpc -v {' '.join(options)} {prog}
+    """)
+    done = subprocess.run(
+        ["qsub", "-sync", "y", "-w", "e", "-pe", "mpi", "3", "-j", "y",
+         "-o", str(out), script], capture_output=True, text=True,
+        timeout=150, env=clean_environ())
+    text = out.read_text() if out.exists() else ""
+    assert done.returncode == 0, done.stdout + done.stderr + text
+    return text
+
+
+@sge
+@sge_up
+def test_sge_job_workers_started_by_qrsh_inherit(program, tmp_path):
+    prog = program(WHERE.replace("or \"forked\"",
+                                 "or str(os.getppid())"))
+    text = qsub(tmp_path, prog, "--launcher", "qrsh")
+    assert (f'{{"source": "sge", "hosts": [{{"name": "{HERE}", '
+            f'"workers": 3}}], "workers": 3, "launcher": "qrsh"}}') in text
+    assert f"host {HERE}: workers w1, w2 started" in text, text
+    assert "size 3" in text, text
+
+
+@sge
+@sge_up
+def test_sge_job_on_one_host_forks_its_workers(program, tmp_path):
+    text = qsub(tmp_path, program(WHERE))
+    assert '"workers": 3, "launcher": "local"' in text, text
+    assert "ran on ['forked'] size 3" in text, text
+
+
+# -- PBS and LSF, through stand-ins ------------------------------------------
+STAND_INS = {
+    # Torque's pbsdsh: no stdin; -o brings the task's stdout back
+    "pbsdsh": 'test "$1" = -o && test "$2" = -h || exit 64\n'
+              'shift 3\nexec "$@" </dev/null',
+    # PBS Pro's pbs_tmrsh and LSF's blaunch: rsh-like
+    "pbs_tmrsh": 'shift\nexec /bin/sh -c "$1"',
+    "blaunch": 'shift\nexec "$@"',
+}
+
+
+def stand_in(tmp_path, name: str) -> str:
+    """A directory with ``name``: it runs its command here, with STAND_IN
+    set to its name, whatever host it is given."""
+    folder = tmp_path / "bin"
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    path.write_text(f"#!/bin/sh\nexport STAND_IN={name}\n"
+                    f"{STAND_INS[name]}\n")
+    path.chmod(0o755)
+    return f"{folder}:{os.environ['PATH']}"
+
+
+def slot_file(tmp_path, lines) -> str:
+    path = tmp_path / "nodes"
+    path.write_text("".join(f"{line}\n" for line in lines))
+    return str(path)
+
+
+@pytest.mark.parametrize("starter", ["pbsdsh", "pbs_tmrsh"])
+def test_pbs_job_through_its_node_file_and_starter(program, tmp_path,
+                                                   starter):
+    nodes = slot_file(tmp_path, [HERE, HERE, "127.0.0.2", "127.0.0.2"])
+    env = clean_environ(PBS_JOBID="7.server", PBS_NODEFILE=nodes,
+                        PATH=stand_in(tmp_path, starter))
+    run = launch(["-v", program(WHERE)], env=env, cwd=tmp_path)
+    assert run.returncode == 0, run
+    assert f"ran on ['forked', '{starter}'] size 4" in run.stdout, run
+    assert "host 127.0.0.2: workers w2, w3 started" in run.stderr, run
+    assert not [n for n in os.listdir(tmp_path)
+                if n.startswith(".scoop_hpc-")], "config files left"
+
+
+def test_lsf_job_skipping_its_launch_node(program, tmp_path):
+    env = clean_environ(LSB_JOBID="9",
+                        LSB_MCPU_HOSTS=f"{HERE} 1 127.0.0.2 2",
+                        PATH=stand_in(tmp_path, "blaunch"))
+    run = launch(["-v", "--skip-launch-node", program(WHERE)], env=env)
+    assert run.returncode == 0, run
+    # nothing runs on the launch node: the root too starts with blaunch
+    assert "ran on ['blaunch'] size 2" in run.stdout, run
+
+
+def test_auto_falls_back_to_ssh_and_says_why(program, tmp_path):
+    nodes = slot_file(tmp_path, [HERE, HERE])
+    env = clean_environ(PBS_JOBID="7.server", PBS_NODEFILE=nodes,
+                        PATH=os.path.dirname(shutil.which("ssh")))
+    run = launch([program(WHERE)], env=env)
+    assert run.returncode == 0, run
+    assert "none of pbs_tmrsh, pbsdsh is on PATH" in run.stderr, run
+    assert "ran on ['forked'] size 2" in run.stdout, run
+
+
+def test_malformed_allocation_is_a_usage_error(program, tmp_path):
+    env = clean_environ(SLURM_JOB_ID="5", SLURM_JOB_NODELIST="node[1-3",
+                        SLURM_TASKS_PER_NODE="1")
+    run = launch([program(WHERE)], env=env)
+    assert run.returncode == 2, run
+    assert "SLURM_JOB_NODELIST='node[1-3'" in run.stderr, run
+    assert "Traceback" not in run.stderr, run
