@@ -8,15 +8,14 @@ rarer than the reverse. See :mod:`.base` for an adapter's protocol.
 """
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import Mapping
 
 from . import flux, lsf, pbs, sge, slurm
 from .base import Allocation, AllocationError
 
 ADAPTERS = (flux, slurm, lsf, sge, pbs)
 
-__all__ = ["ADAPTERS", "Allocation", "AllocationError", "detect",
-           "launchers"]
+__all__ = ["ADAPTERS", "Allocation", "AllocationError", "detect"]
 
 
 def detect(environ: Mapping[str, str]):
@@ -25,13 +24,3 @@ def detect(environ: Mapping[str, str]):
         if adapter.detect(environ):
             return adapter
     return None
-
-
-def launchers() -> tuple:
-    """Every native launcher name, in adapter order."""
-    return tuple(name for adapter in ADAPTERS for name in adapter.LAUNCHERS)
-
-
-def find(name: str) -> Optional[object]:
-    """The adapter called ``name``."""
-    return next((a for a in ADAPTERS if a.NAME == name), None)
