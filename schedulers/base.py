@@ -52,11 +52,14 @@ class Allocation:
         self.ranks = ranks or {}
 
 
-def require(environ: Mapping[str, str], name: str, why: str) -> str:
-    """``environ[name]``, or an error saying the job lacks it."""
+def require(environ: Mapping[str, str], name: str, why: str,
+            shown: Optional[str] = None) -> str:
+    """``environ[name]``, or an error saying the job lacks it (naming it
+    as ``shown`` when given)."""
     value = environ.get(name, "").strip()
     if not value:
-        raise AllocationError(f"{name} is not set or empty, so the {why} "
+        raise AllocationError(f"{shown or name} is not set or empty, so the "
+                              f"{why} "
                               f"cannot be read; pass --hosts or --hostfile "
                               f"to place the workers by hand")
     return value
@@ -74,7 +77,7 @@ def read_file(variable: str, path: str) -> List[str]:
 
 def count_of(text: str, where: str) -> int:
     """A positive worker count, or an error quoting ``where``."""
-    if not text.isdigit() or int(text) < 1:
+    if not text.isdecimal() or int(text) < 1:
         raise AllocationError(f"{where}: {text!r} is not a positive number "
                               f"of slots")
     return int(text)

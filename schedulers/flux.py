@@ -47,7 +47,11 @@ def allocation(environ: Mapping[str, str], **_choices) -> Allocation:
         raise AllocationError(f"flux resource list: no cores up on "
                               f"{', '.join(missing)}")
     hosts = [Host(name, cores[name]) for name in names]
-    rank = int(_flux(environ, "getattr", "rank"))
+    text = _flux(environ, "getattr", "rank")
+    if not text.isdecimal() or int(text) >= len(names):
+        raise AllocationError(f"flux getattr rank: {text!r} is not the rank "
+                              f"of one of the {len(names)} hosts")
+    rank = int(text)
     notes = [f"flux getattr hostlist -> {hostlist}",
              f"flux resource list -> {summary(hosts)}",
              f"flux getattr rank -> {rank} ({names[rank]})"]

@@ -30,7 +30,8 @@ def allocation(environ: Mapping[str, str], slots: str = "tasks",
                **_choices) -> Allocation:
     variable = ("SLURM_JOB_NODELIST" if environ.get("SLURM_JOB_NODELIST")
                 else "SLURM_NODELIST")
-    text = require(environ, variable, "Slurm job's node list")
+    text = require(environ, variable, "Slurm job's node list",
+                   "SLURM_JOB_NODELIST (or SLURM_NODELIST)")
     names = expand(text, variable)
     counts_variable = SLOTS[slots]
     counts_text = require(environ, counts_variable,

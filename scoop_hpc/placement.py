@@ -140,7 +140,8 @@ def resolve(hosts: Optional[Sequence[str]] = None,
     placed = H.distribute(layout, workers)
     if workers is not None:
         notes.append(f"-n {workers}: {H.summary(placed)}")
-    chosen, why = _launcher(launcher, ssh_executable, allocation)
+    chosen, why = _launcher(launcher, ssh_executable, allocation,
+                            environ.get("PATH"))
     notes.append(why)
     return Placement(source, placed, chosen,
                      here=allocation.here if allocation else None,
@@ -148,14 +149,15 @@ def resolve(hosts: Optional[Sequence[str]] = None,
                      ranks=allocation.ranks if allocation else None)
 
 
-def _launcher(name: str, ssh_executable: str,
-              allocation) -> tuple:
-    """The launcher to use and a sentence saying why."""
+def _launcher(name: str, ssh_executable: str, allocation,
+              path: Optional[str]) -> tuple:
+    """The launcher to use and a sentence saying why (``path``: the PATH
+    to look for it on)."""
     if name == "ssh":
         return starters.ssh(ssh_executable), "--launcher ssh"
     if name != "auto":
         launcher = starters.native(name)
-        if shutil.which(launcher.executable) is None:
+        if shutil.which(launcher.executable, path=path) is None:
             raise UsageError(f"--launcher {name}: {launcher.executable} is "
                              f"not on PATH")
         return launcher, f"--launcher {name}"
@@ -164,7 +166,7 @@ def _launcher(name: str, ssh_executable: str,
                 f"launcher: {os.path.basename(ssh_executable)} (no batch job)")
     for native in allocation.launchers:
         launcher = starters.native(native)
-        found = shutil.which(launcher.executable)
+        found = shutil.which(launcher.executable, path=path)
         if found:
             return launcher, (f"launcher: {native}, the {allocation.scheduler}"
                               f" job's own ({found})")
@@ -172,7 +174,8 @@ def _launcher(name: str, ssh_executable: str,
            f"other hosts are reached with {ssh_executable}")
     log.warning("%s job: %s (name one with --launcher)",
                 allocation.scheduler, why)
-    return starters.ssh(ssh_executable), f"launcher: ssh, because {why}"
+    return (starters.ssh(ssh_executable),
+            f"launcher: {os.path.basename(ssh_executable)}, because {why}")
 
 
 def dumps(placement: Placement) -> str:

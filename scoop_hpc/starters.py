@@ -8,14 +8,14 @@ runs the shell command on that host, inside the job where there is one:
 ``ssh``        ``ssh [options] HOST 'CMD'`` (or ``--ssh-executable``, e.g.
                rsh, which gets no ssh options)
 ``srun``       ``srun --overlap --nodes=1 --ntasks=1 --cpus-per-task=K -w
-               HOST sh -c CMD`` (Slurm 20.11 or later)
+               HOST /bin/sh -c CMD`` (Slurm 20.11 or later)
 ``qrsh``       ``qrsh -inherit HOST 'CMD'`` (Grid Engine, tight
                integration)
 ``pbs_tmrsh``  ``pbs_tmrsh HOST 'CMD'`` (PBS Pro, rsh-like)
-``pbsdsh``     ``pbsdsh -o -h HOST sh -c CMD`` (Torque; no stdin)
-``blaunch``    ``blaunch HOST sh -c CMD`` (LSF)
-``flux``       ``flux exec -r RANK sh -c CMD`` (Flux)
-``mpirun``     ``mpiexec -n 1 -host HOST sh -c CMD`` (an MPI launcher)
+``pbsdsh``     ``pbsdsh -o -h HOST /bin/sh -c CMD`` (Torque; no stdin)
+``blaunch``    ``blaunch HOST /bin/sh -c CMD`` (LSF)
+``flux``       ``flux exec -r RANK /bin/sh -c CMD`` (Flux)
+``mpirun``     ``mpiexec -n 1 -host HOST /bin/sh -c CMD`` (an MPI launcher)
 =============  ==============================================================
 
 Every launcher but ``pbsdsh`` carries the agent's stdin, which gives it
