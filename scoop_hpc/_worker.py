@@ -20,6 +20,8 @@ import scoop_hpc
 
 from ._runtime import context, execution
 from ._runtime.hub import Hub
+from ._transport import protocol as P
+from ._transport.signing import SignedEndpoint
 
 WORKER_MODULE = "SCOOP_WORKER"
 _SWITCH_INTERVAL = 0.0005  # seconds
@@ -73,9 +75,10 @@ class Program:
 class WorkerConfig:
     """Everything a worker needs to join its job.
 
-    ``token`` is the job's secret: the broker serves only the workers that
-    present it. It travels in memory or on an agent's stdin, never on a
-    command line.
+    ``token`` is the job's secret: it keys the signature of every message
+    and payload (``_transport.signing``), so the broker serves only the
+    workers that hold it. It travels in memory or on an agent's stdin,
+    never on a command line, in a log or over the network.
     """
 
     def __init__(self, index: int, size: int, address: str,
@@ -111,13 +114,15 @@ def serve(config: WorkerConfig, transport) -> int:
     sys.setswitchinterval(_SWITCH_INTERVAL)
     _set_constants(config)
     execution.set_location(config.name, config.size)
-    hub = Hub(identity, transport.connect(identity), config.size)
-    hub.token = config.token
+    P.set_key(config.token)
+    hub = Hub(identity, SignedEndpoint(transport.connect(identity),
+                                       config.token), config.size)
     if config.parent_pid is not None:
         hub.idle_tick = lambda: _check_parent(config.parent_pid)
     info = {"name": config.name, "pid": os.getpid(),
             "host": os.uname().nodename}
-    welcome = hub.join(info, side=transport.connect_side(identity))
+    welcome = hub.join(info, side=SignedEndpoint(
+        transport.connect_side(identity), config.token))
     scoop_hpc.SIZE = hub.size
     scoop_hpc.BROKER_NAME = welcome.get("broker", "broker")
     context.install(hub)

@@ -22,7 +22,6 @@ The broker never unpickles a payload: it reads the small envelopes only.
 """
 from __future__ import annotations
 
-import hmac
 import logging
 import time
 from collections import deque
@@ -64,19 +63,17 @@ class _Worker:
 class Broker:
     """Routes tasks, results and shared constants between workers.
 
-    Only peers that present the job's ``token`` when they say hello are
-    served; anything else a stranger sends is dropped unread.
+    The router signs and checks every message (``signing.SignedRouter``):
+    what reaches the broker comes from a holder of the job's secret.
 
     Args:
         router: the bound endpoint (``base.RouterEndpoint``).
         size: the number of workers of the job.
-        token: the job's secret (bytes).
     """
 
-    def __init__(self, router, size: int, token: bytes = b"") -> None:
+    def __init__(self, router, size: int) -> None:
         self.router = router
         self.size = size
-        self._token = token
         self.workers: Dict[bytes, _Worker] = {}
         self._sides: Dict[bytes, _Worker] = {}
         self._order: List[_Worker] = []
@@ -118,12 +115,8 @@ class Broker:
         except (TransportError, KeyError):
             log.warning("dropped a malformed message from %r", peer)
             return
-        if kind in _GREETINGS:
-            if not self._member(frames):
-                log.warning("dropped a hello from %r: wrong or missing job "
-                            "token", peer)
-                return
-        elif peer not in self.workers and peer not in self._sides:
+        if kind not in _GREETINGS and peer not in self.workers \
+                and peer not in self._sides:
             log.warning("dropped a message from %r: not a worker of this "
                         "job", peer)
             return
@@ -131,10 +124,6 @@ class Broker:
             handler(peer, frames)
         except TransportError as exc:
             log.warning("dropped a message from %r: %s", peer, exc)
-
-    def _member(self, frames: list) -> bool:
-        return (len(frames) > 2
-                and hmac.compare_digest(bytes(frames[-1]), self._token))
 
     def resize(self, size: int) -> None:
         """Tell every worker that the job now has ``size`` workers."""

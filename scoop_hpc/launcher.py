@@ -31,6 +31,7 @@ from typing import Dict, List, Optional
 import zmq
 
 from . import _procs, _worker, network
+from ._transport.signing import SignedRouter
 from ._transport.zmq import ZmqRouter
 from .agent import AgentConfig
 from .broker import Broker
@@ -78,7 +79,7 @@ class Job:
         self.args = args
         self.placement = args.placement
         self.size = self.placement.size
-        self.token = secrets.token_bytes(16)
+        self.token = secrets.token_bytes(32)    # keys every message
         self.children: Dict[int, str] = {}    # local workers: pid -> name
         self.remotes: Dict[str, RemoteHost] = {}
         self.events: "queue.SimpleQueue[tuple]" = queue.SimpleQueue()
@@ -102,8 +103,9 @@ class Job:
         router = None
         old = self._install_signals()
         try:
-            router = ZmqRouter(context, [ipc, *binds])
-            broker = Broker(router, self.size, self.token)
+            router = SignedRouter(ZmqRouter(context, [ipc, *binds]),
+                                  self.token)
+            broker = Broker(router, self.size)
             bound = {a[6:].rsplit(":", 1)[0]: a for a in router.addresses[1:]}
             self._start(ipc, bound, routes, unreachable)
             router.watch(self._pipe_r)

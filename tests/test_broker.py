@@ -3,6 +3,7 @@ import pytest
 import zmq
 
 from scoop_hpc._transport import protocol as P
+from scoop_hpc._transport.signing import SignedEndpoint, SignedRouter
 from scoop_hpc._transport.zmq import ZmqEndpoint, ZmqRouter
 from scoop_hpc.broker import Broker
 
@@ -13,21 +14,22 @@ TOKEN = b"job-secret"
 @pytest.fixture
 def rig():
     context = zmq.Context()
-    router = ZmqRouter(context, "inproc://broker")
-    broker = Broker(router, size=2, token=TOKEN)
+    router = SignedRouter(ZmqRouter(context, "inproc://broker"), TOKEN)
+    broker = Broker(router, size=2)
     ends = []
     welcomes = {}
 
     def worker(name: bytes):
-        main = ZmqEndpoint(context, "inproc://broker", name)
-        side = ZmqEndpoint(context, "inproc://broker", name + b"/side")
-        main.send([P.header(P.HELLO), P.pack({"name": name.decode()}),
-                   TOKEN])
+        main = SignedEndpoint(
+            ZmqEndpoint(context, "inproc://broker", name), TOKEN)
+        side = SignedEndpoint(
+            ZmqEndpoint(context, "inproc://broker", name + b"/side"), TOKEN)
+        main.send([P.header(P.HELLO), P.pack({"name": name.decode()})])
         broker.step(0.5)
         welcome = main.recv(1)
         assert P.kind_of(welcome) == P.WELCOME
         welcomes[name] = welcome
-        side.send([P.header(P.SIDE_HELLO), name, TOKEN])
+        side.send([P.header(P.SIDE_HELLO), name])
         broker.step(0.05)
         ends.extend([main, side])
         return main, side
@@ -122,31 +124,53 @@ def test_a_malformed_message_is_dropped(rig, caplog):
     assert "malformed" in caplog.text
 
 
-@pytest.mark.parametrize("token", [None, b"", b"job-secreT"])
-def test_a_stranger_without_the_token_is_never_served(rig, token):
+def test_a_stranger_without_the_secret_is_never_served(rig, caplog):
     broker, worker = rig
     context = worker.context
-    stranger = ZmqEndpoint(context, "inproc://broker", b"x")
+    plain = ZmqEndpoint(context, "inproc://broker", b"x")
+    wrong = SignedEndpoint(ZmqEndpoint(context, "inproc://broker", b"y"),
+                           b"job-secreT")
     hello = [P.header(P.HELLO), P.pack({"name": "x"})]
-    stranger.send(hello + ([token] if token is not None else []))
-    broker.step(0.05)
-    assert stranger.recv(0.1) is None and b"x" not in broker.workers
-    stranger.send(hello + [TOKEN])          # the same socket, now a member
-    broker.step(0.05)
-    assert P.kind_of(stranger.recv(1)) == P.WELCOME
-    broker.workers.pop(b"x")
-    broker._order.clear()
-    stranger.send(_tasks(b"x", 1))          # work from a stranger
-    stranger.send([P.header(P.REQUEST), P.pack(1)])
-    broker.step(0.05)
-    assert not broker.pool
+    for stranger in (plain, wrong):
+        stranger.send(hello)
+        stranger.send(_tasks(stranger.identity, 1))    # work from a stranger
+        stranger.send([P.header(P.REQUEST), P.pack(1)])
+        broker.step(0.05)
+        assert stranger.recv(0.1) is None
+    assert not broker.workers and not broker.pool
+    assert caplog.text.count("unsigned message") == 3
+    assert caplog.text.count("wrong signature") == 3
+    plain.close()
+    wrong.close()
+
+
+def test_a_replayed_or_altered_message_is_dropped(rig, caplog):
+    broker, worker = rig
     a_main, _ = worker(b"a")
-    a_side = ZmqEndpoint(context, "inproc://broker", b"a/side2")
-    a_side.send([P.header(P.SIDE_HELLO), b"a", b"wrong"])
+    raw = a_main._endpoint
+    signed = a_main._seal.sign(_tasks(b"a", 1), b"a")
+    raw.send(signed)
     broker.step(0.05)
-    assert b"a/side2" not in broker._sides
-    stranger.close()
-    a_side.close()
+    assert len(broker.pool) == 1
+    raw.send(signed)                               # the same message again
+    altered = list(signed)
+    altered[1] = P.pack([(b"a", 2, 2)])            # a changed envelope
+    raw.send(altered)
+    raw.send(signed[:-2] + signed[-1:])            # a frame cut out
+    broker.step(0.05)
+    assert len(broker.pool) == 1
+    assert "replayed message" in caplog.text
+    assert caplog.text.count("wrong signature") == 2
+
+
+def test_a_message_from_the_broker_is_not_taken_back(rig, caplog):
+    broker, worker = rig
+    a_main, _ = worker(b"a")
+    broker.resize(4)
+    reflected = a_main._endpoint.recv(1)           # signed by the broker
+    a_main._endpoint.send(reflected)
+    broker.step(0.05)
+    assert "wrong signature" in caplog.text
 
 
 def test_resize_tells_every_worker(rig):

@@ -32,11 +32,35 @@ def test_garbage_envelope_is_a_transport_error():
 def test_pickle5_buffers_travel_as_their_own_frames():
     data = bytearray(b"x" * 100000)
     frames = P.dumps(pickle.PickleBuffer(data))
-    assert len(frames) == 2
-    assert len(frames[0]) < 200          # the buffer is not in the stream
-    view = frames[1]
+    assert len(frames) == 3              # MAC, pickle, buffer
+    assert len(frames[0]) == 32 and len(frames[1]) < 200
+    view = frames[2]
     assert isinstance(view, memoryview) and view.obj is data  # no copy
     assert bytes(P.loads(frames)) == bytes(data)
+
+
+def test_an_altered_payload_is_never_unpickled(monkeypatch):
+    frames = P.dumps((1, pickle.PickleBuffer(bytearray(b"y" * 100000))))
+    altered = [frames[0], frames[1], bytes(frames[2])[:-1] + b"z"]
+    forged = [b"\0" * 32, *frames[1:]]
+    loaded = []
+    monkeypatch.setattr(P.pickle, "loads",
+                        lambda *a, **k: loaded.append(a))
+    for bad in (altered, forged, frames[1:], frames[:1]):
+        with pytest.raises(TransportError, match="integrity"):
+            P.loads(bad)
+    assert loaded == []
+
+
+def test_payloads_are_keyed_by_the_jobs_secret():
+    frames = P.dumps("value")
+    P.set_key(b"another job")
+    try:
+        with pytest.raises(TransportError, match="integrity"):
+            P.loads(frames)
+        assert P.loads(P.dumps("value")) == "value"
+    finally:
+        P.set_key(b"")
 
 
 def test_lambdas_and_closures_use_the_fallback_pickler():

@@ -103,7 +103,6 @@ class Hub:
         self._looping = 0
         self._running_own: set = set()
         self.idle_tick: Optional[Callable[[], None]] = None
-        self.token = b""           # the job's secret, proves membership
         self.constants = SharedConstants(self)
         self._runners: List[greenlet] = []
         self._seq = itertools.count(1)
@@ -127,7 +126,7 @@ class Hub:
         Raises:
             TimeoutError: no welcome within ``timeout`` seconds.
         """
-        self.endpoint.send([P.header(P.HELLO), P.pack(info), self.token])
+        self.endpoint.send([P.header(P.HELLO), P.pack(info)])
         deadline = time.monotonic() + timeout
         while True:
             frames = self.endpoint.recv(max(0.0,
@@ -436,7 +435,10 @@ class Hub:
     def _drain(self) -> None:
         endpoint = self.endpoint
         while endpoint.readable():
-            self._handle(endpoint.recv(None))
+            frames = endpoint.recv(0)
+            if frames is None:      # it was a message that was dropped
+                return
+            self._handle(frames)
 
     def _handle(self, frames: list) -> None:
         handler = self._handlers.get(P.kind_of(frames))
@@ -485,7 +487,7 @@ class Hub:
 
     # -- the side thread -----------------------------------------------------
     def _side_loop(self, side) -> None:
-        side.send([P.header(P.SIDE_HELLO), self.identity, self.token])
+        side.send([P.header(P.SIDE_HELLO), self.identity])
         while True:
             try:
                 frames = side.recv(None)

@@ -17,14 +17,20 @@ broker can split and re-batch items without unpickling them::
 A RESULTS message also carries the sender's request for ``credit`` more
 tasks (0 for none), so a busy worker sends one message per finished task.
 
-A payload is ``dumps(obj)``: one pickle frame followed by the pickle
+A payload is ``dumps(obj)``: its MAC (HMAC-SHA256 keyed by the job's
+secret, over the frames that follow), one pickle frame, then the pickle
 protocol 5 out-of-band buffers, each in a frame of its own (never copied
-into the pickle stream).
+into the pickle stream). ``loads`` checks the MAC before unpickling, so a
+payload is signed end to end, however the broker re-batches it; every
+message is also signed hop by hop (``signing``).
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import marshal
 import pickle
+import struct
 from typing import Any, Iterable, List, Sequence, Tuple
 
 from ..errors import SerializationError, TransportError
@@ -32,8 +38,8 @@ from ..errors import SerializationError, TransportError
 PROTOCOL_VERSION = b"\x01"
 
 # Message kinds, worker -> broker.
-HELLO = b"H"        # [HDR, marshal(info), token]      a worker joins
-SIDE_HELLO = b"h"   # [HDR, main identity, token]      its steal socket joins
+HELLO = b"H"        # [HDR, marshal(info)]             a worker joins
+SIDE_HELLO = b"h"   # [HDR, main identity]             its steal socket joins
 REQUEST = b"R"      # [HDR, marshal(n)]                credit for n tasks
 HAVE_WORK = b"A"    # [HDR]                            backlog appeared
 SET_CONST = b"C"    # [HDR, name, *payload]            define a constant
@@ -49,7 +55,25 @@ STEAL = b"X"        # [HDR, marshal(n)]                give away work
 SHUTDOWN = b"S"     # [HDR]                            leave now
 SIZE = b"Z"         # [HDR, marshal(n)]                the job has n workers
 
+# How many leading frames of a message are its envelope; the rest are
+# payloads, signed end to end. Kinds not listed are all envelope.
+_ENVELOPE = {TASKS: 2, RESULTS: 4, SET_CONST: 2, CONST: 2, WELCOME: 2}
+
 _HEADERS = {}
+_LEN = struct.Struct(">I")
+_payload_mac = hmac.new(b"", digestmod=hashlib.sha256)
+
+
+def set_key(key: bytes) -> None:
+    """Key the payload MACs of this process with the job's secret."""
+    global _payload_mac
+    _payload_mac = hmac.new(key, digestmod=hashlib.sha256)
+
+
+def envelope_size(frames: Sequence[Any]) -> int:
+    """How many leading frames of a message are its envelope."""
+    kind = memoryview(frames[0])[1:2].tobytes() if frames else b""
+    return min(_ENVELOPE.get(kind, len(frames)), len(frames))
 
 
 def header(kind: bytes) -> bytes:
@@ -126,16 +150,33 @@ def dumps(obj: Any, what: Any = None) -> List[Any]:
                 f"cannot serialise {_describe(what, obj)}: {exc}; {ADVICE}")
             error.subject, error.reason = _describe(what, obj), str(exc)
             raise error from None
-    if buffers:
-        return [head, *(b.raw() for b in buffers)]
-    return [head]
+    frames = [head, *(b.raw() for b in buffers)]
+    return [_mac(frames), *frames]
 
 
 def loads(frames: Sequence[Any]) -> Any:
-    """Rebuild an object from the frames made by :func:`dumps`."""
-    if len(frames) == 1:
-        return pickle.loads(frames[0])
-    return pickle.loads(frames[0], buffers=frames[1:])
+    """Rebuild an object from the frames made by :func:`dumps`.
+
+    Raises:
+        TransportError: the payload's MAC is missing or wrong (nothing is
+            unpickled then).
+    """
+    if len(frames) < 2 or not hmac.compare_digest(bytes(frames[0]),
+                                                  _mac(frames[1:])):
+        raise TransportError("the payload fails its integrity check (not "
+                             "made by a member of this job, or altered)")
+    if len(frames) == 2:
+        return pickle.loads(frames[1])
+    return pickle.loads(frames[1], buffers=frames[2:])
+
+
+def _mac(frames: Sequence[Any]) -> bytes:
+    mac = _payload_mac.copy()
+    for frame in frames:
+        view = memoryview(frame)
+        mac.update(_LEN.pack(view.nbytes))
+        mac.update(view)
+    return mac.digest()
 
 
 def _describe(what: Any, obj: Any) -> str:
