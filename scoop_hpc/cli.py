@@ -4,14 +4,17 @@ from __future__ import annotations
 import sys
 from typing import List, Optional
 
-from . import launcher, options, placement
+from . import launcher, options, placement, submit
 from .errors import UsageError
 
 _USAGE = """usage: scoop-hpc COMMAND [options]
 
 commands:
-  run     run a program on parallel workers (same as python -m scoop_hpc)
-  hosts   print the placement a run would use (--json for programs)
+  run         run a program on parallel workers (same as python -m scoop_hpc)
+  hosts       print the placement a run would use (--json for programs)
+  gen-submit  write (and --submit) a job script for slurm, pbs, torque,
+              sge or lsf
+  config      print the site configuration (--show-origin)
 """
 
 
@@ -26,6 +29,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         return launcher.main(rest, prog="scoop-hpc run")
     if command == "hosts":
         return hosts(rest)
+    if command == "gen-submit":
+        return submit.main(rest)
+    if command == "config":
+        return submit.config_main(rest)
     print(f"scoop-hpc: unknown command {command!r}\n{_USAGE}", end="",
           file=sys.stderr)
     return 2
