@@ -89,7 +89,10 @@ def main(argv: Sequence[str]) -> int:
     except (UsageError, TemplateError) as exc:
         parser.error(str(exc))
     if args.file:
-        write(args.file, text)
+        try:
+            write(args.file, text)
+        except OSError as exc:
+            parser.error(f"-o: cannot write {args.file} ({exc.strerror})")
     elif not args.submit:
         sys.stdout.write(text)
     if args.submit:

@@ -8,6 +8,7 @@ are skipped, unless ``SCOOP_HPC_RIGS=required`` (as in CI).
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 import time
@@ -36,7 +37,12 @@ def gen_submit(tmp_path, *argv: str) -> subprocess.CompletedProcess:
 
 
 def environ(tmp_path) -> dict:
-    return clean_environ(SCOOP_HPC_SITE_CONFIG=str(tmp_path / "site.toml"),
+    """No scheduler's variables, no SCOOP_HPC_* setting, an empty site
+    configuration and no user file."""
+    return clean_environ(**{name: "" for name in os.environ
+                            if name.startswith("SCOOP_HPC_")
+                            and name != "SCOOP_HPC_RIGS"},
+                         SCOOP_HPC_SITE_CONFIG=str(tmp_path / "site.toml"),
                          XDG_CONFIG_HOME=str(tmp_path / "xdg"))
 
 
