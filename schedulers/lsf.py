@@ -22,6 +22,12 @@ from .base import (
 
 NAME = "lsf"
 LAUNCHERS = ("blaunch",)
+#: Job scripts: directive prefix, submit command (``#BSUB`` lines are read
+#: only from a script on bsub's stdin), the job id in its reply.
+DIRECTIVE = "#BSUB"
+SUBMIT = ("bsub",)
+SUBMIT_STDIN = True
+JOB_ID = r"Job <(?P<job_id>\d+)> is submitted"
 
 
 def detect(environ: Mapping[str, str]) -> bool:

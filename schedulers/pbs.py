@@ -15,6 +15,11 @@ from .base import Allocation, repeated_lines, require, summary
 
 NAME = "pbs"
 LAUNCHERS = ("pbs_tmrsh", "pbsdsh")
+#: Job scripts (PBS Pro and Torque alike): directive prefix, submit
+#: command, the job id in its reply (``123.server``, ``45[].server``).
+DIRECTIVE = "#PBS"
+SUBMIT = ("qsub",)
+JOB_ID = r"^\s*(?P<job_id>\d+(?:\[\d*\])?(?:\.[\w.-]+)?)\s*$"
 
 
 def detect(environ: Mapping[str, str]) -> bool:

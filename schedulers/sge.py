@@ -24,6 +24,11 @@ from .base import (
 
 NAME = "sge"
 LAUNCHERS = ("qrsh",)
+#: Job scripts: directive prefix, submit command, the job id in its reply
+#: (``Your job 12 ("name") has been submitted``, ``Your job-array 7.1-4:1``).
+DIRECTIVE = "#$"
+SUBMIT = ("qsub",)
+JOB_ID = r"Your job(?:-array)? (?P<job_id>\d+)"
 
 
 def detect(environ: Mapping[str, str]) -> bool:

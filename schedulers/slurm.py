@@ -19,6 +19,10 @@ from .hostlist import expand, expand_counts
 
 NAME = "slurm"
 LAUNCHERS = ("srun",)
+#: Job scripts: directive prefix, submit command, the job id in its reply.
+DIRECTIVE = "#SBATCH"
+SUBMIT = ("sbatch",)
+JOB_ID = r"Submitted batch job (?P<job_id>\d+)"
 SLOTS = {"tasks": "SLURM_TASKS_PER_NODE", "cpus": "SLURM_JOB_CPUS_PER_NODE"}
 
 

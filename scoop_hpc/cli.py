@@ -12,6 +12,9 @@ _USAGE = """usage: scoop-hpc COMMAND [options]
 commands:
   run     run a program on parallel workers (same as python -m scoop_hpc)
   hosts   print the placement a run would use (--json for programs)
+  config  print gen-submit's merged configuration (--show-origin)
+  gen-submit
+          write a job script for slurm, pbs, torque, sge or lsf (--submit)
 """
 
 
@@ -26,6 +29,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         return launcher.main(rest, prog="scoop-hpc run")
     if command == "hosts":
         return hosts(rest)
+    if command in ("gen-submit", "config"):
+        from . import submit  # Jinja2 and TOML: not for `run`'s start-up
+        return (submit.main if command == "gen-submit"
+                else submit.config_main)(rest)
     print(f"scoop-hpc: unknown command {command!r}\n{_USAGE}", end="",
           file=sys.stderr)
     return 2

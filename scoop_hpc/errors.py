@@ -14,7 +14,8 @@ __all__ = [
     "ScoopError", "BrokenPool", "WorkerLostError", "TransportError",
     "LauncherError", "UsageError", "SerializationError", "ConstantError",
     "RemoteTraceback", "CancelledError", "TimeoutError", "InvalidStateError",
-    "NotStartedProperly",
+    "NotStartedProperly", "ConfigError", "SchedulerError", "SubmitError",
+    "TemplateError",
 ]
 
 
@@ -40,6 +41,24 @@ class LauncherError(ScoopError):
 
 class UsageError(LauncherError):
     """The command line is wrong; the launcher exits with code 2."""
+
+
+class ConfigError(UsageError):
+    """A site or user configuration file or variable is wrong; names the
+    file (or variable), the key and the bad value."""
+
+
+class SchedulerError(ScoopError):
+    """Something about a batch scheduler's job scripts went wrong."""
+
+
+class SubmitError(SchedulerError):
+    """A job could not be submitted, or its id not read from the reply."""
+
+
+class TemplateError(SchedulerError):
+    """A job-script template cannot be rendered: a variable it needs has no
+    value, or the template itself is malformed."""
 
 
 class SerializationError(ScoopError, TypeError):
