@@ -30,7 +30,7 @@ from typing import Dict, List, Optional
 
 import zmq
 
-from . import _procs, _worker, network
+from . import _procs, _worker, mpirun, network
 from ._transport.zmq import ZmqRouter
 from .agent import AgentConfig
 from .broker import Broker
@@ -53,6 +53,9 @@ def main(argv: Optional[List[str]] = None,
     """Run the launcher; return the exit code of the job."""
     args = parse(argv, prog)
     configure_logging(args.verbose - args.quiet, args.log, args.debug)
+    world = mpirun.detect(os.environ)
+    if world is not None or args.transport == "mpi":
+        return mpirun.main(args, world, prog)
     if args.program_spec.kind == "path":
         try:
             with open(args.program_spec.target, "rb") as handle:

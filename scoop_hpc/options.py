@@ -78,6 +78,11 @@ def make_parser(prog: str = "python -m scoop_hpc") -> argparse.ArgumentParser:
     parser.add_argument("--prolog", metavar="FILE",
                         help="shell file sourced on remote hosts before "
                              "their workers start (e.g. module loads)")
+    parser.add_argument("--transport", choices=("zmq", "mpi"),
+                        default=_transport_default(),
+                        help="what carries the messages: zmq (default) or, "
+                             "under mpiexec, mpi (every message over MPI; "
+                             "default from SCOOP_HPC_TRANSPORT)")
     parser.add_argument("--debug", action="store_true",
                         help="set scoop_hpc.DEBUG and log debug messages")
     parser.add_argument("-m", dest="module", metavar="MODULE",
@@ -86,6 +91,15 @@ def make_parser(prog: str = "python -m scoop_hpc") -> argparse.ArgumentParser:
     parser.add_argument("args", nargs=argparse.REMAINDER,
                         help="the program's arguments")
     return parser
+
+
+def _transport_default() -> str:
+    """``SCOOP_HPC_TRANSPORT`` if it names a transport, else zmq."""
+    value = os.environ.get("SCOOP_HPC_TRANSPORT", "zmq").strip().lower()
+    if value not in ("zmq", "mpi"):
+        raise SystemExit(f"SCOOP_HPC_TRANSPORT={value}: unknown transport "
+                         f"(choose zmq or mpi)")
+    return value
 
 
 def parse(argv: Optional[List[str]] = None,
