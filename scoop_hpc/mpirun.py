@@ -266,6 +266,7 @@ class _RankJob:
         if broker is not None:
             broker.finish()
         if hasattr(transport, "free"):
+            self.comm.Barrier()  # the broker sent its last message
             transport.free()
         if self.context is not None:
             self.context.destroy(linger=0)

@@ -319,6 +319,17 @@ class MpiTransport:
         self._mains.clear()
 
     def free(self) -> None:
-        """Free the communicators (after every thread stopped using them)."""
+        """Drop what nobody will receive any more (a SHUTDOWN the root
+        never read, results for a root that has ended), then free the
+        communicators. Every rank calls it after the job's last message
+        and after every thread stopped using them: MPI libraries complain
+        of unmatched messages left at ``MPI_Finalize``."""
+        MPI, status = _mpi(), _mpi().Status()  # noqa: N806
         for comm in (self.up, self.down):
+            while True:
+                message = comm.Improbe(MPI.ANY_SOURCE, MPI.ANY_TAG, status)
+                if message is None:
+                    break
+                message.Recv([bytearray(status.Get_count(MPI.BYTE)),
+                              MPI.BYTE])
             comm.Free()
