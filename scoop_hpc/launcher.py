@@ -54,7 +54,7 @@ def main(argv: Optional[List[str]] = None,
     args = parse(argv, prog)
     configure_logging(args.verbose - args.quiet, args.log, args.debug)
     world = mpirun.detect(os.environ)
-    if world is not None or args.transport == "mpi":
+    if mpirun.wanted(args, world):
         return mpirun.main(args, world, prog)
     if args.program_spec.kind == "path":
         try:

@@ -66,7 +66,8 @@ def detect(environ: Mapping[str, str]) -> Optional[World]:
 
     Read from the variables the launchers set, so that no MPI library is
     loaded in an ordinary run. ``srun`` counts only when its step has more
-    than one task (a batch script has ``SLURM_PROCID`` too).
+    than one task (a batch script has ``SLURM_PROCID`` too, and
+    ``srun -n 1 python -m scoop_hpc`` starts a job of its own).
 
     >>> detect({"PMI_RANK": "2", "PMI_SIZE": "4"})
     World(rank=2, size=4, source='PMI_RANK=2, PMI_SIZE=4 (MPICH/Intel MPI \
@@ -79,6 +80,8 @@ def detect(environ: Mapping[str, str]) -> Optional[World]:
     for rank_key, size_key, name in _LAUNCHERS:
         if rank_key in environ:
             size = _number(environ.get(size_key))
+            if size == 1 and "SLURM_STEP_ID" in environ:
+                return None  # srun -n 1 wraps a launcher; see above
             told = f"{rank_key}={environ[rank_key]}"
             if size is not None:
                 told += f", {size_key}={size}"
@@ -98,6 +101,23 @@ def _number(text: Optional[str]) -> Optional[int]:
         return int(text) if text is not None else None
     except ValueError:
         return None
+
+
+def wanted(args, world: Optional[World]) -> bool:
+    """Tell whether this run is one rank of an MPI job.
+
+    A world of one rank (``mpiexec -n 1``) is one, unless the command line
+    asks for workers or hosts of its own (``-n 8``, ``--hosts``): then the
+    ordinary launcher starts them, as it would without mpiexec.
+    """
+    if args.transport == "mpi":
+        return True
+    if world is None:
+        return False
+    if world.size == 1:
+        return not (args.hosts or args.hostfile
+                    or args.workers not in (None, 1))
+    return True
 
 
 def mismatch_message(world: World, size: int, library: str) -> str:

@@ -134,6 +134,8 @@ def outcome(request):
     ({"SLURM_STEP_ID": "0", "SLURM_PROCID": "0",
       "SLURM_STEP_NUM_TASKS": "1"}, None),      # srun -n 1: not a job of N
     ({"SLURM_PROCID": "0", "SLURM_NTASKS": "4"}, None),  # a batch script
+    ({"SLURM_STEP_ID": "0", "SLURM_PROCID": "0", "SLURM_STEP_NUM_TASKS": "1",
+      "PMI_RANK": "0", "PMI_SIZE": "1"}, None),  # srun -n 1, PMI too
     ({"PATH": "/bin"}, None),
 ])
 def test_detect_reads_the_launchers_variables(environ, expected):
@@ -169,6 +171,18 @@ def test_mismatch_speaks_once(program):
                       env=dict(os.environ, PMI_RANK="2", PMI_SIZE="3"))
     assert (run.returncode, run.stdout) == (1, ""), run
     assert "sees a world" not in run.stderr
+
+
+def test_one_rank_asking_for_workers_runs_the_ordinary_launcher(program):
+    """``mpiexec -n 1 python -m scoop_hpc -n 2``: two forked workers."""
+    path = program("""
+        import scoop_hpc
+        from scoop_hpc import futures
+        if __name__ == "__main__":
+            print(scoop_hpc.SIZE, scoop_hpc.BROKER_ADDRESS.split(":")[0])
+    """)
+    run = mpirun(1, ["-n", "2", path])
+    assert (run.returncode, run.stdout) == (0, "2 ipc\n"), run
 
 
 def test_options_that_cannot_apply_are_usage_errors(program):
