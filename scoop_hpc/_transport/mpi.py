@@ -20,8 +20,10 @@ next data messages of its channel.
 
 Sends never block: they are ``Isend`` requests, tested on every call and
 kept (with their buffers) until complete. ``recv`` polls with ``Iprobe``
-and an exponential back-off capped at 1 ms, as mpi4py.futures does, so an
-idle worker neither spins a core nor sleeps through a burst.
+and an exponential back-off, as mpi4py.futures does, so an idle worker
+does not spin a core: capped at 0.1 ms within 0.1 s of the channel's last
+message (a steal or a request for work is answered in a tenth of a
+millisecond while work flows), at 1 ms after.
 """
 from __future__ import annotations
 
@@ -37,7 +39,9 @@ from .base import Frames
 _INLINE_MAX = 64 * 1024   # frames this large travel as messages of their own
 _LENGTH = struct.Struct("<I")
 _BACKOFF_MIN = 2e-5
-_BACKOFF_MAX = 1e-3
+_BACKOFF_MAX = 1e-3       # seconds between polls when idle
+_BACKOFF_BUSY = 1e-4      # ... within _BUSY_WINDOW of the last message
+_BUSY_WINDOW = 0.1
 _CLOSE_WAIT = 2.0         # seconds close() waits for sends in flight
 BROKER_RANK = 0
 MAIN = (1, 2)             # (head tag, data tag) of a worker's main endpoint
@@ -114,6 +118,7 @@ class _Channel:
         self._sends: list = []   # [request, buffers] of sends in flight
         self._status = self.MPI.Status()
         self._matched = None     # (message, source, tag) found by a probe
+        self.last = 0.0          # when a message last came or went
 
     def post(self, dest: int, tags: Tuple[int, int], identity: bytes,
              frames: Frames) -> None:
@@ -123,6 +128,7 @@ class _Channel:
         for view in large:
             requests.append(comm.Isend([view, byte], dest, tags[1]))
         self._sends.append((requests, head, large))
+        self.last = time.monotonic()
         self.progress()
 
     def progress(self) -> None:
@@ -150,11 +156,13 @@ class _Channel:
         """Poll until a head is matched or ``timeout`` passes."""
         if self.probe(source, tag):
             return True
-        deadline = None if timeout is None else time.monotonic() + timeout
+        now = time.monotonic()
+        deadline = None if timeout is None else now + timeout
         delay = _BACKOFF_MIN
+        busy_until = self.last + _BUSY_WINDOW
         while True:
             if deadline is not None:
-                left = deadline - time.monotonic()
+                left = deadline - now
                 if left <= 0:
                     return False
                 time.sleep(min(delay, left))
@@ -162,13 +170,16 @@ class _Channel:
                 time.sleep(delay)
             if self.probe(source, tag):
                 return True
-            delay = min(delay * 2, _BACKOFF_MAX)
+            now = time.monotonic()
+            delay = min(delay * 2, _BACKOFF_BUSY if now < busy_until
+                        else _BACKOFF_MAX)
 
     def take(self, data_tag_of) -> Tuple[int, int, bytes, Frames]:
         """Receive the matched message: ``(source, tag, identity, frames)``.
         ``data_tag_of(tag)`` is the data tag that goes with a head tag."""
         message, source, tag, count = self._matched
         self._matched = None
+        self.last = time.monotonic()
         head = bytearray(count)
         message.Recv([head, self.MPI.BYTE])
         data_tag = data_tag_of(tag)
