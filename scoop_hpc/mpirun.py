@@ -210,6 +210,7 @@ class _RankJob:
         self.size = comm.Get_size()
         self.tmpdir: Optional[str] = None
         self.context = None
+        self.release = None   # frees the MPI transport's communicators
 
     def run(self) -> int:
         token = self.comm.bcast(
@@ -218,6 +219,7 @@ class _RankJob:
             from ._transport.mpi import MpiTransport
             transport = MpiTransport(self.comm)
             make_router = transport.router
+            self.release = transport.free
             address = transport.address
         else:
             make_router, address = self._zmq_addresses()
@@ -285,9 +287,9 @@ class _RankJob:
             time.sleep(0.001)
         if broker is not None:
             broker.finish()
-        if hasattr(transport, "free"):
+        if self.release is not None:
             self.comm.Barrier()  # the broker sent its last message
-            transport.free()
+            self.release()
         if self.context is not None:
             self.context.destroy(linger=0)
         if self.tmpdir is not None:

@@ -232,6 +232,15 @@ def test_transport_from_the_environment(program):
     assert run.stdout.splitlines() == ["2 w0 w1", "('mpi', False)"], run
 
 
+def test_mpi_transport_without_a_launcher_is_one_worker(program):
+    """``python -m scoop_hpc --transport mpi``: an MPI singleton."""
+    _needs(MISSING)
+    run = run_watched([PYTHON, "-m", "scoop_hpc", "--transport", "mpi",
+                       program(SIZE_AND_SOCKETS)], timeout=60, cwd=ROOT)
+    assert run.returncode == 0, run
+    assert run.stdout.splitlines() == ["1 w0", "('mpi', False)"], run
+
+
 BAD_WORKER = """
     import time, scoop_hpc
     if not scoop_hpc.IS_ORIGIN:
