@@ -150,17 +150,16 @@ def main(args, world: Optional[World],
         return 1
     comm = MPI.COMM_WORLD
     rank, size = comm.Get_rank(), comm.Get_size()
-    problem = None
     if world is not None and (world.size or 1) > 1 and size == 1:
         library = " ".join(MPI.Get_library_version().split("\n")[0].split())
-        problem = mismatch_message(world, size, library)
+        problem, code = mismatch_message(world, size, library), 1
     else:
-        problem = _conflict(args, size)
+        problem, code = _conflict(args, size), 2
     if problem is not None:
         if speaks:
             print(f"{prog}: error: {problem}", file=sys.stderr)
         MPI.Finalize()
-        return 2 if world is None or size > 1 else 1
+        return code
     job = _RankJob(args, comm)
     try:
         code = job.run()
@@ -177,9 +176,10 @@ def main(args, world: Optional[World],
 def _conflict(args, size: int) -> Optional[str]:
     """Say which option cannot apply under an MPI launcher."""
     if args.workers is not None and args.workers != size:
-        return (f"-n {args.workers}: the MPI launcher started {size} ranks, "
-                f"and each rank is one worker; drop -n or start "
-                f"{args.workers} ranks")
+        return (f"-n {args.workers}: MPI started {size} "
+                f"rank{'s' if size > 1 else ''}, and each rank is one "
+                f"worker; drop -n or start {args.workers} ranks (mpiexec -n "
+                f"{args.workers} python -m scoop_hpc ...)")
     for option, value in (("--hosts", args.hosts),
                           ("--hostfile", args.hostfile),
                           ("--tunnel", args.tunnel)):

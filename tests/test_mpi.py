@@ -189,7 +189,7 @@ def test_options_that_cannot_apply_are_usage_errors(program):
     path = program("print('the program ran')\n")
     run = mpirun(3, ["-n", "2", path])
     assert run.returncode == 2, run
-    assert run.stderr.count("-n 2: the MPI launcher started 3 ranks") == 1
+    assert run.stderr.count("-n 2: MPI started 3 ranks") == 1
     run = mpirun(2, ["--hosts", "a", "b", path])
     assert run.returncode == 2, run
     assert "give hosts to mpiexec" in run.stderr
