@@ -301,3 +301,35 @@ def test_root_exception_is_the_exit_code(program):
     assert run.returncode == 1, run
     assert "ValueError: bad 3" in run.stderr, run
     assert "MPI_Abort" not in run.stderr, run
+
+
+def _slurm_missing():
+    if shutil.which("srun") is None:
+        return "no srun (bash ../shared/rigs/slurm-up.sh)"
+    try:
+        done = subprocess.run(["sinfo", "-h", "-p", "multi", "-o", "%D"],
+                              capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"sinfo fails: {exc}"
+    if done.returncode != 0 or not done.stdout.strip():
+        return "the Slurm rig (partition multi) is not up"
+    return None
+
+
+@pytest.mark.slurm
+@pytest.mark.parametrize("transport", ["zmq", "mpi"])
+def test_srun_over_two_slurm_nodes(program, transport):
+    """``srun --mpi=pmi2 -N 2 -n 4``: the ranks find their roles from
+    Slurm's PMI, as under mpiexec. Skipped without the Slurm rig."""
+    _needs(MISSING)
+    reason = _slurm_missing()
+    if reason:
+        pytest.skip(reason)
+    path = program(SIZE_AND_SOCKETS)
+    run = run_watched(["srun", "-p", "multi", "-N", "2", "-n", "4",
+                       "--mpi=pmi2", PYTHON, "-m", "scoop_hpc",
+                       "--transport", transport, path], timeout=90,
+                      cwd=ROOT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    assert run.returncode == 0, run
+    assert run.stdout.splitlines()[0] == "4 w0 w1 w2 w3", run
+    assert_no_orphans(job_pids(str(path)))
