@@ -115,9 +115,9 @@ class _Channel:
         self.MPI = _mpi()
         self.send_comm = send_comm
         self.recv_comm = recv_comm
-        self._sends: list = []   # [request, buffers] of sends in flight
+        self._sends: list = []   # (requests, head, large frames) in flight
         self._status = self.MPI.Status()
-        self._matched = None     # (message, source, tag) found by a probe
+        self._matched = None     # (message, source, tag, bytes) probed
         self.last = 0.0          # when a message last came or went
 
     def post(self, dest: int, tags: Tuple[int, int], identity: bytes,
