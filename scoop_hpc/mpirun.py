@@ -42,7 +42,7 @@ from typing import Mapping, NamedTuple, Optional
 
 from . import _procs, _worker, network
 from .broker import Broker
-from .errors import LauncherError
+from .errors import LauncherError, UsageError
 
 _LAUNCHERS = (
     ("PMI_RANK", "PMI_SIZE", "MPICH/Intel MPI (Hydra)"),
@@ -163,6 +163,9 @@ def main(args, world: Optional[World],
     job = _RankJob(args, comm)
     try:
         code = job.run()
+    except LauncherError as exc:  # a bad --interface, no route to a host
+        abort(comm, 2 if isinstance(exc, UsageError) else 1,
+              f"{prog}: error: {exc}")
     except BaseException as exc:  # noqa: BLE001 - never hang the others
         abort(comm, 1, f"{prog}: rank {rank} of {size} failed: "
                        f"{type(exc).__name__}: {exc}", with_traceback=True)

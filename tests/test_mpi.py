@@ -289,6 +289,17 @@ def test_a_failing_rank_ends_the_whole_job(program, transport, source, says):
     assert says in run.stderr, run
 
 
+def test_bad_interface_across_hosts_ends_the_job_with_its_reason(program):
+    """ZeroMQ over two hosts needs a TCP address: a wrong --interface is
+    said once, without a traceback, and ends every rank."""
+    run = mpirun(HOST_RANKS, ["--interface", "nosuch0",
+                              program(SIZE_AND_SOCKETS)], hosts=True,
+                 timeout=60)
+    assert run.returncode != 0, run
+    assert "error: --interface nosuch0: no such interface" in run.stderr, run
+    assert "Traceback" not in run.stderr, run
+
+
 def test_root_exception_is_the_exit_code(program):
     path = program("""
         from scoop_hpc import futures
