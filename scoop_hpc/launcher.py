@@ -54,16 +54,17 @@ def main(argv: Optional[List[str]] = None,
     args = parse(argv, prog)
     configure_logging(args.verbose - args.quiet, args.log, args.debug)
     world = mpirun.detect(os.environ)
-    if mpirun.wanted(args, world):
-        return mpirun.main(args, world, prog)
     if args.program_spec.kind == "path":
         try:
             with open(args.program_spec.target, "rb") as handle:
                 compile(handle.read(), args.program_spec.target, "exec")
         except SyntaxError as exc:
             import traceback
-            traceback.print_exception(type(exc), exc, None)
+            if world is None or world.rank == 0:  # once under mpiexec
+                traceback.print_exception(type(exc), exc, None)
             return 1
+    if mpirun.wanted(args, world):
+        return mpirun.main(args, world, prog)
     try:
         return Job(args).run()
     except UsageError as exc:

@@ -300,6 +300,13 @@ def test_bad_interface_across_hosts_ends_the_job_with_its_reason(program):
     assert "Traceback" not in run.stderr, run
 
 
+def test_syntax_error_is_said_once(program):
+    run = mpirun(3, [program("x = (\n")], transport="mpi")
+    assert run.returncode == 1, run
+    assert run.stderr.count("SyntaxError") == 1, run
+    assert "MPI_Abort" not in run.stderr, run
+
+
 def test_root_exception_is_the_exit_code(program):
     path = program("""
         from scoop_hpc import futures
