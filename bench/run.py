@@ -1,7 +1,9 @@
 """Run the benchmark workloads under each implementation; print one table.
 
 Implementations: scoop_hpc (``python -m scoop_hpc -n N``, this Python),
-ProcessPoolExecutor(N) (this Python) and, when the peers venv exists
+scoop_hpc under mpiexec when this Python's venv has one (``mpiexec -n N
+python -m scoop_hpc --transport mpi|zmq``), ProcessPoolExecutor(N) (this
+Python) and, when the peers venv exists
 (``bash bench/make_peers_venv.sh DIR``), SCOOP 0.7.2 (``DIR/bin/python -m
 scoop -n N``) and mpi4py.futures (``DIR/bin/mpiexec -n N+1 DIR/bin/python
 -m mpi4py.futures``).  Each cell is the median of ``--repeat`` runs; a run
@@ -28,7 +30,8 @@ ROOT = os.path.dirname(BENCH_DIR)
 Workload = collections.namedtuple(
     "Workload", "key script title unit lower_is_better whole_process nested",
     defaults=(False, False, False))
-Impl = collections.namedtuple("Impl", "key label short launcher nests")
+Impl = collections.namedtuple("Impl", "key label short launcher nests api",
+                              defaults=(None,))
 Outcome = collections.namedtuple("Outcome", "value error processes")
 
 WORKLOADS = (
@@ -45,7 +48,8 @@ WORKLOADS = (
 )
 NOT_NESTABLE = "n/a (cannot nest)"
 LOG_RECORD = re.compile(r"\b(INFO|DEBUG)\b")
-IMPL_KEYS = ("scoop_hpc", "ppe", "scoop", "mpi4py")
+IMPL_KEYS = ("scoop_hpc", "scoop_hpc_mpi", "scoop_hpc_mpi_zmq", "ppe",
+             "scoop", "mpi4py")
 
 
 def scoop_launcher(python, module):
@@ -71,10 +75,35 @@ def mpi_launcher(venv):
     return launch
 
 
+def scoop_mpi_launcher(python, transport):
+    """Return a launcher for ``mpiexec -n N python -m scoop_hpc
+    --transport T`` (N ranks, each a worker, the root's included)."""
+    def launch(script, workers):
+        return [os.path.join(os.path.dirname(python), "mpiexec"), "-n",
+                str(workers), python, "-m", "scoop_hpc", "--transport",
+                transport, script]
+    return launch
+
+
+def mpi_impls(python):
+    """Return scoop_hpc under mpiexec on both transports, if this Python's
+    venv has mpiexec (``../shared/rigs/mpi-up.sh`` installs it)."""
+    if not os.access(os.path.join(os.path.dirname(python), "mpiexec"),
+                     os.X_OK):
+        return []
+    return [Impl("scoop_hpc_mpi", "scoop_hpc mpiexec, MPI transport",
+                 "mpiexec+MPI", scoop_mpi_launcher(python, "mpi"), True,
+                 "scoop_hpc"),
+            Impl("scoop_hpc_mpi_zmq", "scoop_hpc mpiexec, ZeroMQ",
+                 "mpiexec+ZeroMQ", scoop_mpi_launcher(python, "zmq"), True,
+                 "scoop_hpc")]
+
+
 def find_impls(args):
     """Return the implementations to run and notes on the missing ones."""
     impls = [Impl("scoop_hpc", "scoop_hpc", "scoop_hpc",
                   scoop_launcher(args.python, "scoop_hpc"), True),
+             *mpi_impls(args.python),
              Impl("ppe", "PPE", "PPE", plain_launcher(args.python), False)]
     notes = []
     peers_python = os.path.join(args.peers_venv or "", "bin", "python")
@@ -97,7 +126,8 @@ def find_impls(args):
 
 def run_env(impl, workers):
     """Return the environment of one workload run."""
-    env = dict(os.environ, BENCH_IMPL=impl.key, BENCH_WORKERS=str(workers))
+    env = dict(os.environ, BENCH_IMPL=impl.api or impl.key,
+               BENCH_WORKERS=str(workers))
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (BENCH_DIR, env.get("PYTHONPATH")) if p)
     return env
@@ -254,9 +284,9 @@ def cell_text(workload, impl, results, workers):
     return fmt(outcome.value)
 
 
-def ratio_text(workload, peer, results):
+def ratio_text(workload, peer, results, our_key="scoop_hpc"):
     """Return scoop_hpc's figure over the peer's (>1: scoop_hpc better)."""
-    ours = results.get((workload.key, "scoop_hpc"))
+    ours = results.get((workload.key, our_key))
     theirs = results.get((workload.key, peer.key))
     if ours is None or theirs is None or ours.error or theirs.error:
         return "n/a" if cannot_run(workload, peer) else "-"
@@ -267,11 +297,13 @@ def ratio_text(workload, peer, results):
 
 def table(workloads, impls, results, workers):
     """Return the Markdown table of the results."""
-    ours = [impl for impl in impls if impl.key == "scoop_hpc"]
-    peers = [impl for impl in impls if impl.key != "scoop_hpc"]
+    ours = [impl for impl in impls if impl.api == "scoop_hpc"
+            or impl.key == "scoop_hpc"]
+    peers = [impl for impl in impls if impl not in ours]
     head = ["Workload", "unit"] + [impl.label for impl in ours]
     for peer in peers:
-        head += [peer.label] + (["scoop_hpc/" + peer.short] if ours else [])
+        head += [peer.label] + [f"{our.short}/{peer.short}"
+                                for our in ours]
     rows = [head, ["---"] * len(head)]
     for workload in workloads:
         unit = workload.unit + (" \u00b9" if workload.lower_is_better else "")
@@ -280,8 +312,8 @@ def table(workloads, impls, results, workers):
                 for impl in ours]
         for peer in peers:
             row.append(cell_text(workload, peer, results, workers))
-            if ours:
-                row.append(ratio_text(workload, peer, results))
+            row += [ratio_text(workload, peer, results, our.key)
+                    for our in ours]
         rows.append(row)
     return "\n".join("| " + " | ".join(row) + " |" for row in rows)
 
@@ -371,9 +403,15 @@ def footnotes(args, workloads, impls, notes):
     n = args.workers
     keys = {workload.key for workload in workloads}
     lines = list(notes)
-    if any(impl.key == "scoop_hpc" for impl in impls) and len(impls) > 1:
+    if any(impl.key.startswith("scoop_hpc") for impl in impls) and \
+            len(impls) > 1:
         lines.append("Each scoop_hpc/X column is scoop_hpc's figure over X's, "
                      "so a ratio above 1 means scoop_hpc is better.")
+    if any(impl.key.startswith("scoop_hpc_mpi") for impl in impls):
+        lines.append(
+            "scoop_hpc under mpiexec: `mpiexec -n %d python -m scoop_hpc "
+            "--transport mpi|zmq` (%d ranks, each a worker, the root's "
+            "rank included; the broker is a thread of rank 0)." % (n, n))
     if "W1" in keys:
         lines.append("\u00b9 W1 is the wall time of the whole process, "
                      "launcher included (lower is better); its ratio is "
@@ -408,7 +446,8 @@ def parse_args(argv=None):
     parser.add_argument("--only", type=comma_list, metavar="W2,W3",
                         help="run only these workloads")
     parser.add_argument("--impls", type=comma_list,
-                        metavar="scoop_hpc,ppe,scoop,mpi4py",
+                        metavar="scoop_hpc,scoop_hpc_mpi,scoop_hpc_mpi_zmq,"
+                                "ppe,scoop,mpi4py",
                         help="run only these implementations")
     parser.add_argument("--repeat", type=int, default=3, metavar="N",
                         help="runs per cell; the median is shown "

@@ -30,7 +30,7 @@ from typing import Dict, List, Optional
 
 import zmq
 
-from . import _procs, _worker, network
+from . import _procs, _worker, mpirun, network
 from ._transport.signing import SignedRouter
 from ._transport.zmq import ZmqRouter
 from .agent import AgentConfig
@@ -54,14 +54,18 @@ def main(argv: Optional[List[str]] = None,
     """Run the launcher; return the exit code of the job."""
     args = parse(argv, prog)
     configure_logging(args.verbose - args.quiet, args.log, args.debug)
+    world = args.world
     if args.program_spec.kind == "path":
         try:
             with open(args.program_spec.target, "rb") as handle:
                 compile(handle.read(), args.program_spec.target, "exec")
         except SyntaxError as exc:
             import traceback
-            traceback.print_exception(type(exc), exc, None)
+            if world is None or world.rank == 0:  # once under mpiexec
+                traceback.print_exception(type(exc), exc, None)
             return 1
+    if mpirun.wanted(args, world):
+        return mpirun.main(args, world, prog)
     try:
         return Job(args).run()
     except UsageError as exc:

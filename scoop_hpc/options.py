@@ -10,7 +10,7 @@ import os
 import sys
 from typing import List, Optional
 
-from . import _worker, placement, starters
+from . import _worker, mpirun, placement, starters
 from .errors import UsageError
 
 
@@ -100,6 +100,11 @@ def make_parser(prog: str = "python -m scoop_hpc") -> argparse.ArgumentParser:
     parser.add_argument("--prolog", metavar="FILE",
                         help="shell file sourced on remote hosts before "
                              "their workers start (e.g. module loads)")
+    parser.add_argument("--transport", choices=("zmq", "mpi"),
+                        default=_transport_default(),
+                        help="what carries the messages: zmq (default) or, "
+                             "under mpiexec, mpi (every message over MPI; "
+                             "default from SCOOP_HPC_TRANSPORT)")
     parser.add_argument("--debug", action="store_true",
                         help="set scoop_hpc.DEBUG and log debug messages")
     parser.add_argument("-m", dest="module", metavar="MODULE",
@@ -110,20 +115,34 @@ def make_parser(prog: str = "python -m scoop_hpc") -> argparse.ArgumentParser:
     return parser
 
 
+def _transport_default() -> str:
+    """``SCOOP_HPC_TRANSPORT`` if it names a transport, else zmq."""
+    value = os.environ.get("SCOOP_HPC_TRANSPORT", "zmq").strip().lower()
+    if value not in ("zmq", "mpi"):
+        raise SystemExit(f"SCOOP_HPC_TRANSPORT={value}: unknown transport "
+                         f"(choose zmq or mpi)")
+    return value
+
+
 def parse(argv: Optional[List[str]] = None,
           prog: str = "python -m scoop_hpc") -> argparse.Namespace:
     """Parse and check a command line; exit with code 2 on a usage error.
 
-    The result also holds ``program_spec`` (a ``_worker.Program``) and
-    ``placement`` (a ``placement.Placement``).
+    The result also holds ``program_spec`` (a ``_worker.Program``),
+    ``world`` (``mpirun.World`` when this is one rank of an MPI launch)
+    and ``placement`` (a ``placement.Placement``; None under mpirun, where
+    ranks are the workers and no placement is needed).
     """
     parser = make_parser(prog)
     args = parser.parse_args(argv)
     _program_after_hosts(args)
+    args.world = mpirun.detect(os.environ)
     try:
-        args.placement = resolve_placement(args)
+        args.placement = (None if mpirun.wanted(args, args.world)
+                          else resolve_placement(args))
         args.program_spec = _program(args)
-        _check_remote_options(args)
+        if args.placement is not None:
+            _check_remote_options(args)
     except UsageError as exc:
         parser.error(str(exc))
     return args

@@ -144,7 +144,11 @@ def test_slurm_cancel_stops_the_job_on_every_node(program, tmp_path):
         subprocess.run(["scancel", job], timeout=30, check=True)
     left = wait_gone(pids, 15)
     assert not left, f"left behind: {left}\n{out.read_text()}"
-    assert "received SIGTERM: stopping the job" in out.read_text()
+    # Slurm signals every process of the step: the launcher may hear of its
+    # own SIGTERM or of the root's first
+    text = out.read_text()
+    assert ("received SIGTERM: stopping the job" in text
+            or "w0 exited with code -15" in text), text
 
 
 # -- Grid Engine -------------------------------------------------------------

@@ -1,0 +1,345 @@
+"""``python -m scoop_hpc`` started by mpirun, mpiexec or srun: one rank each.
+
+::
+
+    mpiexec -n N python -m scoop_hpc [--transport zmq|mpi] prog.py
+      rank 0: broker thread  (routes tasks; no ssh, no hostfile, no fork)
+              main thread: w0, the root: runs prog.py as __main__
+      rank k: wk: imports prog.py as SCOOP_WORKER and serves tasks
+
+Every rank runs tasks, so ``SIZE`` is N, the number of ranks. Rank 0 runs
+the broker in a thread beside the root program rather than forking the
+root (as the local launcher does): forking after ``MPI_Init`` is unsafe
+(the child shares the MPI library's state: shared-memory segments,
+registered network memory), and it is impossible for the MPI transport,
+whose root must itself be an MPI process. Keeping rank 0 broker-only would
+leave one core idle and make ``mpiexec -n 1`` useless. The broker only
+reads envelopes, so it costs the root little.
+
+Transports:
+
+- ``zmq`` (default): rank 0 binds an ipc socket for the ranks on its host
+  and a TCP port on the address facing the other hosts (``network``), then
+  broadcasts each host's address and the job's token over MPI.
+- ``mpi`` (``--transport mpi`` or ``SCOOP_HPC_TRANSPORT=mpi``): every
+  message travels over MPI (``_transport.mpi``); no socket at all.
+
+The end: the root's exit code goes to the broker thread, which tells every
+worker to leave; every rank then meets the others in a barrier, and all
+exit with the root's code. Ranks that do not come within a grace period
+(stuck in a long task) are ended with ``MPI_Abort``, as is the job when an
+error escapes any rank: an MPI job never hangs on a dead rank.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import threading
+import time
+import traceback
+from typing import Mapping, NamedTuple, Optional
+
+from . import _procs, _worker, network
+from ._transport.signing import SignedRouter
+from .broker import Broker
+from .errors import LauncherError, UsageError
+
+_LAUNCHERS = (
+    ("PMI_RANK", "PMI_SIZE", "MPICH/Intel MPI (Hydra)"),
+    ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "Open MPI"),
+    ("PMIX_RANK", "SLURM_STEP_NUM_TASKS", "PMIx"),
+)
+_GRACE = 3.0       # seconds workers get to leave after the root ended
+_STEP = 0.02       # seconds the broker thread waits per step at most
+
+
+class World(NamedTuple):
+    """What the environment says of this rank (``size`` may be unknown)."""
+
+    rank: int
+    size: Optional[int]
+    source: str
+
+
+def detect(environ: Mapping[str, str]) -> Optional[World]:
+    """Tell whether this process is one rank of an MPI launch.
+
+    Read from the variables the launchers set, so that no MPI library is
+    loaded in an ordinary run. ``srun`` counts only when its step has more
+    than one task (a batch script has ``SLURM_PROCID`` too, and
+    ``srun -n 1 python -m scoop_hpc`` starts a job of its own).
+
+    >>> detect({"PMI_RANK": "2", "PMI_SIZE": "4"})
+    World(rank=2, size=4, source='PMI_RANK=2, PMI_SIZE=4 (MPICH/Intel MPI \
+(Hydra))')
+    >>> detect({"SLURM_PROCID": "0", "SLURM_NTASKS": "4"}) is None
+    True
+    >>> detect({}) is None
+    True
+    """
+    for rank_key, size_key, name in _LAUNCHERS:
+        if rank_key in environ:
+            size = _number(environ.get(size_key))
+            if size == 1 and "SLURM_STEP_ID" in environ:
+                return None  # srun -n 1 wraps a launcher; see above
+            told = f"{rank_key}={environ[rank_key]}"
+            if size is not None:
+                told += f", {size_key}={size}"
+            return World(_number(environ[rank_key]) or 0, size,
+                         f"{told} ({name})")
+    if "SLURM_STEP_ID" in environ and "SLURM_PROCID" in environ:
+        size = _number(environ.get("SLURM_STEP_NUM_TASKS"))
+        if size is not None and size > 1:
+            rank = _number(environ["SLURM_PROCID"]) or 0
+            return World(rank, size, f"SLURM_PROCID={rank}, "
+                                     f"SLURM_STEP_NUM_TASKS={size} (srun)")
+    return None
+
+
+def _number(text: Optional[str]) -> Optional[int]:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def wanted(args, world: Optional[World]) -> bool:
+    """Tell whether this run is one rank of an MPI job.
+
+    A world of one rank (``mpiexec -n 1``) is one, unless the command line
+    asks for workers or hosts of its own (``-n 8``, ``--hosts``): then the
+    ordinary launcher starts them, as it would without mpiexec.
+    """
+    if args.transport == "mpi":
+        return True
+    if world is None:
+        return False
+    if world.size == 1:
+        return not (args.hosts or args.hostfile
+                    or args.workers not in (None, 1))
+    return True
+
+
+def mismatch_message(world: World, size: int, library: str) -> str:
+    """Explain a world of ``size`` where the launcher started more ranks."""
+    return (f"the MPI launcher started {world.size} processes "
+            f"({world.source}), but MPI in this Python sees a world of "
+            f"{size}: mpi4py uses another MPI library ({library}) than the "
+            f"launcher that started it, so every process would run the "
+            f"whole program alone. Start it with the mpiexec of the library "
+            f"mpi4py was built against (python -c 'import mpi4py; "
+            f"print(mpi4py.get_config())' names it), or reinstall mpi4py "
+            f"against this launcher's MPI (pip install --no-binary mpi4py "
+            f"--force-reinstall mpi4py)")
+
+
+def main(args, world: Optional[World],
+         prog: str = "python -m scoop_hpc") -> int:
+    """Run this rank's part of the job; return the job's exit code."""
+    speaks = world is None or world.rank == 0
+    try:
+        from mpi4py import MPI
+    except ImportError as exc:
+        where = (f"as rank {world.rank} of {world.size} ({world.source})"
+                 if world else "with --transport mpi")
+        if speaks:
+            print(f"{prog}: error: this runs {where}, but mpi4py cannot be "
+                  f"imported ({exc}); install it into this Python with "
+                  f"pip install 'scoop_hpc[mpi]' (built against the MPI of "
+                  f"your mpiexec), or run without mpiexec", file=sys.stderr)
+        return 1
+    comm = MPI.COMM_WORLD
+    rank, size = comm.Get_rank(), comm.Get_size()
+    if world is not None and (world.size or 1) > 1 and size == 1:
+        library = " ".join(MPI.Get_library_version().split("\n")[0].split())
+        problem, code = mismatch_message(world, size, library), 1
+    else:
+        problem, code = _conflict(args, size), 2
+    if problem is not None:
+        if speaks:
+            print(f"{prog}: error: {problem}", file=sys.stderr)
+        MPI.Finalize()
+        return code
+    job = _RankJob(args, comm)
+    try:
+        code = job.run()
+    except LauncherError as exc:  # a bad --interface, no route to a host
+        abort(comm, 2 if isinstance(exc, UsageError) else 1,
+              f"{prog}: error: {exc}")
+    except BaseException as exc:  # noqa: BLE001 - never hang the others
+        abort(comm, 1, f"{prog}: rank {rank} of {size} failed: "
+                       f"{type(exc).__name__}: {exc}", with_traceback=True)
+    MPI.Finalize()
+    # A normal exit, not os._exit: MPICH's exit handlers tell its process
+    # manager that this rank ended well; without them it may kill the
+    # ranks that have not exited yet.
+    return code
+
+
+def _conflict(args, size: int) -> Optional[str]:
+    """Say which option cannot apply under an MPI launcher."""
+    if args.workers is not None and args.workers != size:
+        return (f"-n {args.workers}: MPI started {size} "
+                f"rank{'s' if size > 1 else ''}, and each rank is one "
+                f"worker; drop -n or start {args.workers} ranks (mpiexec -n "
+                f"{args.workers} python -m scoop_hpc ...)")
+    for option, value in (("--hosts", args.hosts),
+                          ("--hostfile", args.hostfile),
+                          ("--tunnel", args.tunnel)):
+        if value:
+            return (f"{option}: under an MPI launcher the ranks are the "
+                    f"workers and the launcher places them; give hosts to "
+                    f"mpiexec (-f/-hostfile) instead")
+    return None
+
+
+def abort(comm, code: int, message: str, with_traceback: bool = False
+          ) -> None:
+    """Print ``message`` (and the current traceback); end every rank."""
+    if with_traceback:
+        traceback.print_exc()
+    print(message, file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    comm.Abort(code)
+
+
+class _RankJob:
+    """One rank's part: transport set-up, broker (rank 0), serving, end."""
+
+    def __init__(self, args, comm) -> None:
+        self.args = args
+        self.comm = comm
+        self.rank = comm.Get_rank()
+        self.size = comm.Get_size()
+        self.tmpdir: Optional[str] = None
+        self.context = None
+        self.release = None   # frees the MPI transport's communicators
+
+    def run(self) -> int:
+        token = self.comm.bcast(
+            secrets.token_bytes(32) if self.rank == 0 else None, root=0)
+        if self.args.transport == "mpi":
+            from ._transport.mpi import MpiTransport
+            transport = MpiTransport(self.comm)
+            make_router = transport.router
+            self.release = transport.free
+            address = transport.address
+        else:
+            make_router, address = self._zmq_addresses()
+            from ._transport.zmq import ZmqTransport
+            transport = ZmqTransport(address)
+        config = _worker.WorkerConfig(
+            index=self.rank, size=self.size, address=address,
+            program=self.args.program_spec, path=self.args.path,
+            nice=self.args.nice, debug=self.args.debug, token=token)
+        broker = None
+        if self.rank == 0:
+            broker = _BrokerThread(
+                Broker(SignedRouter(make_router(), token), self.size),
+                self.comm)
+            broker.start()
+        code = _worker.serve(config, transport)
+        if self.rank != 0 and code:
+            abort(self.comm, code, f"scoop_hpc: worker {config.name} (rank "
+                                   f"{self.rank}) could not start; the job "
+                                   f"stops")
+        if broker is not None:
+            broker.shut_down()
+        return self._end(code, transport, broker)
+
+    def _zmq_addresses(self):
+        """Rank 0 binds; every rank learns the address for its host."""
+        host = os.uname().nodename
+        hosts = self.comm.allgather(host)
+        table = None
+        router = None
+        if self.rank == 0:
+            import zmq
+
+            from ._transport.zmq import ZmqRouter
+            self.tmpdir = _procs.private_dir()
+            ipc = f"ipc://{self.tmpdir}/broker"
+            remote = sorted(set(hosts) - {host})
+            binds, routes, unreachable = network.plan(
+                remote, self.args.interface, self.args.broker_hostname)
+            if unreachable:
+                raise LauncherError("; ".join(unreachable.values()))
+            self.context = zmq.Context()
+            router = ZmqRouter(self.context, [ipc, *binds])
+            bound = {a[6:].rsplit(":", 1)[0]: a
+                     for a in router.addresses[1:]}
+            table = {name: network.dial(bound, route)
+                     for name, route in routes.items()}
+            table[host] = ipc
+        table = self.comm.bcast(table, root=0)
+        return (lambda: router), table[host]
+
+    def _end(self, code: int, transport, broker) -> int:
+        """Leave together: close, meet at a barrier, share the root's code.
+        """
+        transport.close()
+        _join_threads("scoop_hpc-steal", 2.0)
+        request = self.comm.Ibarrier()
+        deadline = (time.monotonic() + _GRACE if self.rank == 0
+                    else float("inf"))
+        while not request.Test():
+            if time.monotonic() > deadline:
+                abort(self.comm, code or 1,
+                      f"scoop_hpc: some workers did not leave within "
+                      f"{_GRACE:g} s of the end of the root program (a "
+                      f"task still running?); ending the MPI job")
+            time.sleep(0.001)
+        if broker is not None:
+            broker.finish()
+        if self.release is not None:
+            self.comm.Barrier()  # the broker sent its last message
+            self.release()
+        if self.context is not None:
+            self.context.destroy(linger=0)
+        if self.tmpdir is not None:
+            _procs.remove_dir(self.tmpdir)
+        return self.comm.bcast(code, root=0)
+
+
+class _BrokerThread(threading.Thread):
+    """Rank 0's broker loop, beside the root program."""
+
+    def __init__(self, broker: Broker, comm) -> None:
+        super().__init__(name="scoop_hpc-broker", daemon=True)
+        self.broker = broker
+        self.comm = comm
+        self._stop_asked = threading.Event()
+        self._told = threading.Event()
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self._stop_asked.is_set():
+                self.broker.step(_STEP)
+            self.broker.shutdown()
+            self._told.set()
+            while not self._done.is_set():
+                self.broker.step(_STEP)
+            self.broker.router.close()
+        except BaseException as exc:  # noqa: BLE001 - never hang the job
+            abort(self.comm, 1, f"scoop_hpc: the broker on rank 0 failed: "
+                                f"{type(exc).__name__}: {exc}",
+                  with_traceback=True)
+
+    def shut_down(self) -> None:
+        """Have the broker tell every worker to leave; wait until it did."""
+        self._stop_asked.set()
+        self._told.wait()
+
+    def finish(self) -> None:
+        """Stop the loop and close the broker's endpoint."""
+        self._done.set()
+        self.join()
+
+
+def _join_threads(name: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    for thread in threading.enumerate():
+        if thread.name == name:
+            thread.join(max(0.0, deadline - time.monotonic()))
