@@ -79,13 +79,14 @@ class WorkerConfig:
     and payload (``_transport.signing``), so the broker serves only the
     workers that hold it. It travels in memory or on an agent's stdin,
     never on a command line, in a log or over the network.
+    ``sign_payloads`` is False only in a job without network sockets.
     """
 
     def __init__(self, index: int, size: int, address: str,
                  program: Program, path: Optional[str] = None,
                  nice: int = 0, debug: bool = False,
                  parent_pid: Optional[int] = None,
-                 token: bytes = b"") -> None:
+                 token: bytes = b"", sign_payloads: bool = True) -> None:
         self.index = index
         self.size = size
         self.address = address
@@ -95,6 +96,7 @@ class WorkerConfig:
         self.debug = debug
         self.parent_pid = parent_pid
         self.token = token
+        self.sign_payloads = sign_payloads
 
     @property
     def name(self) -> str:
@@ -114,7 +116,7 @@ def serve(config: WorkerConfig, transport) -> int:
     sys.setswitchinterval(_SWITCH_INTERVAL)
     _set_constants(config)
     execution.set_location(config.name, config.size)
-    P.set_key(config.token)
+    P.set_key(config.token, config.sign_payloads)
     hub = Hub(identity, SignedEndpoint(transport.connect(identity),
                                        config.token), config.size)
     if config.parent_pid is not None:

@@ -209,7 +209,8 @@ class Job:
                 index=index, size=self.size, address=address,
                 program=self.args.program_spec, path=self.args.path,
                 nice=self.args.nice, debug=self.args.debug,
-                parent_pid=parent, token=self.token)
+                parent_pid=parent, token=self.token,
+                sign_payloads=bool(self.remotes))
             pid = _procs.fork_worker(config,
                                      close=(self._pipe_r, self._pipe_w))
             self.children[pid] = config.name

@@ -52,6 +52,18 @@ def test_an_altered_payload_is_never_unpickled(monkeypatch):
     assert loaded == []
 
 
+def test_a_job_without_network_sockets_leaves_payloads_unsigned():
+    P.set_key(b"local job", payloads=False)
+    try:
+        frames = P.dumps("value")
+        assert bytes(frames[0]) == b"\0" * 32
+        assert P.loads(frames) == "value"
+    finally:
+        P.set_key(b"")
+    with pytest.raises(TransportError, match="integrity"):
+        P.loads(frames)
+
+
 def test_payloads_are_keyed_by_the_jobs_secret():
     frames = P.dumps("value")
     P.set_key(b"another job")
