@@ -215,6 +215,7 @@ class _RankJob:
         self.tmpdir: Optional[str] = None
         self.context = None
         self.release = None   # frees the MPI transport's communicators
+        self.networked = False
 
     def run(self) -> int:
         token = self.comm.bcast(
@@ -232,7 +233,8 @@ class _RankJob:
         config = _worker.WorkerConfig(
             index=self.rank, size=self.size, address=address,
             program=self.args.program_spec, path=self.args.path,
-            nice=self.args.nice, debug=self.args.debug, token=token)
+            nice=self.args.nice, debug=self.args.debug, token=token,
+            sign_payloads=self.networked)
         broker = None
         if self.rank == 0:
             broker = _BrokerThread(
@@ -252,6 +254,7 @@ class _RankJob:
         """Rank 0 binds; every rank learns the address for its host."""
         host = os.uname().nodename
         hosts = self.comm.allgather(host)
+        self.networked = len(set(hosts)) > 1     # a TCP port is bound
         table = None
         router = None
         if self.rank == 0:
