@@ -48,7 +48,8 @@ def fork_worker(config: _worker.WorkerConfig, close: Iterable[int] = (),
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         die_with_parent(config.parent_pid)
         from ._transport.zmq import ZmqTransport
-        code = _worker.serve(config, ZmqTransport(config.address))
+        code = _worker.serve(config, ZmqTransport(config.address,
+                                                  config.curve))
     except BaseException:  # noqa: BLE001 - never return into the parent
         import traceback
         traceback.print_exc()

@@ -80,13 +80,16 @@ class WorkerConfig:
     workers that hold it. It travels in memory or on an agent's stdin,
     never on a command line, in a log or over the network.
     ``sign_payloads`` is False only in a job without network sockets.
+    ``curve`` holds the CurveZMQ keys (``_transport.zmq.Curve``) under
+    ``--encrypt``.
     """
 
     def __init__(self, index: int, size: int, address: str,
                  program: Program, path: Optional[str] = None,
                  nice: int = 0, debug: bool = False,
                  parent_pid: Optional[int] = None,
-                 token: bytes = b"", sign_payloads: bool = True) -> None:
+                 token: bytes = b"", sign_payloads: bool = True,
+                 curve=None) -> None:
         self.index = index
         self.size = size
         self.address = address
@@ -97,6 +100,7 @@ class WorkerConfig:
         self.parent_pid = parent_pid
         self.token = token
         self.sign_payloads = sign_payloads
+        self.curve = curve
 
     @property
     def name(self) -> str:

@@ -20,6 +20,7 @@ from typing import Dict, List, Optional
 
 from . import _agentwire as W
 from . import _procs, _worker
+from ._transport.zmq import Curve
 
 _STOP_GRACE = 2.0      # seconds between SIGTERM and SIGKILL
 _CHUNK = 65536
@@ -30,7 +31,7 @@ class AgentConfig:
     """The part of the job one agent runs, as the launcher describes it."""
 
     FIELDS = ("host", "first", "count", "size", "address", "token",
-              "program", "path", "nice", "debug", "unlink")
+              "program", "path", "nice", "debug", "unlink", "curve")
 
     def __init__(self, **fields) -> None:
         missing = set(self.FIELDS) - set(fields)
@@ -52,7 +53,9 @@ class AgentConfig:
             index=index, size=self.size, address=self.address,
             program=program, path=self.path, nice=self.nice,
             debug=self.debug, parent_pid=parent_pid,
-            token=bytes.fromhex(self.token))
+            token=bytes.fromhex(self.token),
+            curve=Curve(*(key.encode() for key in self.curve))
+            if self.curve else None)
             for index in range(self.first, self.first + self.count)]
 
 

@@ -32,7 +32,7 @@ import zmq
 
 from . import _procs, _worker, mpirun, network
 from ._transport.signing import SignedRouter
-from ._transport.zmq import ZmqRouter
+from ._transport.zmq import Curve, ZmqRouter
 from .agent import AgentConfig
 from .broker import Broker
 from .errors import TransportError, UsageError
@@ -90,6 +90,7 @@ class Job:
         self.console = Console(prefix=args.verbose > 0, log_path=args.log)
         self.root_pid = 0
         self.job_id = secrets.token_hex(4)
+        self.curve = Curve.new() if args.encrypt else None
         self.shared_dir: Optional[str] = None
         self._pipe_r, self._pipe_w = os.pipe()
         os.set_blocking(self._pipe_r, False)
@@ -103,12 +104,13 @@ class Job:
         binds, routes, unreachable = [], {}, {}
         if remote and not self.args.tunnel:
             binds, routes, unreachable = network.plan(
-                remote, self.args.interface, self.args.broker_hostname)
+                remote, self.args.interface, self.args.broker_hostname,
+                self.args.bind_all)
         router = None
         old = self._install_signals()
         try:
-            router = SignedRouter(ZmqRouter(context, [ipc, *binds]),
-                                  self.token)
+            router = SignedRouter(
+                ZmqRouter(context, [ipc, *binds], self.curve), self.token)
             broker = Broker(router, self.size)
             bound = {a[6:].rsplit(":", 1)[0]: a for a in router.addresses[1:]}
             self._start(ipc, bound, routes, unreachable)
@@ -165,7 +167,9 @@ class Job:
                 address=address, token=self.token.hex(),
                 program=vars(args.program_spec),
                 path=args.path or os.getcwd(), nice=args.nice,
-                debug=args.debug, unlink=unlink)
+                debug=args.debug, unlink=unlink,
+                curve=[key.decode() for key in self.curve.for_workers()]
+                if self.curve else None)
             argv = starter.command(host, count, self.placement.ranks.get(host),
                                    forward, config_file)
             remote = RemoteHost(host, argv, config, self.console,
@@ -210,7 +214,8 @@ class Job:
                 program=self.args.program_spec, path=self.args.path,
                 nice=self.args.nice, debug=self.args.debug,
                 parent_pid=parent, token=self.token,
-                sign_payloads=bool(self.remotes))
+                sign_payloads=bool(self.remotes),
+                curve=self.curve.for_workers() if self.curve else None)
             pid = _procs.fork_worker(config,
                                      close=(self._pipe_r, self._pipe_w))
             self.children[pid] = config.name

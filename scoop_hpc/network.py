@@ -16,6 +16,8 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 from .errors import UsageError
 
+ANY = "0.0.0.0"
+
 
 def interface_address(name: str) -> str:
     """The IPv4 address of interface ``name``.
@@ -67,7 +69,8 @@ def facing_address(host: str) -> str:
 
 
 def plan(remote_hosts: Iterable[str], interface: Optional[str] = None,
-         hostname: Optional[str] = None) -> Tuple[List[str],
+         hostname: Optional[str] = None,
+         bind_all: bool = False) -> Tuple[List[str],
                                                   Dict[str, Tuple[str, str]],
                                                   Dict[str, str]]:
     """Choose what the broker binds and what each remote host dials.
@@ -77,6 +80,9 @@ def plan(remote_hosts: Iterable[str], interface: Optional[str] = None,
     dial)``; and, per host without a route (its name does not resolve),
     why. Only the last way of choosing needs the hosts' addresses: with
     the first two, a host that cannot be reached fails when ssh tries it.
+
+    ``bind_all`` (``--bind-all``) binds every interface instead; hosts
+    still dial the address chosen for them.
 
     Raises:
         UsageError: a bad ``--interface`` or ``--broker-hostname``.
@@ -96,12 +102,15 @@ def plan(remote_hosts: Iterable[str], interface: Optional[str] = None,
             except UsageError as exc:
                 unreachable[host] = str(exc)
     binds = sorted({f"tcp://{bound}:0" for bound, _ in routes.values()})
+    if bind_all and binds:
+        binds = [f"tcp://{ANY}:0"]
     return binds, routes, unreachable
 
 
 def dial(bound: Dict[str, str], route: Tuple[str, str]) -> str:
     """The address a remote host dials, given the bound ``tcp://ip:port``
-    of each address (``bound`` maps the ip to it)."""
+    of each address (``bound`` maps the ip to it; ``0.0.0.0`` serves
+    every ip under ``--bind-all``)."""
     ip, name = route
-    port = bound[ip].rsplit(":", 1)[1]
+    port = bound.get(ip, bound.get(ANY, "")).rsplit(":", 1)[1]
     return f"tcp://{name}:{port}"

@@ -86,6 +86,12 @@ def make_parser(prog: str = "python -m scoop_hpc") -> argparse.ArgumentParser:
                         dest="broker_hostname", metavar="HOST",
                         help="name remote hosts use to reach this host; "
                              "the broker listens on its address")
+    parser.add_argument("--bind-all", action="store_true",
+                        help="listen on every interface, not only on the "
+                             "address the other hosts are told to dial")
+    parser.add_argument("--encrypt", action="store_true",
+                        help="encrypt every connection with CurveZMQ (for "
+                             "networks you do not trust)")
     parser.add_argument("--interface", metavar="NAME",
                         help="listen on, and announce, the address of "
                              "this interface (e.g. ib0)")
@@ -143,6 +149,10 @@ def parse(argv: Optional[List[str]] = None,
         args.program_spec = _program(args)
         if args.placement is not None:
             _check_remote_options(args)
+        elif args.encrypt or args.bind_all:
+            raise UsageError("--encrypt and --bind-all apply to the "
+                             "launcher's own broker, not under mpirun "
+                             "(MPI carries the messages there)")
     except UsageError as exc:
         parser.error(str(exc))
     return args

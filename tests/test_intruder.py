@@ -129,3 +129,48 @@ def test_crafted_and_random_messages_are_dropped_and_the_job_completes(
     assert sent > 1000
     assert err.count("dropped a message") == sent, err[-2000:]
     assert_no_orphans(job)
+
+
+def test_under_encrypt_a_stranger_does_not_get_past_the_handshake(
+        program, tmp_path):
+    address_file = tmp_path / "address"
+    prog = program(f"""
+        import time
+        import scoop_hpc
+        from scoop_hpc import futures
+        if __name__ == "__main__":
+            with open({str(address_file)!r}, "w") as handle:
+                handle.write(scoop_hpc.BROKER_ADDRESS)
+            time.sleep(1.5)
+            print("sum", sum(futures.map(abs, range(-50, 50))))
+    """)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scoop_hpc", "-n", "2", "--encrypt",
+         str(prog)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    context = zmq.Context()
+    try:
+        deadline = time.monotonic() + 30
+        while not address_file.exists() or not address_file.read_text():
+            assert time.monotonic() < deadline, "no broker address"
+            time.sleep(0.05)
+        job = {p.pid for p in psutil.Process(proc.pid).children(True)}
+        sock = context.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(address_file.read_text())
+        for _ in range(50):
+            sock.send_multipart([P.header(P.HELLO), b"x" * 40])
+        assert sock.poll(300) == 0
+        sock.close()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        context.destroy(linger=0)
+    assert proc.returncode == 0, err
+    assert f"sum {sum(abs(i) for i in range(-50, 50))}" in out
+    # the plain-text peer never completed a curve handshake: none of its
+    # messages reached the broker, not even to be dropped
+    assert "dropped a message" not in err, err
+    assert_no_orphans(job)

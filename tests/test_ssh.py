@@ -270,3 +270,30 @@ def test_launcher_stopped_mid_run_leaves_nothing_on_any_host(program, sig):
         if launcher.poll() is None:
             launcher.kill()
         launcher.communicate()
+
+
+# -- what the broker listens on, and --encrypt ----------------------------
+LISTENING = """
+    import os, psutil
+    from scoop_hpc import futures
+    if __name__ == "__main__":
+        launcher = psutil.Process(os.getppid())
+        print("listening", sorted({c.laddr.ip for c in
+                                   launcher.net_connections("tcp")
+                                   if c.status == "LISTEN"}))
+        print(sorted(set(futures.map(abs, range(-9, 9)))))
+"""
+
+
+@pytest.mark.parametrize("options, ips", [
+    ([], ["127.0.0.1"]),
+    (["--bind-all"], ["0.0.0.0"]),
+    (["--encrypt"], ["127.0.0.1"]),
+])
+def test_the_broker_listens_on_the_chosen_address_only(program, options,
+                                                       ips):
+    run = launch(remote(*options, "--hosts", HERE, "node1", "node2",
+                        program(LISTENING)))
+    assert run.returncode == 0, run
+    assert f"listening {ips}" in run.stdout, run
+    assert str(list(range(10))) in run.stdout, run

@@ -2,10 +2,15 @@
 
 Large frames (pickle protocol 5 buffers) are sent and received without
 copies (``copy=False`` above pyzmq's copy threshold).
+
+With ``--encrypt`` every connection uses CurveZMQ: the broker's ROUTER is
+a curve server, each DEALER a curve client that knows the server's public
+key (:class:`Curve`). Messages are still signed by ``signing``; curve adds
+confidentiality and integrity on the wire against whoever sits on it.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple, Union
+from typing import NamedTuple, Optional, Sequence, Tuple, Union
 
 import zmq
 
@@ -13,6 +18,27 @@ from ..errors import TransportError
 from .base import Frames
 
 _COPY_THRESHOLD = 64 * 1024
+
+
+class Curve(NamedTuple):
+    """The job's CurveZMQ keys (Z85 text, as ``zmq.curve_keypair`` makes
+    them): the broker's pair, and the pair every worker uses."""
+
+    server_public: bytes
+    server_secret: bytes
+    client_public: bytes
+    client_secret: bytes
+
+    @classmethod
+    def new(cls) -> "Curve":
+        if not zmq.has("curve"):
+            raise TransportError("--encrypt needs a libzmq built with "
+                                 "CurveZMQ (libsodium); this pyzmq has none")
+        return cls(*zmq.curve_keypair(), *zmq.curve_keypair())
+
+    def for_workers(self) -> "Curve":
+        """The keys a worker needs (no server secret)."""
+        return self._replace(server_secret=b"")
 
 
 def _ms(timeout: Optional[float]) -> Optional[int]:
@@ -23,9 +49,13 @@ class ZmqEndpoint:
     """A DEALER socket connected to the broker (see ``base.Endpoint``)."""
 
     def __init__(self, context: zmq.Context, address: str,
-                 identity: bytes) -> None:
+                 identity: bytes, curve: Optional[Curve] = None) -> None:
         self.identity = identity
         sock = context.socket(zmq.DEALER)
+        if curve is not None:
+            sock.curve_serverkey = curve.server_public
+            sock.curve_publickey = curve.client_public
+            sock.curve_secretkey = curve.client_secret
         sock.setsockopt(zmq.IDENTITY, identity)
         sock.setsockopt(zmq.LINGER, 2000)
         sock.setsockopt(zmq.SNDHWM, 0)
@@ -58,8 +88,13 @@ class ZmqRouter:
     """
 
     def __init__(self, context: zmq.Context,
-                 bind: Union[str, Sequence[str]]) -> None:
+                 bind: Union[str, Sequence[str]],
+                 curve: Optional[Curve] = None) -> None:
         sock = context.socket(zmq.ROUTER)
+        if curve is not None:
+            sock.curve_server = True
+            sock.curve_publickey = curve.server_public
+            sock.curve_secretkey = curve.server_secret
         sock.setsockopt(zmq.LINGER, 2000)
         sock.setsockopt(zmq.SNDHWM, 0)
         sock.setsockopt(zmq.RCVHWM, 0)
@@ -123,8 +158,9 @@ class ZmqTransport:
     transport object may be built before the worker processes are forked.
     """
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, curve: Optional[Curve] = None) -> None:
         self.address = address
+        self.curve = curve
         self._context: Optional[zmq.Context] = None
         self._mains: list = []
 
@@ -135,12 +171,14 @@ class ZmqTransport:
         return self._context
 
     def connect(self, identity: bytes) -> ZmqEndpoint:
-        endpoint = ZmqEndpoint(self.context, self.address, identity)
+        endpoint = ZmqEndpoint(self.context, self.address, identity,
+                               self.curve)
         self._mains.append(endpoint)
         return endpoint
 
     def connect_side(self, identity: bytes) -> ZmqEndpoint:
-        return ZmqEndpoint(self.context, self.address, identity + b"/side")
+        return ZmqEndpoint(self.context, self.address, identity + b"/side",
+                           self.curve)
 
     def close(self) -> None:
         """Close the main endpoints, then end the context.
