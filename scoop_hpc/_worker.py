@@ -18,7 +18,7 @@ from typing import List, Optional
 
 import scoop_hpc
 
-from ._runtime import context, execution
+from ._runtime import activity, context, execution
 from ._runtime.hub import Hub
 from ._transport import protocol as P
 from ._transport.signing import SignedEndpoint
@@ -81,7 +81,9 @@ class WorkerConfig:
     never on a command line, in a log or over the network.
     ``sign_payloads`` is False only in a job without network sockets.
     ``curve`` holds the CurveZMQ keys (``_transport.zmq.Curve``) under
-    ``--encrypt``.
+    ``--encrypt``. ``activity`` is the folder where the worker leaves its
+    record (``_runtime.activity``; under ``-v`` and ``--timeline``), with
+    one entry per task when ``timeline``.
     """
 
     def __init__(self, index: int, size: int, address: str,
@@ -89,7 +91,8 @@ class WorkerConfig:
                  nice: int = 0, debug: bool = False,
                  parent_pid: Optional[int] = None,
                  token: bytes = b"", sign_payloads: bool = True,
-                 curve=None) -> None:
+                 curve=None, activity: Optional[str] = None,
+                 timeline: bool = False) -> None:
         self.index = index
         self.size = size
         self.address = address
@@ -101,6 +104,8 @@ class WorkerConfig:
         self.token = token
         self.sign_payloads = sign_payloads
         self.curve = curve
+        self.activity = activity
+        self.timeline = timeline
 
     @property
     def name(self) -> str:
@@ -125,6 +130,8 @@ def serve(config: WorkerConfig, transport) -> int:
                                        config.token), config.size)
     if config.parent_pid is not None:
         hub.idle_tick = lambda: _check_parent(config.parent_pid)
+    if config.activity:
+        hub.recorder = activity.Recorder(config.name, config.timeline)
     info = {"name": config.name, "pid": os.getpid(),
             "host": os.uname().nodename}
     welcome = hub.join(info, side=SignedEndpoint(
@@ -133,7 +140,9 @@ def serve(config: WorkerConfig, transport) -> int:
     scoop_hpc.BROKER_NAME = welcome.get("broker", "broker")
     context.install(hub)
     if config.index == 0:
-        return _run_root(hub, config.program)
+        code = _run_root(hub, config.program)
+        _leave_record(hub, config)
+        return code
     try:
         code, module = config.program.load(WORKER_MODULE)
         _install_main(module)
@@ -144,7 +153,17 @@ def serve(config: WorkerConfig, transport) -> int:
               file=sys.stderr)
         return 1
     hub.run(lambda: hub.stopping)
+    _leave_record(hub, config)
     return 0
+
+
+def _leave_record(hub: Hub, config: WorkerConfig) -> None:
+    if hub.recorder is not None:
+        try:
+            hub.recorder.write(config.activity)
+        except OSError as exc:
+            print(f"scoop_hpc: worker {config.name} could not write its "
+                  f"record to {config.activity}: {exc}", file=sys.stderr)
 
 
 def finish(code: int) -> None:

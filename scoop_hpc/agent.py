@@ -31,7 +31,8 @@ class AgentConfig:
     """The part of the job one agent runs, as the launcher describes it."""
 
     FIELDS = ("host", "first", "count", "size", "address", "token",
-              "program", "path", "nice", "debug", "unlink", "curve")
+              "program", "path", "nice", "debug", "unlink", "curve",
+              "activity", "timeline")
 
     def __init__(self, **fields) -> None:
         missing = set(self.FIELDS) - set(fields)
@@ -55,7 +56,8 @@ class AgentConfig:
             debug=self.debug, parent_pid=parent_pid,
             token=bytes.fromhex(self.token),
             curve=Curve(*(key.encode() for key in self.curve))
-            if self.curve else None)
+            if self.curve else None,
+            activity=self.activity, timeline=self.timeline)
             for index in range(self.first, self.first + self.count)]
 
 

@@ -82,6 +82,7 @@ class Broker:
         self.constants: Dict[str, list] = {}
         self._retry_at: Optional[float] = None
         self._closing = False
+        self.peak = 0              # the longest the pool has been
         self._handlers = {
             P.HELLO: self._on_hello, P.SIDE_HELLO: self._on_side_hello,
             P.REQUEST: self._on_request, P.TASKS: self._on_tasks,
@@ -177,6 +178,7 @@ class Broker:
     def _on_tasks(self, peer: bytes, frames: list) -> None:
         items = P.split_items(P.unpack(frames[1]), frames, 2)
         self.pool.extend(items)
+        self.peak = max(self.peak, len(self.pool))
         worker = self._sides.get(peer)
         if worker is not None:
             worker.stealing = False

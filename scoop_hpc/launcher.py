@@ -30,7 +30,7 @@ from typing import Dict, List, Optional
 
 import zmq
 
-from . import _procs, _worker, mpirun, network
+from . import _procs, _worker, mpirun, network, report
 from ._transport.signing import SignedRouter
 from ._transport.zmq import Curve, ZmqRouter
 from .agent import AgentConfig
@@ -91,6 +91,7 @@ class Job:
         self.root_pid = 0
         self.job_id = secrets.token_hex(4)
         self.curve = Curve.new() if args.encrypt else None
+        self.activity: Optional[str] = None    # where workers leave records
         self.shared_dir: Optional[str] = None
         self._pipe_r, self._pipe_w = os.pipe()
         os.set_blocking(self._pipe_r, False)
@@ -106,6 +107,8 @@ class Job:
             binds, routes, unreachable = network.plan(
                 remote, self.args.interface, self.args.broker_hostname,
                 self.args.bind_all)
+        if self.args.verbose or self.args.timeline:
+            self.activity = self._shared_dir() if remote else tmpdir
         router = None
         old = self._install_signals()
         try:
@@ -117,6 +120,7 @@ class Job:
             router.watch(self._pipe_r)
             code = self._supervise(broker)
             self._teardown(broker)
+            self._report(broker)
             return code
         finally:
             _procs.signal_all(self.children, signal.SIGKILL)
@@ -169,7 +173,8 @@ class Job:
                 path=args.path or os.getcwd(), nice=args.nice,
                 debug=args.debug, unlink=unlink,
                 curve=[key.decode() for key in self.curve.for_workers()]
-                if self.curve else None)
+                if self.curve else None, activity=self.activity,
+                timeline=bool(args.timeline))
             argv = starter.command(host, count, self.placement.ranks.get(host),
                                    forward, config_file)
             remote = RemoteHost(host, argv, config, self.console,
@@ -215,7 +220,8 @@ class Job:
                 nice=self.args.nice, debug=self.args.debug,
                 parent_pid=parent, token=self.token,
                 sign_payloads=bool(self.remotes),
-                curve=self.curve.for_workers() if self.curve else None)
+                curve=self.curve.for_workers() if self.curve else None,
+                activity=self.activity, timeline=bool(self.args.timeline))
             pid = _procs.fork_worker(config,
                                      close=(self._pipe_r, self._pipe_w))
             self.children[pid] = config.name
@@ -307,6 +313,25 @@ class Job:
             return os.read(self._pipe_r, 512).replace(_EVENT, b"")
         except BlockingIOError:
             return b""
+
+    def _report(self, broker: Broker) -> None:
+        """The summary (``-v``) and the timeline (``--timeline``)."""
+        if self.activity is None:
+            return
+        records = report.read(self.activity)
+        if self.args.verbose:
+            log.info("%s", report.summary(records, self.placement.size,
+                                          broker.peak))
+        if self.args.timeline:
+            try:
+                report.write_trace(self.args.timeline, records)
+            except OSError as exc:
+                log.error("cannot write the timeline %s: %s",
+                          self.args.timeline, exc)
+            else:
+                log.info("timeline of %d tasks written to %s",
+                         sum(len(r["events"]) for r in records),
+                         self.args.timeline)
 
     # -- stopping ------------------------------------------------------------
     def _teardown(self, broker: Broker) -> None:

@@ -72,6 +72,9 @@ def make_parser(prog: str = "python -m scoop_hpc") -> argparse.ArgumentParser:
                              "remote output with the worker's name")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="log errors only")
+    parser.add_argument("--timeline", metavar="FILE.json",
+                        help="write a Chrome trace-event file: one track "
+                             "per worker, one slice per task")
     parser.add_argument("--log", metavar="FILE",
                         help="also write the log and remote output to FILE")
     parser.add_argument("-p", "--path", metavar="DIR",

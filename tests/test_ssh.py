@@ -6,6 +6,7 @@ rig fails them.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -297,3 +298,18 @@ def test_the_broker_listens_on_the_chosen_address_only(program, options,
     assert run.returncode == 0, run
     assert f"listening {ips}" in run.stdout, run
     assert str(list(range(10))) in run.stdout, run
+
+
+def test_timeline_and_summary_cover_remote_workers(program, tmp_path):
+    timeline = tmp_path / "trace.json"
+    run = launch(remote("-v", "--timeline", timeline, "--hosts", HERE,
+                        "node1", "node2", program(WHERE)), cwd=tmp_path)
+    assert run.returncode == 0, run
+    events = json.loads(timeline.read_text())["traceEvents"]
+    tracks = sorted(e["args"]["name"] for e in events
+                    if e["name"] == "thread_name")
+    assert tracks == [f"w0@{HERE}", "w1@node1", "w2@node2"], tracks
+    slices = [e for e in events if e["ph"] == "X"]
+    assert {e["args"]["host"] for e in slices} == {HERE, "node1", "node2"}
+    assert f"summary: {len(slices)} tasks on 3 of 3 workers" in run.stderr
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".scoop")]

@@ -103,6 +103,7 @@ class Hub:
         self._looping = 0
         self._running_own: set = set()
         self.idle_tick: Optional[Callable[[], None]] = None
+        self.recorder = None       # activity.Recorder, under -v/--timeline
         self.constants = SharedConstants(self)
         self._runners: List[greenlet] = []
         self._seq = itertools.count(1)
@@ -361,9 +362,10 @@ class Hub:
         fut._state = RUNNING
         running = self._running_own
         running.add(fut)
+        fn, args = fut._fn, fut._args
         start = time.perf_counter()
         try:
-            value = fut._fn(*fut._args, **fut._kwargs)
+            value = fn(*args, **fut._kwargs)
         except BaseException as exc:  # noqa: BLE001 - goes to the caller
             fut.duration = time.perf_counter() - start
             fut.set_exception(execution.Failure(exc, fut._fn).unwrap())
@@ -374,6 +376,8 @@ class Hub:
             fut.set_result(value)
         finally:
             running.discard(fut)
+            if self.recorder is not None:
+                self.recorder.add(fn, args, start, fut.duration)
 
     def _run_foreign(self, task: _Foreign) -> None:
         start = time.perf_counter()
@@ -384,6 +388,9 @@ class Hub:
         except BaseException as exc:  # noqa: BLE001 - goes to the caller
             value, ok = execution.Failure(exc, fn), False
         duration = time.perf_counter() - start
+        if self.recorder is not None:
+            self.recorder.add(fn, args if fn is not None else (), start,
+                               duration)
         try:
             frames = P.dumps(value)
         except SerializationError as exc:
