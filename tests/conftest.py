@@ -129,3 +129,13 @@ def program(tmp_path):
         path.write_text(textwrap.dedent(source))
         return path
     return write
+
+
+@pytest.fixture
+def hostfile(tmp_path):
+    """Write a hostfile from text; return its path as a string."""
+    def write(text: str, name: str = "hosts.txt") -> str:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return str(path)
+    return write

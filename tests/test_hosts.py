@@ -13,16 +13,6 @@ pytestmark = pytest.mark.timeout(30)
 
 
 @pytest.fixture
-def hostfile(tmp_path):
-    """Write a hostfile from text; return its path as a string."""
-    def write(text: str, name: str = "hosts.txt") -> str:
-        path = tmp_path / name
-        path.write_text(text, encoding="utf-8")
-        return str(path)
-    return write
-
-
-@pytest.fixture
 def fresh_caches():
     """Forget cached name resolutions before and after the test."""
     caches = (H._local_names, H._local_addresses, H._address_of)

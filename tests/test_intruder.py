@@ -67,45 +67,83 @@ def framings(message: list, name: bytes) -> list:
             [*message, os.urandom(40)]]
 
 
+JOB = """
+    import time
+    import scoop_hpc
+    from scoop_hpc import futures
+
+    def slow(i):
+        time.sleep(0.02)
+        return i * i
+
+    if __name__ == "__main__":
+        with open({address!r}, "w") as handle:
+            handle.write(scoop_hpc.BROKER_ADDRESS)
+        time.sleep({window})         # the intruder's window
+        print("sum", sum(futures.map(slow, range(100))))
+"""
+ANSWER = f"sum {sum(i * i for i in range(100))}"
+
+
+class Job:
+    """A job under the launcher that tells its broker's address; the test
+    talks to the broker through ``self.context`` meanwhile."""
+
+    def __init__(self, program, tmp_path, *options: str,
+                 window: float = 2.0) -> None:
+        address = tmp_path / "address"
+        prog = program(JOB.format(address=str(address), window=window))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "scoop_hpc", "-n", "2", *options,
+             str(prog)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True)
+        self.context = zmq.Context()
+        deadline = time.monotonic() + 30
+        while not address.exists() or not address.read_text():
+            if time.monotonic() > deadline:
+                self.close()
+                raise AssertionError("no broker address")
+            time.sleep(0.05)
+        self.address = address.read_text()
+        self.pids = {p.pid for p in
+                     psutil.Process(self.proc.pid).children(True)}
+
+    def socket(self, identity: bytes = b"") -> zmq.Socket:
+        sock = self.context.socket(zmq.DEALER)
+        if identity:
+            sock.setsockopt(zmq.IDENTITY, identity)
+        sock.setsockopt(zmq.LINGER, 1000)
+        sock.connect(self.address)
+        return sock
+
+    def finish(self) -> tuple:
+        """Wait for the job; return its stdout and stderr."""
+        try:
+            out, err = self.proc.communicate(timeout=60)
+        finally:
+            self.close()
+        assert self.proc.returncode == 0, err
+        assert_no_orphans(self.pids)
+        return out, err
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+        self.context.destroy(linger=0)
+
+
 def test_crafted_and_random_messages_are_dropped_and_the_job_completes(
         program, tmp_path):
     marker = tmp_path / "pwned"
-    address_file = tmp_path / "address"
-    prog = program(f"""
-        import time
-        import scoop_hpc
-        from scoop_hpc import futures
-
-        def slow(i):
-            time.sleep(0.02)
-            return i * i
-
-        if __name__ == "__main__":
-            with open({str(address_file)!r}, "w") as handle:
-                handle.write(scoop_hpc.BROKER_ADDRESS)
-            time.sleep(2)              # the intruder's window
-            print("sum", sum(futures.map(slow, range(100))))
-    """)
     trap = pickle.dumps(Trap(str(marker)))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "scoop_hpc", "-n", "2", str(prog)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    context = zmq.Context()
+    job = Job(program, tmp_path)
     sent = 0
+    rng = random.Random(7)
     try:
-        deadline = time.monotonic() + 30
-        while not address_file.exists() or not address_file.read_text():
-            assert time.monotonic() < deadline, "no broker address"
-            time.sleep(0.05)
-        address = address_file.read_text()
-        job = {p.pid for p in psutil.Process(proc.pid).children(True)}
-        rng = random.Random(7)
         for number in range(20):
             name = f"intruder{number}".encode()
-            sock = context.socket(zmq.DEALER)
-            sock.setsockopt(zmq.IDENTITY, name)
-            sock.setsockopt(zmq.LINGER, 1000)
-            sock.connect(address)
+            sock = job.socket(name)
             for message in crafted_messages(trap, name):
                 for framed in framings(message, name):
                     sock.send_multipart(framed)
@@ -117,60 +155,26 @@ def test_crafted_and_random_messages_are_dropped_and_the_job_completes(
             # nothing is ever answered to a stranger
             assert sock.poll(50) == 0
             sock.close()
-        out, err = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-        context.destroy(linger=0)
-    assert proc.returncode == 0, err
-    assert f"sum {sum(i * i for i in range(100))}" in out
+        out, err = job.finish()
+    assert ANSWER in out
     assert not marker.exists(), "a stranger's pickle was loaded"
     assert sent > 1000
     assert err.count("dropped a message") == sent, err[-2000:]
-    assert_no_orphans(job)
 
 
 def test_under_encrypt_a_stranger_does_not_get_past_the_handshake(
         program, tmp_path):
-    address_file = tmp_path / "address"
-    prog = program(f"""
-        import time
-        import scoop_hpc
-        from scoop_hpc import futures
-        if __name__ == "__main__":
-            with open({str(address_file)!r}, "w") as handle:
-                handle.write(scoop_hpc.BROKER_ADDRESS)
-            time.sleep(1.5)
-            print("sum", sum(futures.map(abs, range(-50, 50))))
-    """)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "scoop_hpc", "-n", "2", "--encrypt",
-         str(prog)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
-    context = zmq.Context()
+    job = Job(program, tmp_path, "--encrypt", window=1.5)
     try:
-        deadline = time.monotonic() + 30
-        while not address_file.exists() or not address_file.read_text():
-            assert time.monotonic() < deadline, "no broker address"
-            time.sleep(0.05)
-        job = {p.pid for p in psutil.Process(proc.pid).children(True)}
-        sock = context.socket(zmq.DEALER)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.connect(address_file.read_text())
+        sock = job.socket()
         for _ in range(50):
             sock.send_multipart([P.header(P.HELLO), b"x" * 40])
         assert sock.poll(300) == 0
         sock.close()
-        out, err = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-        context.destroy(linger=0)
-    assert proc.returncode == 0, err
-    assert f"sum {sum(abs(i) for i in range(-50, 50))}" in out
+        out, err = job.finish()
+    assert ANSWER in out
     # the plain-text peer never completed a curve handshake: none of its
     # messages reached the broker, not even to be dropped
     assert "dropped a message" not in err, err
-    assert_no_orphans(job)

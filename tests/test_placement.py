@@ -22,15 +22,6 @@ CLI = [sys.executable, "-c",
        "import sys; from scoop_hpc.cli import main; sys.exit(main())"]
 
 
-@pytest.fixture
-def hostfile(tmp_path):
-    def write(text: str, name: str = "hosts.txt") -> str:
-        path = tmp_path / name
-        path.write_text(text, encoding="utf-8")
-        return str(path)
-    return write
-
-
 def scoop_hpc(*args, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run([*CLI, *args], cwd=cwd or ROOT,
                           capture_output=True, text=True, timeout=25)
