@@ -83,7 +83,8 @@ class WorkerConfig:
     ``curve`` holds the CurveZMQ keys (``_transport.zmq.Curve``) under
     ``--encrypt``. ``activity`` is the folder where the worker leaves its
     record (``_runtime.activity``; under ``-v`` and ``--timeline``), with
-    one entry per task when ``timeline``.
+    one entry per task when ``timeline``. ``stats_every``: seconds between
+    progress reports to the broker (0: none).
     """
 
     def __init__(self, index: int, size: int, address: str,
@@ -92,7 +93,7 @@ class WorkerConfig:
                  parent_pid: Optional[int] = None,
                  token: bytes = b"", sign_payloads: bool = True,
                  curve=None, activity: Optional[str] = None,
-                 timeline: bool = False) -> None:
+                 timeline: bool = False, stats_every: float = 0.0) -> None:
         self.index = index
         self.size = size
         self.address = address
@@ -106,6 +107,7 @@ class WorkerConfig:
         self.curve = curve
         self.activity = activity
         self.timeline = timeline
+        self.stats_every = stats_every
 
     @property
     def name(self) -> str:
@@ -130,8 +132,9 @@ def serve(config: WorkerConfig, transport) -> int:
                                        config.token), config.size)
     if config.parent_pid is not None:
         hub.idle_tick = lambda: _check_parent(config.parent_pid)
-    if config.activity:
+    if config.activity or config.stats_every:
         hub.recorder = activity.Recorder(config.name, config.timeline)
+        hub.stats_every = config.stats_every
     info = {"name": config.name, "pid": os.getpid(),
             "host": os.uname().nodename}
     welcome = hub.join(info, side=SignedEndpoint(
@@ -158,7 +161,7 @@ def serve(config: WorkerConfig, transport) -> int:
 
 
 def _leave_record(hub: Hub, config: WorkerConfig) -> None:
-    if hub.recorder is not None:
+    if hub.recorder is not None and config.activity:
         try:
             hub.recorder.write(config.activity)
         except OSError as exc:

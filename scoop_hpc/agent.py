@@ -32,7 +32,7 @@ class AgentConfig:
 
     FIELDS = ("host", "first", "count", "size", "address", "token",
               "program", "path", "nice", "debug", "unlink", "curve",
-              "activity", "timeline")
+              "activity", "timeline", "stats_every")
 
     def __init__(self, **fields) -> None:
         missing = set(self.FIELDS) - set(fields)
@@ -57,7 +57,8 @@ class AgentConfig:
             token=bytes.fromhex(self.token),
             curve=Curve(*(key.encode() for key in self.curve))
             if self.curve else None,
-            activity=self.activity, timeline=self.timeline)
+            activity=self.activity, timeline=self.timeline,
+            stats_every=self.stats_every)
             for index in range(self.first, self.first + self.count)]
 
 

@@ -83,10 +83,12 @@ class Broker:
         self._retry_at: Optional[float] = None
         self._closing = False
         self.peak = 0              # the longest the pool has been
+        self.stats: Dict[bytes, tuple] = {}   # worker -> (done, queued)
         self._handlers = {
             P.HELLO: self._on_hello, P.SIDE_HELLO: self._on_side_hello,
             P.REQUEST: self._on_request, P.TASKS: self._on_tasks,
             P.NOTHING: self._on_nothing, P.HAVE_WORK: self._on_have_work,
+            P.STATS: self._on_stats,
             P.RESULTS: self._on_results, P.SET_CONST: self._on_set_const,
         }
 
@@ -189,6 +191,16 @@ class Broker:
         worker.stealing = False
         worker.next_try = time.monotonic() + worker.delay
         worker.delay = min(worker.delay * 2, _BACKOFF_MAX)
+
+    def _on_stats(self, peer: bytes, frames: list) -> None:
+        done, queued = P.unpack(frames[1])
+        self.stats[peer] = (int(done), int(queued))
+
+    def progress(self) -> tuple:
+        """``(workers joined, tasks done, tasks queued)`` as last told."""
+        done = sum(entry[0] for entry in self.stats.values())
+        queued = len(self.pool) + sum(e[1] for e in self.stats.values())
+        return len(self.workers), done, queued
 
     def _on_have_work(self, peer: bytes, frames: list) -> None:
         self.workers[peer].reset_backoff()

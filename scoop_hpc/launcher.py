@@ -30,7 +30,7 @@ from typing import Dict, List, Optional
 
 import zmq
 
-from . import _procs, _worker, mpirun, network, report
+from . import _procs, _worker, mpirun, network, progress, report
 from ._transport.signing import SignedRouter
 from ._transport.zmq import Curve, ZmqRouter
 from .agent import AgentConfig
@@ -92,6 +92,12 @@ class Job:
         self.job_id = secrets.token_hex(4)
         self.curve = Curve.new() if args.encrypt else None
         self.activity: Optional[str] = None    # where workers leave records
+        how = progress.mode(args.progress, args.verbose)
+        self.progress = (progress.Progress(how, self.size,
+                                           args.progress_every)
+                         if how else None)
+        self.stats_every = (min(progress.REPORT_EVERY, args.progress_every)
+                            if how else 0.0)
         self.shared_dir: Optional[str] = None
         self._pipe_r, self._pipe_w = os.pipe()
         os.set_blocking(self._pipe_r, False)
@@ -118,7 +124,11 @@ class Job:
             bound = {a[6:].rsplit(":", 1)[0]: a for a in router.addresses[1:]}
             self._start(ipc, bound, routes, unreachable)
             router.watch(self._pipe_r)
-            code = self._supervise(broker)
+            try:
+                code = self._supervise(broker)
+            finally:
+                if self.progress is not None:
+                    self.progress.close()
             self._teardown(broker)
             self._report(broker)
             return code
@@ -174,7 +184,7 @@ class Job:
                 debug=args.debug, unlink=unlink,
                 curve=[key.decode() for key in self.curve.for_workers()]
                 if self.curve else None, activity=self.activity,
-                timeline=bool(args.timeline))
+                timeline=bool(args.timeline), stats_every=self.stats_every)
             argv = starter.command(host, count, self.placement.ranks.get(host),
                                    forward, config_file)
             remote = RemoteHost(host, argv, config, self.console,
@@ -221,7 +231,8 @@ class Job:
                 parent_pid=parent, token=self.token,
                 sign_payloads=bool(self.remotes),
                 curve=self.curve.for_workers() if self.curve else None,
-                activity=self.activity, timeline=bool(self.args.timeline))
+                activity=self.activity, timeline=bool(self.args.timeline),
+                stats_every=self.stats_every)
             pid = _procs.fork_worker(config,
                                      close=(self._pipe_r, self._pipe_w))
             self.children[pid] = config.name
@@ -243,6 +254,8 @@ class Job:
     def _supervise(self, broker: Broker) -> int:
         while True:
             broker.step(0.5)
+            if self.progress is not None:
+                self.progress.tick(broker)
             for sig in self._take_signals():
                 if sig in _STOP_SIGNALS:
                     log.warning("received %s: stopping the job",

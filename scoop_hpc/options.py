@@ -72,6 +72,15 @@ def make_parser(prog: str = "python -m scoop_hpc") -> argparse.ArgumentParser:
                              "remote output with the worker's name")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="log errors only")
+    parser.add_argument("--progress", action="store_true",
+                        help="show a live status line on a terminal even "
+                             "when the program writes to it (in a log: a "
+                             "line every --progress-every seconds)")
+    parser.add_argument("--progress-every", type=float, default=30.0,
+                        metavar="S",
+                        help="seconds between progress lines in a log "
+                             "(-v or --progress without a terminal; "
+                             "default 30)")
     parser.add_argument("--timeline", metavar="FILE.json",
                         help="write a Chrome trace-event file: one track "
                              "per worker, one slice per task")

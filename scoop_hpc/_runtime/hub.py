@@ -104,6 +104,7 @@ class Hub:
         self._running_own: set = set()
         self.idle_tick: Optional[Callable[[], None]] = None
         self.recorder = None       # activity.Recorder, under -v/--timeline
+        self.stats_every = 0.0     # seconds between progress reports (0: none)
         self.constants = SharedConstants(self)
         self._runners: List[greenlet] = []
         self._seq = itertools.count(1)
@@ -254,13 +255,16 @@ class Hub:
     def _serve(self, until: Callable[[], bool]) -> None:
         runnable, local, endpoint = self.runnable, self.local, self.endpoint
         clock = time.monotonic
-        next_poll = 0.0
+        next_poll = next_stats = 0.0
         while not until():
             now = clock()
             if now >= next_poll:  # asking the socket costs microseconds
                 next_poll = now + _POLL_INTERVAL
                 if endpoint is not None and endpoint.readable():
                     self._drain()
+                if self.stats_every and now >= next_stats:
+                    next_stats = now + self.stats_every
+                    self._send_stats()
                 if self._pending and now - self._first_pending > _RESULT_AGE:
                     self._flush_results()
             if self.timers and self.timers[0][0] <= now:
@@ -284,6 +288,13 @@ class Hub:
             if self._pending:
                 self._flush_results()
             self._start(item)
+
+    def _send_stats(self) -> None:
+        """Tell the broker how far this worker got (``--progress``)."""
+        if self.endpoint is not None:
+            queued = len(self.local) + len(self.parked)
+            self.endpoint.send([P.header(P.STATS),
+                                P.pack((self.recorder.tasks, queued))])
 
     def unpark(self) -> None:
         """Queue again the parked tasks that nobody reserves any more."""

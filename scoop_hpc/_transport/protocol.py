@@ -44,6 +44,7 @@ REQUEST = b"R"      # [HDR, marshal(n)]                credit for n tasks
 HAVE_WORK = b"A"    # [HDR]                            backlog appeared
 SET_CONST = b"C"    # [HDR, name, *payload]            define a constant
 NOTHING = b"N"      # [HDR]                            steal found nothing
+STATS = b"Q"        # [HDR, marshal((done, queued))]   progress, every 1 s
 # Both directions.
 TASKS = b"T"
 RESULTS = b"P"
