@@ -45,6 +45,10 @@ WORKLOADS = (
     Workload("W5", "w5_bytes.py", "64 arguments of 1 MiB", "MiB/s"),
     Workload("W6", "w6_mapreduce.py", "mapReduce, 20,000 items, add",
              "items/s"),
+    Workload("W7", "w7_map_tuned.py",
+             "map, 100,000 trivial items (PPE: best chunksize)", "items/s"),
+    Workload("W8", "w8_submit.py", "20,000 submits, one task each",
+             "tasks/s"),
 )
 NOT_NESTABLE = "n/a (cannot nest)"
 LOG_RECORD = re.compile(r"\b(INFO|DEBUG)\b")

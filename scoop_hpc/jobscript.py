@@ -286,4 +286,4 @@ def _undefined(exc: jinja2.UndefinedError, name: str,
                 f"{variable} in the [{scheduler}] table of the site "
                 f"configuration")
     return (f"{where}: {variable!r} is not a variable that templates "
-            f"receive (see 'Job-script templates' in docs/architecture.md)")
+            f"receive (see docs/site-config.md)")

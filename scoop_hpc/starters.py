@@ -7,8 +7,9 @@ runs the shell command on that host, inside the job where there is one:
 =============  ==============================================================
 ``ssh``        ``ssh [options] HOST 'CMD'`` (or ``--ssh-executable``, e.g.
                rsh, which gets no ssh options)
-``srun``       ``srun --overlap --nodes=1 --ntasks=1 --cpus-per-task=K -w
-               HOST /bin/sh -c CMD`` (Slurm 20.11 or later)
+``srun``       ``srun --overlap --nodes=1 --ntasks=1 --cpus-per-task=K
+               --cpu-bind=none --mpi=none --quiet --unbuffered -w HOST
+               /bin/sh -c CMD`` (Slurm 20.11 or later)
 ``qrsh``       ``qrsh -inherit HOST 'CMD'`` (Grid Engine, tight
                integration)
 ``pbs_tmrsh``  ``pbs_tmrsh HOST 'CMD'`` (PBS Pro, rsh-like)

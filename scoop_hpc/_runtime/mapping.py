@@ -4,7 +4,7 @@ A map submits one task per chunk, keeps a bounded window of chunks in
 flight (so a generator of a million items streams), and sizes each chunk
 from the measured time per item: the first chunks hold one item; once a
 chunk has run, chunks grow towards ``TARGET`` seconds each, and never
-above a quarter of the remaining items per worker, so every worker gets
+above an eighth of the remaining items per worker, so every worker gets
 work and a slow item delays little.
 """
 from __future__ import annotations
