@@ -85,7 +85,8 @@ class WorkerConfig:
                  program: Program, path: Optional[str] = None,
                  nice: int = 0, debug: bool = False,
                  parent_pid: Optional[int] = None,
-                 token: bytes = b"") -> None:
+                 token: bytes = b"",
+                 drain_signal: Optional[int] = None) -> None:
         self.index = index
         self.size = size
         self.address = address
@@ -95,6 +96,7 @@ class WorkerConfig:
         self.debug = debug
         self.parent_pid = parent_pid
         self.token = token
+        self.drain_signal = drain_signal  # the launcher's: ignored here
 
     @property
     def name(self) -> str:

@@ -30,9 +30,10 @@ class AgentConfig:
     """The part of the job one agent runs, as the launcher describes it."""
 
     FIELDS = ("host", "first", "count", "size", "address", "token",
-              "program", "path", "nice", "debug", "unlink")
+              "program", "path", "nice", "debug", "unlink", "drain_signal")
 
     def __init__(self, **fields) -> None:
+        fields.setdefault("drain_signal", None)
         missing = set(self.FIELDS) - set(fields)
         if missing:
             raise ValueError(f"agent configuration lacks {sorted(missing)}")
@@ -52,7 +53,7 @@ class AgentConfig:
             index=index, size=self.size, address=self.address,
             program=program, path=self.path, nice=self.nice,
             debug=self.debug, parent_pid=parent_pid,
-            token=bytes.fromhex(self.token))
+            token=bytes.fromhex(self.token), drain_signal=self.drain_signal)
             for index in range(self.first, self.first + self.count)]
 
 
@@ -89,6 +90,8 @@ class Agent:
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP,
                     signal.SIGINT):
             signal.signal(sig, lambda *_: None)
+        if self.config.drain_signal:    # the launcher's to act on
+            signal.signal(self.config.drain_signal, signal.SIG_IGN)
         signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
         null = os.open(os.devnull, os.O_RDONLY)
         for config in self.config.workers(os.getpid()):
