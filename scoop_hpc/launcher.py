@@ -305,11 +305,11 @@ class Job:
     def _drain_report(self, broker: Broker) -> int:
         """Say what the drained job did; return its exit code."""
         sig = self.drained[0]
-        running = sum(1 for f in broker.flights.values() if f[0] is not None)
-        log.error("the job was stopped by %s: %d tasks finished on other "
-                  "workers than their submitter's, %d were still running "
-                  "and %d never started; the program did not finish",
-                  signal.Signals(sig).name, broker.done, running,
+        held = sum(1 for f in broker.flights.values() if f[0] is not None)
+        log.error("the job was stopped by %s before the program finished; "
+                  "of the tasks the broker handed out, %d finished and %d "
+                  "did not; %d were never handed out",
+                  signal.Signals(sig).name, broker.done, held,
                   len(broker.pool))
         return 128 + sig
 
