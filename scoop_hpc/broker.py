@@ -108,7 +108,7 @@ class Broker:
         self._gone: set = set()              # lost identities, sides too
         self.done = 0                        # results relayed
         self.draining = False
-        self._next_check = 0.0
+        self._next_check = time.monotonic()
         self.workers: Dict[bytes, _Worker] = {}
         self._sides: Dict[bytes, _Worker] = {}
         self._order: List[_Worker] = []
@@ -145,7 +145,6 @@ class Broker:
         if self.heartbeat:
             now = time.monotonic()
             if now >= self._next_check:
-                self._next_check = now + min(1.0, self.heartbeat / 4)
                 self._check_heartbeats(now)
 
     def handle(self, peer: bytes, frames: list) -> None:
@@ -374,7 +373,18 @@ class Broker:
 
     # -- losing workers ------------------------------------------------------
     def _check_heartbeats(self, now: float) -> None:
-        """Declare lost the workers silent for ``heartbeat`` seconds."""
+        """Declare lost the workers silent for ``heartbeat`` seconds.
+
+        If the broker itself was held up (the machine stalled), their
+        silence may be its own fault: they get another period.
+        """
+        period = min(1.0, self.heartbeat / 4)
+        stalled = now - self._next_check > self.heartbeat / 2
+        self._next_check = now + period
+        if stalled:
+            for worker in self._order:
+                worker.seen = max(worker.seen, now - period)
+            return
         limit = now - self.heartbeat
         for worker in [w for w in self._order if w.seen < limit
                        and w.side is not None and w.identity != ROOT]:

@@ -508,7 +508,7 @@ class Hub:
         """Answer steals; beat; leave if the broker is silent too long."""
         side.send([P.header(P.SIDE_HELLO), self.identity])
         beat = min(_BEAT, timeout / 4) if timeout else None
-        heard = next_beat = time.monotonic()
+        heard = next_beat = now = time.monotonic()
         while True:
             try:
                 frames = side.recv(
@@ -517,7 +517,9 @@ class Hub:
             except Exception:  # noqa: BLE001 - the transport was closed
                 side.close()
                 return
-            now = time.monotonic()
+            now, last = time.monotonic(), now
+            if beat is not None and now - last > timeout / 2:
+                heard = now   # a long pause was this process's own
             if frames is not None:
                 heard = now
                 kind = P.kind_of(frames)
