@@ -12,7 +12,7 @@ import time
 import psutil
 import pytest
 
-from .conftest import PYTHON, alive, assert_no_orphans, wait_gone
+from .conftest import PYTHON, alive, assert_no_orphans, launch, wait_gone
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -203,3 +203,26 @@ def test_slurm_job_end_time_drains_ahead_of_the_end(program, tmp_path):
     assert code == 128 + signal.SIGTERM, err
     assert "SLURM_JOB_END_TIME" in err and seconds < 12, err
     assert len(list(tmp_path.glob("done-*"))) < 30
+
+
+STREAM = """
+    import resource, sys
+    from scoop_hpc import futures
+    def inc(x):
+        return x + 1
+    def items(n):
+        yield from range(n)
+    if __name__ == "__main__":
+        for n in (10**6, 3 * 10**6):
+            total = sum(futures.map(inc, items(n)))
+            assert total == n * (n + 1) // 2
+            print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def test_a_map_over_a_generator_streams_in_bounded_memory(program):
+    run = launch(["-n", "2", program(STREAM)], timeout=100)
+    assert run.returncode == 0, run
+    first, second = (int(kib) for kib in run.stdout.split())
+    assert second - first < 8 * 1024, (first, second)   # KiB
+    assert first < 100 * 1024
