@@ -234,6 +234,10 @@ class Broker:
 
     def _on_tasks(self, peer: bytes, frames: list) -> None:
         items = P.split_items(P.unpack(frames[1]), frames, 2)
+        for entry, _ in items:
+            if len(entry) != 3 or type(entry[0]) is not bytes \
+                    or type(entry[1]) is not int:
+                raise TransportError(f"malformed task entry {entry!r:.60}")
         self.pool.extend(items)
         flights = self.flights
         if flights:
@@ -259,8 +263,11 @@ class Broker:
         owner = bytes(frames[1])
         index = P.unpack(frames[3])
         flights = self.flights
-        for entry in index:
-            flights.pop((owner, entry[0]), None)
+        try:
+            for entry in index:
+                flights.pop((owner, entry[0]), None)
+        except (TypeError, IndexError, KeyError) as exc:
+            raise TransportError(f"malformed results index: {exc}") from None
         self.done += len(index)
         if owner in self.lost or not self.router.send(owner, frames):
             log.debug("results for worker %r dropped: it has left", owner)
