@@ -352,3 +352,13 @@ def test_draining_hands_out_nothing(trio):
     broker.step(0.05)
     assert [k for k, _ in _take(b_main)] == [P.DRAIN]
     assert len(broker.pool) == 1
+
+
+def test_malformed_entries_from_a_member_are_dropped(trio, caplog):
+    broker, ends = trio
+    (a_main, a_side), (b_main, _), _ = ends.values()
+    a_side.send([P.header(P.TASKS), P.pack([([1], 2, 1)]), b"x"])
+    b_main.send([P.header(P.RESULTS), b"a", P.pack(0), P.pack([1, 2])])
+    broker.step(0.05)
+    assert caplog.text.count("malformed") == 2
+    assert not broker.pool and not _only(a_main, P.RESULTS)
