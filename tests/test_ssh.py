@@ -245,8 +245,9 @@ def test_launcher_stopped_mid_run_leaves_nothing_on_any_host(program, sig):
     prog = program(SLOW)
     launcher = subprocess.Popen(
         [PYTHON, "-m", "scoop_hpc", *remote(
-            "-v", "--hosts", HERE, "node1", "node1", "node2", "node2",
-            prog)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            "-v", "--drain-grace", "2", "--hosts", HERE, "node1", "node1",
+            "node2", "node2", prog)], cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         env=dict(os.environ, PYTHONUNBUFFERED="1"))
     try:
         assert launcher.stdout.readline() == b"running\n"

@@ -532,7 +532,10 @@ class Hub:
                 continue
             if now - heard > timeout:
                 _broker_gone(self.identity, now - heard)
-            side.send([P.header(P.HEARTBEAT)])
+            try:
+                side.send([P.header(P.HEARTBEAT)])
+            except Exception:  # noqa: BLE001 - no way to the broker now
+                pass
             next_beat = now + beat
 
     def _give_away(self, side, wanted: int) -> None:
