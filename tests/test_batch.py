@@ -20,6 +20,7 @@ import psutil
 import pytest
 
 from .conftest import PYTHON, ROOT, job_processes, launch, wait_gone
+from .test_launcher import SLEEPER
 
 HERE = socket.gethostname()
 REQUIRED = os.environ.get("SCOOP_HPC_RIGS") == "required"
@@ -238,17 +239,6 @@ def test_pbs_job_through_its_node_file_and_starter(program, tmp_path,
                 if n.startswith(".scoop_hpc-")], "config files left"
 
 
-NAPS = """
-    import time
-    from scoop_hpc import futures
-    def nap(x):
-        time.sleep(60)
-    if __name__ == "__main__":
-        print("running", flush=True)
-        list(futures.map(nap, range(8)))
-"""
-
-
 def test_killed_launcher_under_pbsdsh_leaves_no_worker(program, tmp_path):
     """pbs_mom, not the launcher, starts pbsdsh's tasks, with no stdin to
     close: after a kill -9 of the launcher their workers leave when the
@@ -257,12 +247,12 @@ def test_killed_launcher_under_pbsdsh_leaves_no_worker(program, tmp_path):
     detached = 'shift 3\n"$@" </dev/null &\nwait'  # not the launcher's
     env = clean_environ(PBS_JOBID="7.server", PBS_NODEFILE=nodes,
                         PATH=stand_in(tmp_path, "pbsdsh", detached))
-    prog = program(NAPS)
+    prog = program(SLEEPER)
     proc = subprocess.Popen([PYTHON, "-m", "scoop_hpc", prog], env=env,
                             cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        assert proc.stdout.readline() == "running\n"
+        assert proc.stdout.readline() == "started\n"
         deadline = time.monotonic() + 30
         pids: set = set()
         while len(pids) < 3 and time.monotonic() < deadline:
