@@ -112,12 +112,6 @@ def stop_all(children: Dict[int, str], grace: float) -> None:
         wait_all(children, grace)
 
 
-def death_message(name: str, code: int, where: str) -> str:
-    """Say how worker ``name`` (``where``: "pid 12", "on host n1") ended
-    before the end of the job."""
-    return f"worker {name} ({where}) {end_reason(code)}"
-
-
 def end_reason(code: int) -> str:
     """How a worker that ended early ended (``code``: its exit code, or
     minus the signal that killed it)."""

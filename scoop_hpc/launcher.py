@@ -255,19 +255,19 @@ class Job:
                     log.warning("received %s: stopping the job",
                                 signal.Signals(sig).name)
                     return 128 + sig
-            ends = [(name, code, _procs.death_message(name, code,
-                                                      f"pid {pid}"))
+            ends = [(name, code, f"pid {pid}", _procs.end_reason(code))
                     for pid, name, code in _procs.reap(self.children)]
             ends += self._remote_events(broker)
-            for name, code, why in ends:
+            for name, code, where, how in ends:
                 if name == "w0":
                     log.info("root worker w0 exited with code %d", code)
                     if code < 0:
-                        log.error("%s; the job ends", why)
+                        log.error("worker w0 (%s) %s; the job ends", where,
+                                  how)
                     if self.drained is not None:
                         return self._drain_report(broker)
                     return code if code >= 0 else 128 - code
-                broker.lose(name.encode(), f"it {_procs.end_reason(code)}")
+                broker.lose(name.encode(), f"it {how}")
             self._kill_silent(broker)
             code = self._check_time(broker)
             if code is not None:
@@ -314,7 +314,8 @@ class Job:
         return 128 + sig
 
     def _remote_events(self, broker: Broker) -> List[tuple]:
-        """Turn the agents' reports into ``(worker, code, why)`` ends."""
+        """Turn the agents' reports into ``(worker, code, where, how)``
+        ends."""
         ends = []
         now = time.monotonic()
         for host in self.remotes.values():
@@ -330,8 +331,8 @@ class Job:
             if event[0] == "exit":
                 name, code = event[2], event[3]
                 host.workers.discard(name)
-                ends.append((name, code, _procs.death_message(
-                    name, code, f"on host {host.name}")))
+                ends.append((name, code, f"on host {host.name}",
+                             _procs.end_reason(code)))
             elif event[0] == "ended":
                 ends.extend(self._host_ended(host, broker))
 
@@ -344,11 +345,12 @@ class Job:
             text = host.stderr_text()
             log.error("the agent on host %s ended%s", host.name,
                       f"; its stderr:\n{text}" if text else "")
-            return [(name, -signal.SIGKILL, "") for name in lost]
+            return [(name, -signal.SIGKILL, f"on host {host.name}",
+                     "lost its agent, which ended") for name in lost]
         if "w0" in lost:
             log.error("%s\nit was to run the root program",
                       host.fail_message())
-            return [("w0", 1, "")]
+            return [("w0", 1, f"on host {host.name}", "did not start")]
         log.error("%s", host.fail_message())
         log.warning("the job goes on with %d workers, without host %s",
                     broker.size - len(lost), host.name)

@@ -274,12 +274,17 @@ def test_launcher_stopped_mid_run_leaves_nothing_on_any_host(program, sig):
 
 
 SQUARES = """
-    import time
+    import os, time
     from scoop_hpc import futures
     def square(x):
         time.sleep(0.01)
         return x * x
+    def pid(x):
+        time.sleep(0.02)
+        return os.getpid()
     if __name__ == "__main__":
+        while len(set(futures.map(pid, range(30)))) < 3:
+            pass                                # every worker has joined
         print("running", flush=True)
         got = list(futures.map(square, range(2000)))
         print(got == [x * x for x in range(2000)], len(got))
