@@ -108,6 +108,12 @@ class Job:
         os.set_blocking(self._pipe_w, False)
 
     def run(self) -> int:
+        if self.drain_at is not None:
+            log.info("the batch job ends at %s (SLURM_JOB_END_TIME): the job"
+                     " drains from %s", time.ctime(self.drain_at
+                                                   + self.args.drain_grace
+                                                   + _END_MARGIN),
+                     time.ctime(self.drain_at))
         tmpdir = _procs.private_dir()
         ipc = f"ipc://{tmpdir}/broker"
         context = zmq.Context()
@@ -280,24 +286,27 @@ class Job:
             for pid in [p for p, n in self.children.items() if n == name]:
                 os.kill(pid, signal.SIGKILL)
 
-    def _drain(self, broker: Broker, sig: int) -> None:
+    def _drain(self, broker: Broker, sig: int,
+               why: Optional[str] = None) -> None:
         """Start no new task; give running ones ``--drain-grace`` s."""
         if self.drained is not None:
             return
         grace = self.args.drain_grace
-        log.warning("received %s: draining the job: no new task starts; "
-                    "running tasks have %g s to finish",
-                    signal.Signals(sig).name, grace)
+        log.warning("%s: draining the job: no new task starts; running "
+                    "tasks have %g s to finish",
+                    why or f"received {signal.Signals(sig).name}", grace)
         self.drained = (sig, time.monotonic() + grace)
         broker.drain()
 
     def _check_time(self, broker: Broker) -> Optional[int]:
         """Drain ahead of the allocation's end; end a drain on time."""
         if self.drain_at is not None and time.time() >= self.drain_at:
+            left = self.drain_at - time.time() + self.args.drain_grace \
+                + _END_MARGIN
             self.drain_at = None
-            log.warning("the batch job's end time (SLURM_JOB_END_TIME) is "
-                        "near")
-            self._drain(broker, signal.SIGTERM)
+            self._drain(broker, signal.SIGTERM, f"the batch job ends in "
+                                                f"{left:.0f} s "
+                                                f"(SLURM_JOB_END_TIME)")
         if self.drained is not None and time.monotonic() >= self.drained[1]:
             return self._drain_report(broker)
         return None
