@@ -46,6 +46,8 @@ def fork_worker(config: _worker.WorkerConfig, close: Iterable[int] = (),
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if config.drain_signal:     # sent to the whole job by some sites
+            signal.signal(config.drain_signal, signal.SIG_IGN)
         die_with_parent(config.parent_pid)
         from ._transport.zmq import ZmqTransport
         code = _worker.serve(config, ZmqTransport(config.address,
@@ -111,16 +113,16 @@ def stop_all(children: Dict[int, str], grace: float) -> None:
         wait_all(children, grace)
 
 
-def death_message(name: str, code: int, where: str) -> str:
-    """Say how worker ``name`` (``where``: "pid 12", "on host n1") ended
-    before the end of the job."""
+def end_reason(code: int) -> str:
+    """How a worker that ended early ended (``code``: its exit code, or
+    minus the signal that killed it)."""
     if code < 0:
         sig = signal.Signals(-code).name
         hint = (" (out of memory? see the kernel log)"
                 if -code == signal.SIGKILL else "")
-        return f"worker {name} ({where}) was killed by {sig}{hint}"
-    return (f"worker {name} ({where}) exited with code {code} before the "
-            f"end of the job (see its output above)")
+        return f"was killed by {sig}{hint}"
+    return (f"exited with code {code} before the end of the job (see its "
+            f"output above)")
 
 
 def private_dir() -> str:

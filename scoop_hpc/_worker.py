@@ -93,7 +93,8 @@ class WorkerConfig:
                  parent_pid: Optional[int] = None,
                  token: bytes = b"", sign_payloads: bool = True,
                  curve=None, activity: Optional[str] = None,
-                 timeline: bool = False, stats_every: float = 0.0) -> None:
+                 timeline: bool = False, stats_every: float = 0.0,
+                 drain_signal: Optional[int] = None) -> None:
         self.index = index
         self.size = size
         self.address = address
@@ -108,6 +109,7 @@ class WorkerConfig:
         self.activity = activity
         self.timeline = timeline
         self.stats_every = stats_every
+        self.drain_signal = drain_signal  # the launcher's: ignored here
 
     @property
     def name(self) -> str:

@@ -32,9 +32,10 @@ class AgentConfig:
 
     FIELDS = ("host", "first", "count", "size", "address", "token",
               "program", "path", "nice", "debug", "unlink", "curve",
-              "activity", "timeline", "stats_every")
+              "activity", "timeline", "stats_every", "drain_signal")
 
     def __init__(self, **fields) -> None:
+        fields.setdefault("drain_signal", None)
         missing = set(self.FIELDS) - set(fields)
         if missing:
             raise ValueError(f"agent configuration lacks {sorted(missing)}")
@@ -58,7 +59,7 @@ class AgentConfig:
             curve=Curve(*(key.encode() for key in self.curve))
             if self.curve else None,
             activity=self.activity, timeline=self.timeline,
-            stats_every=self.stats_every)
+            stats_every=self.stats_every, drain_signal=self.drain_signal)
             for index in range(self.first, self.first + self.count)]
 
 
@@ -95,6 +96,8 @@ class Agent:
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP,
                     signal.SIGINT):
             signal.signal(sig, lambda *_: None)
+        if self.config.drain_signal:    # the launcher's to act on
+            signal.signal(self.config.drain_signal, signal.SIG_IGN)
         signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
         null = os.open(os.devnull, os.O_RDONLY)
         for config in self.config.workers(os.getpid()):

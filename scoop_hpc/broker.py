@@ -19,16 +19,28 @@ queued ones. A worker that had nothing to give is asked again after a
 back-off that doubles, and at once when it announces new work.
 
 The broker never unpickles a payload: it reads the small envelopes only.
+
+Liveness and replay: the broker keeps, for every task it hands to a
+worker other than its owner, who runs it and its payload frames (the
+*flight*, dropped when its result passes), so it can replay a task with
+nobody else's help. A worker is *lost* when the launcher or an agent sees
+it die, or when its side thread's heartbeats stop for ``heartbeat``
+seconds (a hang, SIGSTOP, a lost network; the root is watched by the
+launcher instead). Its flights go back to the pool, each at most
+``retries`` times; past that the owner gets a ``WorkerLostError`` as the
+task's result. Tasks it owned are forgotten (nobody awaits them), and
+whatever it sends later is dropped and answered with SHUTDOWN, so no
+result reaches its owner twice.
 """
 from __future__ import annotations
 
 import logging
 import time
 from collections import deque
-from typing import Deque, Dict, List, Optional
+from typing import Deque, Dict, List, Optional, Tuple
 
 from ._transport import protocol as P
-from .errors import TransportError
+from .errors import TransportError, WorkerLostError
 
 log = logging.getLogger("scoop_hpc.broker")
 
@@ -36,13 +48,16 @@ _BACKOFF_MIN = 0.002
 _BACKOFF_MAX = 1.0
 _BURST = 1000          # messages handled per step at most
 _GREETINGS = (P.HELLO, P.SIDE_HELLO)
+HEARTBEAT_TIMEOUT = 10.0   # seconds of silence that make a worker lost
+RETRIES = 3                # replays of a task whose worker was lost
+ROOT = b"w0"               # watched by its launcher, not by heartbeats
 
 
 class _Worker:
     """What the broker knows of one worker."""
 
     __slots__ = ("identity", "name", "pid", "host", "credit", "side",
-                 "stealing", "next_try", "delay")
+                 "stealing", "next_try", "delay", "seen")
 
     def __init__(self, identity: bytes, info: dict) -> None:
         self.identity = identity
@@ -54,6 +69,10 @@ class _Worker:
         self.stealing = False
         self.next_try = 0.0
         self.delay = _BACKOFF_MIN
+        self.seen = time.monotonic()
+
+    def describe(self) -> str:
+        return f"worker {self.name} (pid {self.pid} on host {self.host})"
 
     def reset_backoff(self) -> None:
         self.next_try = 0.0
@@ -69,11 +88,27 @@ class Broker:
     Args:
         router: the bound endpoint (``base.RouterEndpoint``).
         size: the number of workers of the job.
+        heartbeat: seconds without a heartbeat after which a worker is
+            lost (0: never).
+        retries: how many times a task whose worker was lost runs again
+            before its future fails with ``WorkerLostError``.
     """
 
-    def __init__(self, router, size: int) -> None:
+    def __init__(self, router, size: int,
+                 heartbeat: float = HEARTBEAT_TIMEOUT,
+                 retries: int = RETRIES) -> None:
         self.router = router
         self.size = size
+        self.heartbeat = heartbeat
+        self.retries = retries
+        # (owner, seq) -> [assignee or None (pooled), item, replays]
+        self.flights: Dict[tuple, list] = {}
+        self.lost: Dict[bytes, str] = {}    # identity -> why
+        self.newly_lost: List[bytes] = []   # by heartbeat, for the launcher
+        self._gone: set = set()              # lost identities, sides too
+        self.done = 0                        # results relayed
+        self.draining = False
+        self._next_check = time.monotonic()
         self.workers: Dict[bytes, _Worker] = {}
         self._sides: Dict[bytes, _Worker] = {}
         self._order: List[_Worker] = []
@@ -90,6 +125,7 @@ class Broker:
             P.NOTHING: self._on_nothing, P.HAVE_WORK: self._on_have_work,
             P.STATS: self._on_stats,
             P.RESULTS: self._on_results, P.SET_CONST: self._on_set_const,
+            P.HEARTBEAT: self._on_heartbeat,
         }
 
     # -- the loop ------------------------------------------------------------
@@ -109,6 +145,10 @@ class Broker:
             self.handle(*got)
             wait = 0
         self._feed()
+        if self.heartbeat:
+            now = time.monotonic()
+            if now >= self._next_check:
+                self._check_heartbeats(now)
 
     def handle(self, peer: bytes, frames: list) -> None:
         """Dispatch one message from ``peer``; drop malformed ones."""
@@ -117,6 +157,10 @@ class Broker:
             handler = self._handlers[kind]
         except (TransportError, KeyError):
             log.warning("dropped a malformed message from %r", peer)
+            return
+        if peer in self._gone:
+            log.debug("dropped a message from lost worker %r", peer)
+            self.router.send(peer, [P.header(P.SHUTDOWN)])
             return
         if kind not in _GREETINGS and peer not in self.workers \
                 and peer not in self._sides:
@@ -135,6 +179,13 @@ class Broker:
         for worker in self._order:
             self.router.send(worker.identity, message)
 
+    def drain(self) -> None:
+        """Hand out no more tasks; tell every worker to start none."""
+        self.draining = True
+        message = [P.header(P.DRAIN)]
+        for worker in self._order:
+            self.router.send(worker.identity, message)
+
     def shutdown(self) -> None:
         """Tell every worker to leave, and those that join later too."""
         self._closing = True
@@ -146,6 +197,9 @@ class Broker:
 
     # -- handlers ------------------------------------------------------------
     def _on_hello(self, peer: bytes, frames: list) -> None:
+        if peer in self.lost:
+            self.router.send(peer, [P.header(P.SHUTDOWN)])
+            return
         worker = _Worker(peer, P.unpack(frames[1]))
         if peer not in self.workers:
             self._order.append(worker)
@@ -157,7 +211,7 @@ class Broker:
             index.append((name, len(value)))
             payload.extend(value)
         info = {"size": self.size, "broker": "broker",
-                "constants": index}
+                "constants": index, "heartbeat": self.heartbeat}
         self.router.send(peer, [P.header(P.WELCOME), P.pack(info),
                                 *payload])
         log.debug("worker %s joined (pid %s on %s)", worker.name,
@@ -168,6 +222,10 @@ class Broker:
     def _on_side_hello(self, peer: bytes, frames: list) -> None:
         worker = self.workers.get(bytes(frames[1]))
         if worker is None:
+            if bytes(frames[1]) in self._gone:
+                self._gone.add(peer)
+                self.router.send(peer, [P.header(P.SHUTDOWN)])
+                return
             raise TransportError("side channel of an unknown worker")
         worker.side = peer
         self._sides[peer] = worker
@@ -179,8 +237,18 @@ class Broker:
 
     def _on_tasks(self, peer: bytes, frames: list) -> None:
         items = P.split_items(P.unpack(frames[1]), frames, 2)
+        for entry, _ in items:
+            if len(entry) != 3 or type(entry[0]) is not bytes \
+                    or type(entry[1]) is not int:
+                raise TransportError(f"malformed task entry {entry!r:.60}")
         self.pool.extend(items)
         self.peak = max(self.peak, len(self.pool))
+        flights = self.flights
+        if flights:
+            for entry, _ in items:       # given away again: pooled
+                flight = flights.get((entry[0], entry[1]))
+                if flight is not None:
+                    flight[0] = None
         worker = self._sides.get(peer)
         if worker is not None:
             worker.stealing = False
@@ -207,11 +275,24 @@ class Broker:
 
     def _on_results(self, peer: bytes, frames: list) -> None:
         owner = bytes(frames[1])
-        if not self.router.send(owner, frames):
+        index = P.unpack(frames[3])
+        flights = self.flights
+        try:
+            for entry in index:
+                flights.pop((owner, entry[0]), None)
+        except (TypeError, IndexError, KeyError) as exc:
+            raise TransportError(f"malformed results index: {exc}") from None
+        self.done += len(index)
+        if owner in self.lost or not self.router.send(owner, frames):
             log.debug("results for worker %r dropped: it has left", owner)
         credit = P.unpack(frames[2])
         if credit:
             self.workers[peer].credit = credit
+
+    def _on_heartbeat(self, peer: bytes, frames: list) -> None:
+        worker = self._sides.get(peer) or self.workers[peer]
+        worker.seen = time.monotonic()
+        self.router.send(peer, [P.header(P.HEARTBEAT)])
 
     def _on_set_const(self, peer: bytes, frames: list) -> None:
         name = bytes(frames[1]).decode()
@@ -236,6 +317,8 @@ class Broker:
         other worker wants work: its owner may have given it away on
         purpose (it waits for it with a timeout).
         """
+        if self.draining:
+            return
         pool = self.pool
         hungry = [w for w in self._order if w.credit]
         while pool and hungry:
@@ -259,6 +342,19 @@ class Broker:
 
     def _send_tasks(self, worker: _Worker, items: list) -> None:
         index = [entry for entry, _ in items]
+        assignee = worker.identity
+        flights = self.flights
+        for item in items:
+            entry = item[0]
+            key = (entry[0], entry[1])
+            if entry[0] == assignee:      # home: its owner has it again
+                flights.pop(key, None)
+                continue
+            flight = flights.get(key)
+            if flight is None:
+                flights[key] = [assignee, item, 0]
+            else:
+                flight[0], flight[1] = assignee, item
         message = [P.header(P.TASKS), P.pack(index)]
         for _, payload in items:
             message.extend(payload)
@@ -295,3 +391,87 @@ class Broker:
             return timeout
         wait = max(0.0, self._retry_at - time.monotonic())
         return wait if timeout is None else min(wait, timeout)
+
+    # -- losing workers ------------------------------------------------------
+    def _check_heartbeats(self, now: float) -> None:
+        """Declare lost the workers silent for ``heartbeat`` seconds.
+
+        If the broker itself was held up (the machine stalled), their
+        silence may be its own fault: they get another period.
+        """
+        period = min(1.0, self.heartbeat / 4)
+        stalled = now - self._next_check > self.heartbeat / 2
+        self._next_check = now + period
+        if stalled:
+            for worker in self._order:
+                worker.seen = max(worker.seen, now - period)
+            return
+        limit = now - self.heartbeat
+        for worker in [w for w in self._order if w.seen < limit
+                       and w.side is not None and w.identity != ROOT]:
+            self.newly_lost.append(worker.identity)
+            self.lose(worker.identity, f"no heartbeat for "
+                                       f"{now - worker.seen:.1f} s")
+
+    def lose(self, identity: bytes, why: str) -> bool:
+        """Forget a worker that died or stopped answering; run its tasks
+        again elsewhere. Returns False if it was lost already."""
+        if identity in self.lost:
+            return False
+        self.lost[identity] = why
+        self._gone.add(identity)
+        worker = self.workers.pop(identity, None)
+        replayed = failed = 0
+        if worker is not None:
+            self._order.remove(worker)
+            if worker.side is not None:
+                self._sides.pop(worker.side, None)
+                self._gone.add(worker.side)
+                self.router.send(worker.side, [P.header(P.SHUTDOWN)])
+            self.router.send(identity, [P.header(P.SHUTDOWN)])
+            replayed, failed = self._replay(worker, why)
+        who = worker.describe() if worker else f"worker {identity.decode()}"
+        log.warning("%s is lost: %s; %d of its tasks run again, %d failed; "
+                    "the job goes on with %d workers", who, why, replayed,
+                    failed, self.size - 1)
+        self.resize(self.size - 1)
+        return True
+
+    def _replay(self, worker: _Worker, why: str) -> Tuple[int, int]:
+        """Put the lost ``worker``'s tasks back in the pool; fail those
+        replayed ``retries`` times already. Returns both counts."""
+        identity = worker.identity
+        replay, failures = [], {}
+        for key, flight in list(self.flights.items()):
+            if key[0] == identity or key[0] in self.lost:
+                del self.flights[key]        # nobody awaits its result
+            elif flight[0] == identity:
+                if flight[2] >= self.retries:
+                    del self.flights[key]
+                    failures.setdefault(key[0], []).append(
+                        (key[1], flight[2]))
+                else:
+                    flight[0] = None
+                    flight[2] += 1
+                    replay.append(flight[1])
+        self.pool = deque(item for item in self.pool
+                          if item[0][0] not in self.lost)
+        self.pool.extendleft(reversed(replay))
+        for owner, seqs in failures.items():
+            self._fail(owner, seqs, worker, why)
+        return len(replay), sum(map(len, failures.values()))
+
+    def _fail(self, owner: bytes, seqs: list, worker: _Worker,
+              why: str) -> None:
+        """Send ``owner`` a WorkerLostError for each of ``seqs``."""
+        index, payload = [], []
+        for seq, replays in seqs:
+            frames = P.dumps(WorkerLostError(
+                f"{worker.describe()} was lost ({why}) while it held task "
+                f"{seq} of worker {owner.decode(errors='replace')}; the "
+                f"task had run on {replays + 1} lost workers (--retries "
+                f"{self.retries})"))
+            index.append((seq, False, 0.0, len(frames)))
+            payload.extend(frames)
+        self.router.send(owner, [P.header(P.RESULTS), owner, P.pack(0),
+                                 P.pack(index), *payload])

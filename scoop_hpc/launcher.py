@@ -15,6 +15,14 @@ touches its parent's). Signals (SIGCHLD, SIGINT, SIGTERM, SIGHUP) and the
 agents' reports wake the broker loop through a pipe, so the launcher
 notices a dead worker, a failed host or Ctrl-C at once. Workers and
 agents die with the launcher (``PR_SET_PDEATHSIG``), even on SIGKILL.
+
+A worker other than the root that dies is *lost*: the broker runs its
+tasks again elsewhere and the job goes on (the broker also loses workers
+whose heartbeats stop; a local one is then killed). The root's end is the
+job's. SIGTERM, ``--drain-signal`` and, under Slurm, the approach of
+``SLURM_JOB_END_TIME`` *drain* the job: no task starts any more, running
+ones get ``--drain-grace`` seconds, then the job stops with 128 + the
+signal's number (SIGTERM for the end time) and says what was done.
 """
 from __future__ import annotations
 
@@ -31,6 +39,7 @@ from typing import Dict, List, Optional
 import zmq
 
 from . import _procs, _worker, mpirun, network, progress, report
+from ._transport import protocol
 from ._transport.signing import SignedRouter
 from ._transport.zmq import Curve, ZmqRouter
 from .agent import AgentConfig
@@ -47,6 +56,7 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _GRACE = 3.0          # seconds workers get to leave after SHUTDOWN
 _KILL_GRACE = 2.0     # then after SIGTERM, before SIGKILL
 _EVENT = b"\0"        # wakes the loop for an agent's report (not a signal)
+_END_MARGIN = 15.0    # seconds before SLURM_JOB_END_TIME a drain must end
 
 
 def main(argv: Optional[List[str]] = None,
@@ -99,11 +109,19 @@ class Job:
         self.stats_every = (min(progress.REPORT_EVERY, args.progress_every)
                             if how else 0.0)
         self.shared_dir: Optional[str] = None
+        self.drain_at = _drain_time(os.environ, args.drain_grace)
+        self.drained: Optional[tuple] = None     # (signal, deadline)
         self._pipe_r, self._pipe_w = os.pipe()
         os.set_blocking(self._pipe_r, False)
         os.set_blocking(self._pipe_w, False)
 
     def run(self) -> int:
+        if self.drain_at is not None:
+            log.info("the batch job ends at %s (SLURM_JOB_END_TIME): the job"
+                     " drains from %s", time.ctime(self.drain_at
+                                                   + self.args.drain_grace
+                                                   + _END_MARGIN),
+                     time.ctime(self.drain_at))
         tmpdir = _procs.private_dir()
         ipc = f"ipc://{tmpdir}/broker"
         context = zmq.Context()
@@ -120,7 +138,9 @@ class Job:
         try:
             router = SignedRouter(
                 ZmqRouter(context, [ipc, *binds], self.curve), self.token)
-            broker = Broker(router, self.size)
+            protocol.set_key(self.token)    # for the broker's own replies
+            broker = Broker(router, self.size, self.args.heartbeat_timeout,
+                            self.args.retries)
             bound = {a[6:].rsplit(":", 1)[0]: a for a in router.addresses[1:]}
             self._start(ipc, bound, routes, unreachable)
             router.watch(self._pipe_r)
@@ -150,7 +170,8 @@ class Job:
     # -- starting ------------------------------------------------------------
     def _install_signals(self) -> dict:
         old = {}
-        for sig in (signal.SIGCHLD, *_STOP_SIGNALS):
+        drain = (self.args.drain_signal,) if self.args.drain_signal else ()
+        for sig in (signal.SIGCHLD, *_STOP_SIGNALS, *drain):
             old[sig] = signal.signal(sig, _note_signal)
         signal.set_wakeup_fd(self._pipe_w, warn_on_full_buffer=False)
         return old
@@ -184,7 +205,8 @@ class Job:
                 debug=args.debug, unlink=unlink,
                 curve=[key.decode() for key in self.curve.for_workers()]
                 if self.curve else None, activity=self.activity,
-                timeline=bool(args.timeline), stats_every=self.stats_every)
+                timeline=bool(args.timeline), stats_every=self.stats_every,
+                drain_signal=args.drain_signal)
             argv = starter.command(host, count, self.placement.ranks.get(host),
                                    forward, config_file)
             remote = RemoteHost(host, argv, config, self.console,
@@ -232,7 +254,8 @@ class Job:
                 sign_payloads=bool(self.remotes),
                 curve=self.curve.for_workers() if self.curve else None,
                 activity=self.activity, timeline=bool(self.args.timeline),
-                stats_every=self.stats_every)
+                stats_every=self.stats_every,
+                drain_signal=self.args.drain_signal)
             pid = _procs.fork_worker(config,
                                      close=(self._pipe_r, self._pipe_w))
             self.children[pid] = config.name
@@ -257,27 +280,76 @@ class Job:
             if self.progress is not None:
                 self.progress.tick(broker)
             for sig in self._take_signals():
-                if sig in _STOP_SIGNALS:
+                if sig == signal.SIGTERM or sig == self.args.drain_signal:
+                    self._drain(broker, sig)
+                elif sig in _STOP_SIGNALS:
                     log.warning("received %s: stopping the job",
                                 signal.Signals(sig).name)
                     return 128 + sig
-            ends = [(name, code, _procs.death_message(name, code,
-                                                      f"pid {pid}"))
+            ends = [(name, code, f"pid {pid}", _procs.end_reason(code))
                     for pid, name, code in _procs.reap(self.children)]
             ends += self._remote_events(broker)
-            outcome = None
-            for name, code, why in ends:
+            for name, code, where, how in ends:
                 if name == "w0":
                     log.info("root worker w0 exited with code %d", code)
+                    if code < 0:
+                        log.error("worker w0 (%s) %s; the job ends", where,
+                                  how)
+                    if self.drained is not None:
+                        return self._drain_report(broker)
                     return code if code >= 0 else 128 - code
-                if outcome is None:
-                    log.error("%s; the job stops", why)
-                    outcome = 1
-            if outcome is not None:
-                return outcome
+                broker.lose(name.encode(), f"it {how}")
+            self._kill_silent(broker)
+            code = self._check_time(broker)
+            if code is not None:
+                return code
+
+    def _kill_silent(self, broker: Broker) -> None:
+        """Kill the local workers the broker lost for their silence."""
+        while broker.newly_lost:
+            name = broker.newly_lost.pop().decode()
+            for pid in [p for p, n in self.children.items() if n == name]:
+                os.kill(pid, signal.SIGKILL)
+
+    def _drain(self, broker: Broker, sig: int,
+               why: Optional[str] = None) -> None:
+        """Start no new task; give running ones ``--drain-grace`` s."""
+        if self.drained is not None:
+            return
+        grace = self.args.drain_grace
+        log.warning("%s: draining the job: no new task starts; running "
+                    "tasks have %g s to finish",
+                    why or f"received {signal.Signals(sig).name}", grace)
+        self.drained = (sig, time.monotonic() + grace)
+        broker.drain()
+
+    def _check_time(self, broker: Broker) -> Optional[int]:
+        """Drain ahead of the allocation's end; end a drain on time."""
+        if self.drain_at is not None and time.time() >= self.drain_at:
+            left = self.drain_at - time.time() + self.args.drain_grace \
+                + _END_MARGIN
+            self.drain_at = None
+            self._drain(broker, signal.SIGTERM, f"the batch job ends in "
+                                                f"{left:.0f} s "
+                                                f"(SLURM_JOB_END_TIME)")
+        if self.drained is not None and time.monotonic() >= self.drained[1]:
+            return self._drain_report(broker)
+        return None
+
+    def _drain_report(self, broker: Broker) -> int:
+        """Say what the drained job did; return its exit code."""
+        sig = self.drained[0]
+        held = sum(1 for f in broker.flights.values() if f[0] is not None)
+        log.error("the job was stopped by %s before the program finished; "
+                  "of the tasks the broker handed out, %d finished and %d "
+                  "did not; %d were never handed out",
+                  signal.Signals(sig).name, broker.done, held,
+                  len(broker.pool))
+        return 128 + sig
 
     def _remote_events(self, broker: Broker) -> List[tuple]:
-        """Turn the agents' reports into ``(worker, code, why)`` ends."""
+        """Turn the agents' reports into ``(worker, code, where, how)``
+        ends."""
         ends = []
         now = time.monotonic()
         for host in self.remotes.values():
@@ -293,32 +365,30 @@ class Job:
             if event[0] == "exit":
                 name, code = event[2], event[3]
                 host.workers.discard(name)
-                ends.append((name, code, _procs.death_message(
-                    name, code, f"on host {host.name}")))
+                ends.append((name, code, f"on host {host.name}",
+                             _procs.end_reason(code)))
             elif event[0] == "ended":
                 ends.extend(self._host_ended(host, broker))
 
     def _host_ended(self, host: RemoteHost, broker: Broker) -> List[tuple]:
         """An agent ended: fine once its workers have; before it started
         them, the job goes on without the host (unless it held the root)."""
-        if host.ready:
-            if not host.workers:
-                return []
-            text = host.stderr_text()
-            return [(f"host {host.name}", 1,
-                     f"the agent on host {host.name} ended while workers "
-                     f"{', '.join(sorted(host.workers))} were running"
-                     + (f"; its stderr:\n{text}" if text else ""))]
         lost = sorted(host.workers)
         host.workers.clear()
+        if host.ready:
+            text = host.stderr_text()
+            log.error("the agent on host %s ended%s", host.name,
+                      f"; its stderr:\n{text}" if text else "")
+            return [(name, -signal.SIGKILL, f"on host {host.name}",
+                     "lost its agent, which ended") for name in lost]
         if "w0" in lost:
-            return [(f"host {host.name}", 1, host.fail_message() +
-                     "\nit was to run the root program")]
+            log.error("%s\nit was to run the root program",
+                      host.fail_message())
+            return [("w0", 1, f"on host {host.name}", "did not start")]
         log.error("%s", host.fail_message())
-        self.size -= len(lost)
         log.warning("the job goes on with %d workers, without host %s",
-                    self.size, host.name)
-        broker.resize(self.size)
+                    broker.size - len(lost), host.name)
+        broker.resize(broker.size - len(lost))
         return []
 
     def _take_signals(self) -> bytes:
@@ -377,6 +447,22 @@ class Job:
                 time.sleep(0.01)
             else:
                 broker.step(0.01)
+
+
+def _drain_time(environ, grace: float) -> Optional[float]:
+    """When to drain ahead of ``SLURM_JOB_END_TIME`` (epoch seconds), if
+    set: early enough for the grace and the teardown.
+
+    >>> _drain_time({"SLURM_JOB_END_TIME": "1000"}, 10.0)
+    975.0
+    >>> _drain_time({}, 10.0) is None
+    True
+    """
+    try:
+        end = float(environ["SLURM_JOB_END_TIME"])
+    except (KeyError, ValueError):
+        return None
+    return end - grace - _END_MARGIN if end > 0 else None
 
 
 def _note_signal(signum, frame) -> None:

@@ -238,7 +238,8 @@ class _RankJob:
         broker = None
         if self.rank == 0:
             broker = _BrokerThread(
-                Broker(SignedRouter(make_router(), token), self.size),
+                Broker(SignedRouter(make_router(), token), self.size,
+                       self.args.heartbeat_timeout, self.args.retries),
                 self.comm)
             broker.start()
         code = _worker.serve(config, transport)

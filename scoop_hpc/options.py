@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from typing import List, Optional
 
@@ -123,6 +124,7 @@ def make_parser(prog: str = "python -m scoop_hpc") -> argparse.ArgumentParser:
                         help="what carries the messages: zmq (default) or, "
                              "under mpiexec, mpi (every message over MPI; "
                              "default from SCOOP_HPC_TRANSPORT)")
+    add_fault_options(parser)
     parser.add_argument("--debug", action="store_true",
                         help="set scoop_hpc.DEBUG and log debug messages")
     parser.add_argument("-m", dest="module", metavar="MODULE",
@@ -131,6 +133,67 @@ def make_parser(prog: str = "python -m scoop_hpc") -> argparse.ArgumentParser:
     parser.add_argument("args", nargs=argparse.REMAINDER,
                         help="the program's arguments")
     return parser
+
+
+def add_fault_options(parser: argparse.ArgumentParser) -> None:
+    """Worker loss and walltime: heartbeats, retries, draining."""
+    parser.add_argument("--heartbeat-timeout", type=_seconds, default=10.0,
+                        metavar="S",
+                        help="a worker silent for S seconds is lost and its "
+                             "tasks run elsewhere; a worker that hears "
+                             "nothing from the launcher for S seconds "
+                             "leaves (default 10; 0: never)")
+    parser.add_argument("--retries", type=_count, default=3, metavar="N",
+                        help="times a task runs again after its worker was "
+                             "lost, before its future fails with "
+                             "WorkerLostError (default 3)")
+    parser.add_argument("--drain-signal", type=_signal, default=None,
+                        metavar="SIG",
+                        help="a signal (e.g. USR1) that drains the job like "
+                             "SIGTERM: no new task starts, running ones get "
+                             "--drain-grace seconds, then the job stops")
+    parser.add_argument("--drain-grace", type=_seconds, default=10.0,
+                        metavar="S",
+                        help="seconds running tasks get to finish after "
+                             "SIGTERM or --drain-signal (default 10)")
+
+
+def _seconds(text: str) -> float:
+    """A duration in seconds, 0 or more.
+
+    >>> _seconds("2.5")
+    2.5
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text}")
+    return value
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a whole number: {text}")
+    return int(text)
+
+
+def _signal(text: str) -> int:
+    """A signal by name or number.
+
+    >>> _signal("USR1") == _signal("SIGUSR1") == signal.SIGUSR1
+    True
+    """
+    name = text.upper()
+    try:
+        if name.isdigit():
+            return signal.Signals(int(name))
+        return signal.Signals[name if name.startswith("SIG")
+                              else "SIG" + name]
+    except (KeyError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"not a signal: {text} (e.g. USR1, SIGUSR2, 10)") from None
 
 
 def _transport_default() -> str:

@@ -16,9 +16,11 @@ import subprocess
 import textwrap
 import time
 
+import psutil
 import pytest
 
 from .conftest import PYTHON, ROOT, job_processes, launch, wait_gone
+from .test_launcher import SLEEPER
 
 HERE = socket.gethostname()
 REQUIRED = os.environ.get("SCOOP_HPC_RIGS") == "required"
@@ -147,8 +149,8 @@ def test_slurm_cancel_stops_the_job_on_every_node(program, tmp_path):
     # Slurm signals every process of the step: the launcher may hear of its
     # own SIGTERM or of the root's first
     text = out.read_text()
-    assert ("received SIGTERM: stopping the job" in text
-            or "w0 exited with code -15" in text), text
+    assert ("received SIGTERM: draining the job" in text
+            or "w0 (pid" in text and "killed by SIGTERM" in text), text
 
 
 # -- Grid Engine -------------------------------------------------------------
@@ -204,14 +206,15 @@ STAND_INS = {
 }
 
 
-def stand_in(tmp_path, name: str) -> str:
+def stand_in(tmp_path, name: str, body: str = "") -> str:
     """A directory with ``name``: it runs its command here, with STAND_IN
-    set to its name, whatever host it is given."""
+    set to its name, whatever host it is given (``body``: its script, if
+    not the usual one)."""
     folder = tmp_path / "bin"
     folder.mkdir(exist_ok=True)
     path = folder / name
     path.write_text(f"#!/bin/sh\nexport STAND_IN={name}\n"
-                    f"{STAND_INS[name]}\n")
+                    f"{body or STAND_INS[name]}\n")
     path.chmod(0o755)
     return f"{folder}:{os.environ['PATH']}"
 
@@ -234,6 +237,36 @@ def test_pbs_job_through_its_node_file_and_starter(program, tmp_path,
     assert "host 127.0.0.2: workers w2, w3 started" in run.stderr, run
     assert not [n for n in os.listdir(tmp_path)
                 if n.startswith(".scoop_hpc-")], "config files left"
+
+
+def test_killed_launcher_under_pbsdsh_leaves_no_worker(program, tmp_path):
+    """pbs_mom, not the launcher, starts pbsdsh's tasks, with no stdin to
+    close: after a kill -9 of the launcher their workers leave when the
+    broker's heartbeats stop (10 s), and the agent with them."""
+    nodes = slot_file(tmp_path, [HERE, "127.0.0.2", "127.0.0.2"])
+    detached = 'shift 3\n"$@" </dev/null &\nwait'  # not the launcher's
+    env = clean_environ(PBS_JOBID="7.server", PBS_NODEFILE=nodes,
+                        PATH=stand_in(tmp_path, "pbsdsh", detached))
+    prog = program(SLEEPER)
+    proc = subprocess.Popen([PYTHON, "-m", "scoop_hpc", prog], env=env,
+                            cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "started\n"
+        deadline = time.monotonic() + 30
+        pids: set = set()
+        while len(pids) < 3 and time.monotonic() < deadline:
+            pids = {p.pid for p in psutil.process_iter(["cmdline"])
+                    if str(tmp_path) in " ".join(p.info["cmdline"] or ())
+                    and "scoop_hpc.agent" in p.info["cmdline"]}
+            time.sleep(0.1)
+        assert len(pids) >= 3, pids          # the agent and its 2 workers
+        proc.kill()
+        assert not wait_gone(pids, 15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
 
 
 def test_lsf_job_skipping_its_launch_node(program, tmp_path):

@@ -1,4 +1,6 @@
 """The broker against real ZeroMQ sockets (inproc), one message at a time."""
+import time
+
 import pytest
 import zmq
 
@@ -6,6 +8,7 @@ from scoop_hpc._transport import protocol as P
 from scoop_hpc._transport.signing import SignedEndpoint, SignedRouter
 from scoop_hpc._transport.zmq import ZmqEndpoint, ZmqRouter
 from scoop_hpc.broker import Broker
+from scoop_hpc.errors import WorkerLostError
 
 pytestmark = pytest.mark.timeout(20)
 TOKEN = b"job-secret"
@@ -24,7 +27,8 @@ def rig():
             ZmqEndpoint(context, "inproc://broker", name), TOKEN)
         side = SignedEndpoint(
             ZmqEndpoint(context, "inproc://broker", name + b"/side"), TOKEN)
-        main.send([P.header(P.HELLO), P.pack({"name": name.decode()})])
+        main.send([P.header(P.HELLO), P.pack(
+            {"name": name.decode(), "pid": 100 + len(ends), "host": "n1"})])
         broker.step(0.5)
         welcome = main.recv(1)
         assert P.kind_of(welcome) == P.WELCOME
@@ -192,3 +196,169 @@ def test_a_worker_joining_after_shutdown_is_told_to_leave(rig):
     late_main, late_side = worker(b"late")        # checks its welcome
     assert P.kind_of(late_main.recv(1)) == P.SHUTDOWN
     assert P.kind_of(late_side.recv(1)) == P.SHUTDOWN
+
+
+# -- lost workers ------------------------------------------------------------
+def _take(end, wait=0.2):
+    """Every message waiting at ``end``, as ``(kind, frames)``."""
+    got = []
+    frames = end.recv(wait)
+    while frames is not None:
+        got.append((P.kind_of(frames), frames))
+        frames = end.recv(0.02)
+    return got
+
+
+def _only(end, kind):
+    return [frames for k, frames in _take(end) if k == kind]
+
+
+def _result(owner, seq, value=b"value"):
+    return [P.header(P.RESULTS), owner, P.pack(0),
+            P.pack([(seq, True, 0.1, 1)]), value]
+
+
+def _hand_out(broker, owner_side, taker, owner, seq):
+    """Have ``taker`` get task ``seq`` of ``owner`` through a steal."""
+    taker.send([P.header(P.REQUEST), P.pack(1)])
+    broker.step(0.05)
+    owner_side.send(_tasks(owner, seq))
+    broker.step(0.05)
+    got = _only(taker, P.TASKS)
+    assert [e[1] for e in P.unpack(got[0][1])] == [seq]
+    return got[0]
+
+
+@pytest.fixture
+def trio(rig):
+    broker, worker = rig
+    ends = {name: worker(name) for name in (b"a", b"b", b"c")}
+    broker.size = 3
+    for main, _ in ends.values():
+        _take(main, 0.05)
+    return broker, ends
+
+
+def test_a_lost_workers_task_runs_again_and_its_late_result_is_dropped(
+        trio):
+    broker, ends = trio
+    (a_main, a_side), (b_main, b_side), (c_main, _) = ends.values()
+    first = _hand_out(broker, a_side, b_main, b"a", 1)
+    assert broker.flights[(b"a", 1)][0] == b"b"
+    assert broker.lose(b"b", "it was killed by SIGKILL")
+    assert not broker.lose(b"b", "again")              # once only
+    assert _only(b_main, P.SHUTDOWN) and _only(b_side, P.SHUTDOWN)
+    assert [P.unpack(f[1]) for f in _only(a_main, P.SIZE)] == [2]
+    c_main.send([P.header(P.REQUEST), P.pack(1)])
+    broker.step(0.05)
+    again = _only(c_main, P.TASKS)[0]
+    assert [bytes(f) for f in again[1:]] == [bytes(f) for f in first[1:]]
+    b_main.send(_result(b"a", 1, b"late"))              # after its loss
+    broker.step(0.05)
+    assert _only(b_main, P.SHUTDOWN)                    # told to leave
+    c_main.send(_result(b"a", 1, b"right"))
+    broker.step(0.05)
+    results = _only(a_main, P.RESULTS)
+    assert [bytes(f[4]) for f in results] == [b"right"]
+    assert not broker.flights
+
+
+def test_past_its_retries_a_task_fails_naming_worker_host_and_task(trio):
+    broker, ends = trio
+    (a_main, a_side), (b_main, _), (c_main, _) = ends.values()
+    broker.retries = 1
+    _hand_out(broker, a_side, b_main, b"a", 7)
+    broker.lose(b"b", "no heartbeat for 10.0 s")
+    c_main.send([P.header(P.REQUEST), P.pack(1)])
+    broker.step(0.05)
+    assert _only(c_main, P.TASKS)                       # replay 1 of 1
+    broker.lose(b"c", "it exited with code 3")
+    got = _only(a_main, P.RESULTS)
+    assert len(got) == 1
+    (seq, ok, _, count), = P.unpack(got[0][3])
+    assert (seq, ok) == (7, False)
+    error = P.loads(got[0][4:4 + count])
+    assert isinstance(error, WorkerLostError)
+    assert str(error).startswith(
+        "worker c (pid 104 on host n1) was lost (it exited with code 3) "
+        "while it held task 7 of worker a; the task had run on 2 lost "
+        "workers (--retries 1)"), error
+    assert not broker.flights and not broker.pool
+
+
+def test_tasks_of_a_lost_owner_are_forgotten(trio):
+    broker, ends = trio
+    (a_main, a_side), (b_main, _), (c_main, _) = ends.values()
+    _hand_out(broker, a_side, b_main, b"a", 1)
+    a_side.send(_tasks(b"a", 2, 3))                     # pooled
+    broker.step(0.05)
+    broker.lose(b"a", "it was killed by SIGKILL")
+    assert not broker.pool and not broker.flights
+    b_main.send(_result(b"a", 1))
+    broker.step(0.05)
+    assert not _only(a_main, P.RESULTS)                 # nobody awaits it
+
+
+def test_a_stolen_task_is_replayed_by_whoever_holds_it(trio):
+    broker, ends = trio
+    (a_main, a_side), (b_main, b_side), (c_main, _) = ends.values()
+    _hand_out(broker, a_side, b_main, b"a", 1)
+    c_main.send([P.header(P.REQUEST), P.pack(1)])
+    broker.step(0.05)
+    b_side.send(_tasks(b"a", 1))                        # b gives it on
+    broker.step(0.05)
+    assert _only(c_main, P.TASKS)
+    assert broker.flights[(b"a", 1)][0] == b"c"
+    broker.lose(b"b", "it was killed by SIGKILL")       # holds nothing
+    assert not broker.pool
+    broker.lose(b"c", "it was killed by SIGKILL")
+    assert [e[0][:2] for e in broker.pool] == [(b"a", 1)]
+
+
+def test_silent_workers_are_lost_and_beating_ones_answered(trio):
+    broker, ends = trio
+    (a_main, a_side), (b_main, b_side), (c_main, c_side) = ends.values()
+    broker.heartbeat = 0.3
+    for _ in range(15):          # the broker looks once a second at most
+        a_side.send([P.header(P.HEARTBEAT)])
+        c_side.send([P.header(P.HEARTBEAT)])
+        broker.step(0)
+        time.sleep(0.1)
+    broker.step(0)
+    assert broker.newly_lost == [b"b"] and set(broker.lost) == {b"b"}
+    assert "no heartbeat for" in broker.lost[b"b"]
+    assert len(_only(a_side, P.HEARTBEAT)) == 15
+
+
+def test_a_lost_worker_that_says_hello_again_is_sent_away(trio):
+    broker, ends = trio
+    (_, _), (b_main, _), _ = ends.values()
+    broker.lose(b"b", "no heartbeat for 10.0 s")
+    _take(b_main)
+    b_main.send([P.header(P.HELLO), P.pack({"name": "b"})])
+    broker.step(0.05)
+    assert [k for k, _ in _take(b_main)] == [P.SHUTDOWN]
+    assert b"b" not in broker.workers
+
+
+def test_draining_hands_out_nothing(trio):
+    broker, ends = trio
+    (a_main, a_side), (b_main, _), _ = ends.values()
+    a_side.send(_tasks(b"a", 1))
+    broker.step(0.05)
+    broker.drain()
+    assert _only(a_main, P.DRAIN)
+    b_main.send([P.header(P.REQUEST), P.pack(1)])
+    broker.step(0.05)
+    assert [k for k, _ in _take(b_main)] == [P.DRAIN]
+    assert len(broker.pool) == 1
+
+
+def test_malformed_entries_from_a_member_are_dropped(trio, caplog):
+    broker, ends = trio
+    (a_main, a_side), (b_main, _), _ = ends.values()
+    a_side.send([P.header(P.TASKS), P.pack([([1], 2, 1)]), b"x"])
+    b_main.send([P.header(P.RESULTS), b"a", P.pack(0), P.pack([1, 2])])
+    broker.step(0.05)
+    assert caplog.text.count("malformed") == 2
+    assert not broker.pool and not _only(a_main, P.RESULTS)

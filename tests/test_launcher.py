@@ -109,24 +109,41 @@ def test_log_file_and_verbose(program, tmp_path):
     assert "started 2 workers" in run.stderr
 
 
-def test_worker_death_ends_the_job_with_its_name(program):
-    path = program("""
-        import os, time
-        import scoop_hpc
-        from scoop_hpc import futures
-        def maybe_die(x):
-            if scoop_hpc.WORKER_NAME == "w1":
-                os._exit(3)
-            time.sleep(0.05)
-            return x
-        if __name__ == "__main__":
-            list(futures.map(maybe_die, range(200)))
-            time.sleep(30)
-    """)
-    run = launch(["-n", "2", path], timeout=30)
-    assert run.returncode != 0
-    assert "worker w1" in run.stderr and "exited with code 3" in run.stderr
-    assert run.seconds < 15
+DYING = """
+    import os, socket, time
+    import scoop_hpc
+    from scoop_hpc import futures
+    from scoop_hpc.errors import WorkerLostError
+    def maybe_die(x):
+        if scoop_hpc.WORKER_NAME == "w1":
+            os._exit(3)
+        time.sleep(0.01)
+        return x
+    if __name__ == "__main__":
+        try:
+            print(sum(futures.map(maybe_die, range(200))))
+        except WorkerLostError as exc:
+            print("lost:", exc, socket.gethostname())
+"""
+
+
+def test_a_dead_worker_is_lost_and_its_tasks_run_elsewhere(program):
+    run = launch(["-n", "2", program(DYING)], timeout=30)
+    assert (run.returncode, run.stdout) == (0, f"{sum(range(200))}\n"), run
+    assert "worker w1 (pid" in run.stderr and "is lost" in run.stderr
+    assert "exited with code 3" in run.stderr
+
+
+def test_past_its_retries_a_lost_task_fails_naming_worker_host_task(
+        program):
+    run = launch(["-n", "2", "--retries", "0", program(DYING)], timeout=30)
+    assert run.returncode == 0, run
+    text, host = run.stdout.rsplit(" ", 1)
+    assert text.startswith("lost: worker w1 (pid "), run
+    assert f"on host {host.strip()}) was lost" in text
+    assert "exited with code 3" in text
+    assert "while it held task " in text and " of worker w0" in text
+    assert text.endswith(": a chunk of map maybe_die"), text
 
 
 SLEEPER = """
@@ -140,8 +157,9 @@ SLEEPER = """
 """
 
 
-def _start(path):
-    proc = subprocess.Popen([PYTHON, "-m", "scoop_hpc", "-n", "3", str(path)],
+def _start(path, *options):
+    proc = subprocess.Popen([PYTHON, "-m", "scoop_hpc", "-n", "3", *options,
+                             str(path)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     assert proc.stdout.readline() == "started\n"
@@ -154,7 +172,7 @@ def _start(path):
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130),
                                        (signal.SIGTERM, 143)])
 def test_signals_tear_everything_down(program, sig, code):
-    proc, family = _start(program(SLEEPER))
+    proc, family = _start(program(SLEEPER), "--drain-grace", "1")
     proc.send_signal(sig)
     assert proc.wait(timeout=15) == code
     assert "received " + signal.Signals(sig).name in proc.stderr.read()

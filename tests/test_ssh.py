@@ -246,8 +246,9 @@ def test_launcher_stopped_mid_run_leaves_nothing_on_any_host(program, sig):
     prog = program(SLOW)
     launcher = subprocess.Popen(
         [PYTHON, "-m", "scoop_hpc", *remote(
-            "-v", "--hosts", HERE, "node1", "node1", "node2", "node2",
-            prog)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            "-v", "--drain-grace", "2", "--hosts", HERE, "node1", "node1",
+            "node2", "node2", prog)], cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         env=dict(os.environ, PYTHONUNBUFFERED="1"))
     try:
         assert launcher.stdout.readline() == b"running\n"
@@ -313,3 +314,68 @@ def test_timeline_and_summary_cover_remote_workers(program, tmp_path):
     assert {e["args"]["host"] for e in slices} == {HERE, "node1", "node2"}
     assert f"summary: {len(slices)} tasks on 3 of 3 workers" in run.stderr
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".scoop")]
+
+
+SQUARES = """
+    import os, time
+    from scoop_hpc import futures
+    def square(x):
+        time.sleep(0.01)
+        return x * x
+    def pid(x):
+        time.sleep(0.02)
+        return os.getpid()
+    if __name__ == "__main__":
+        while len(set(futures.map(pid, range(30)))) < 3:
+            pass                                # every worker has joined
+        print("running", flush=True)
+        got = list(futures.map(square, range(2000)))
+        print(got == [x * x for x in range(2000)], len(got))
+"""
+
+
+def _remote_workers(marker: str, count: int) -> list:
+    """The workers forked by the agents whose PYTHONPATH holds
+    ``marker`` (this job's, not another's on the rig)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = []
+        for proc in psutil.process_iter(["cmdline"]):
+            try:
+                if ("scoop_hpc.agent" in " ".join(proc.info["cmdline"] or ())
+                        and marker in proc.environ().get("PYTHONPATH", "")):
+                    found += proc.children()
+            except psutil.Error:
+                continue
+        if len(found) >= count:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"no {count} remote workers of the job")
+
+
+@pytest.mark.parametrize("fault", ["SIGKILL", "SIGSTOP"])
+def test_a_remote_worker_lost_mid_run_is_replayed(program, tmp_path, fault):
+    """SIGKILL: the agent reports the exit. SIGSTOP: the heartbeats stop,
+    then SIGCONT: the worker's late results are dropped and it leaves."""
+    marker = str(tmp_path)
+    launcher = subprocess.Popen(
+        [PYTHON, "-m", "scoop_hpc", *remote(
+            "--pythonpath", marker, "--heartbeat-timeout", "2", "--hosts",
+            HERE, "node1", "node1", program(SQUARES))], cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    try:
+        assert launcher.stdout.readline() == "running\n"
+        victim = _remote_workers(marker, 2)[0]
+        victim.send_signal(getattr(signal, fault))
+        if fault == "SIGSTOP":
+            time.sleep(3.5)
+            victim.send_signal(signal.SIGCONT)
+        out, err = launcher.communicate(timeout=60)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.communicate()
+    assert (launcher.returncode, out) == (0, "True 2000\n"), err
+    why = "it was killed by SIGKILL" if fault == "SIGKILL" else "no heartbeat"
+    assert f"(pid {victim.pid} on host node1) is lost: {why}" in err, err

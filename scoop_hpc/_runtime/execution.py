@@ -36,6 +36,13 @@ def describe_callable(fn: Any) -> str:
     return name
 
 
+def describe_task(fn: Any, args: tuple) -> str:
+    """Name a task by its callable; a map chunk by the mapped callable."""
+    if fn in (map_chunk, reduce_chunk, scan_chunk) and args:
+        return f"a chunk of {fn.__name__[:-6]} {describe_callable(args[0])}"
+    return describe_callable(fn)
+
+
 def remote_text(exc: BaseException, fn: Any) -> str:
     """Format ``exc``'s traceback under a header naming where it ran."""
     import traceback

@@ -19,12 +19,16 @@ endpoint until a message or a timer is due.
 The side thread owns the second endpoint and answers STEAL requests from
 the broker even while this process runs a long task: it takes the oldest
 queued tasks (lock-free ``deque.popleft``) and sends their payloads,
-serialised at submit time, to the broker.
+serialised at submit time, to the broker. It also sends a heartbeat every
+second, which the broker answers: a worker that hears nothing from the
+broker for the job's heartbeat timeout leaves (the launcher is gone).
 """
 from __future__ import annotations
 
 import heapq
 import itertools
+import os
+import sys
 import threading
 import time
 from collections import deque
@@ -35,7 +39,7 @@ from greenlet import GreenletExit, getcurrent, greenlet
 import scoop_hpc
 
 from .._transport import protocol as P
-from ..errors import RemoteTraceback, SerializationError
+from ..errors import RemoteTraceback, SerializationError, WorkerLostError
 from ..errors import TimeoutError as FuturesTimeout
 from . import execution
 from .constants import SharedConstants
@@ -49,6 +53,7 @@ _IDLE_TICK = 1.0       # seconds between liveness checks when idle
 _POLL_INTERVAL = 0.0002  # seconds between looks at the socket when busy
 _MAX_IDLE_RUNNERS = 256
 _TIMER_FLOOR = 1024    # timer heap size below which it is never compacted
+_BEAT = 1.0            # seconds between heartbeats at most
 
 
 class _Foreign:
@@ -98,6 +103,7 @@ class Hub:
         self.asked = False  # a request for work awaits its answer
         self.dry = False
         self.stopping = False
+        self.draining = False      # the job ends: start no more tasks
         self.strict = 0            # main-program waits with a deadline
         self.root_greenlet = None  # the greenlet running the main program
         self._looping = 0
@@ -117,6 +123,7 @@ class Hub:
             P.CONST: self.constants.on_const,
             P.CONST_ACK: self.constants.on_ack,
             P.SHUTDOWN: self._on_shutdown, P.SIZE: self._on_size,
+            P.DRAIN: self._on_drain,
         }
 
     # -- joining the job -----------------------------------------------------
@@ -144,8 +151,10 @@ class Hub:
         self.constants.welcome(P.split_items(welcome["constants"], frames,
                                              2))
         if side is not None:
-            thread = threading.Thread(target=self._side_loop, args=(side,),
-                                      name="scoop_hpc-steal", daemon=True)
+            thread = threading.Thread(
+                target=self._side_loop,
+                args=(side, welcome.get("heartbeat", 0)),
+                name="scoop_hpc-steal", daemon=True)
             thread.start()
         return welcome
 
@@ -277,6 +286,8 @@ class Hub:
                     self._start(item)
                 continue
             try:
+                if self.draining:
+                    raise IndexError
                 item = local.pop()
             except IndexError:
                 if not until():  # a timer or message may have done it
@@ -337,7 +348,8 @@ class Hub:
                     "task can complete")
             time.sleep(timeout)
             return
-        wanted = not (self.asked or self.stopping or self.strict)
+        wanted = not (self.asked or self.stopping or self.strict
+                      or self.draining)
         if wanted or self._pending:
             self._flush_results(PREFETCH if wanted else 0)
         frames = self.endpoint.recv(timeout)
@@ -494,30 +506,55 @@ class Hub:
             if ok:
                 fut.set_result(value)
             else:
+                if type(value) is WorkerLostError:
+                    value.args = (f"{value}: " + execution.describe_task(
+                        fut._fn, fut._args),)
                 fut.set_exception(value)
 
     def _on_shutdown(self, frames: list) -> None:
         self.stopping = True
+
+    def _on_drain(self, frames: list) -> None:
+        self.draining = True
 
     def _on_size(self, frames: list) -> None:
         self.size = P.unpack(frames[1])
         scoop_hpc.SIZE = self.size
 
     # -- the side thread -----------------------------------------------------
-    def _side_loop(self, side) -> None:
+    def _side_loop(self, side, timeout: float) -> None:
+        """Answer steals; beat; leave if the broker is silent too long."""
         side.send([P.header(P.SIDE_HELLO), self.identity])
+        beat = min(_BEAT, timeout / 4) if timeout else None
+        heard = next_beat = now = time.monotonic()
         while True:
             try:
-                frames = side.recv(None)
+                frames = side.recv(
+                    None if beat is None
+                    else max(0.0, next_beat - time.monotonic()))
             except Exception:  # noqa: BLE001 - the transport was closed
                 side.close()
                 return
-            kind = P.kind_of(frames)
-            if kind == P.STEAL:
-                self._give_away(side, P.unpack(frames[1]))
-            elif kind == P.SHUTDOWN:
-                side.close()
-                return
+            now, last = time.monotonic(), now
+            if beat is not None and now - last > timeout / 2:
+                heard = now   # a long pause was this process's own
+            if frames is not None:
+                heard = now
+                kind = P.kind_of(frames)
+                if kind == P.STEAL:
+                    self._give_away(side, P.unpack(frames[1]))
+                elif kind == P.SHUTDOWN:
+                    side.close()
+                    return
+            if beat is None or now < next_beat:
+                continue
+            if now - heard > timeout:
+                _broker_gone(self.identity, now - heard)
+            try:
+                side.send([P.header(P.HEARTBEAT)])
+            except Exception:  # noqa: BLE001 - no way to the broker now
+                pass
+            next_beat = now + beat
 
     def _give_away(self, side, wanted: int) -> None:
         """Send the oldest queued tasks (at least half) to the broker."""
@@ -547,6 +584,14 @@ class Hub:
             side.send([P.header(P.TASKS), P.pack(index), *frames])
         else:
             side.send([P.header(P.NOTHING)])
+
+
+def _broker_gone(identity: bytes, silence: float) -> None:
+    """Leave at once: the broker (the launcher) is gone."""
+    print(f"scoop_hpc: worker {identity.decode(errors='replace')} heard "
+          f"nothing from the broker for {silence:.0f} s: the launcher is "
+          f"gone; leaving", file=sys.stderr, flush=True)
+    os._exit(1)
 
 
 def _culprit(fn: Callable, args: tuple, kwargs: dict) -> SerializationError:

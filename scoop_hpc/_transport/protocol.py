@@ -45,6 +45,8 @@ HAVE_WORK = b"A"    # [HDR]                            backlog appeared
 SET_CONST = b"C"    # [HDR, name, *payload]            define a constant
 NOTHING = b"N"      # [HDR]                            steal found nothing
 STATS = b"Q"        # [HDR, marshal((done, queued))]   progress, every 1 s
+HEARTBEAT = b"B"    # [HDR]                            alive (side socket;
+#                                                      the broker answers)
 # Both directions.
 TASKS = b"T"
 RESULTS = b"P"
@@ -55,6 +57,7 @@ CONST_ACK = b"k"    # [HDR, name, marshal(error)]      reply to SET_CONST
 STEAL = b"X"        # [HDR, marshal(n)]                give away work
 SHUTDOWN = b"S"     # [HDR]                            leave now
 SIZE = b"Z"         # [HDR, marshal(n)]                the job has n workers
+DRAIN = b"D"        # [HDR]                            start no more tasks
 
 # How many leading frames of a message are its envelope; the rest are
 # payloads, signed end to end. Kinds not listed are all envelope.

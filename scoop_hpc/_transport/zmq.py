@@ -49,7 +49,8 @@ class ZmqEndpoint:
     """A DEALER socket connected to the broker (see ``base.Endpoint``)."""
 
     def __init__(self, context: zmq.Context, address: str,
-                 identity: bytes, curve: Optional[Curve] = None) -> None:
+                 identity: bytes, curve: Optional[Curve] = None,
+                 send_timeout: Optional[float] = None) -> None:
         self.identity = identity
         sock = context.socket(zmq.DEALER)
         if curve is not None:
@@ -58,6 +59,8 @@ class ZmqEndpoint:
             sock.curve_secretkey = curve.client_secret
         sock.setsockopt(zmq.IDENTITY, identity)
         sock.setsockopt(zmq.LINGER, 2000)
+        if send_timeout is not None:  # no peer (the broker is gone)
+            sock.setsockopt(zmq.SNDTIMEO, _ms(send_timeout))
         sock.setsockopt(zmq.SNDHWM, 0)
         sock.setsockopt(zmq.RCVHWM, 0)
         sock.copy_threshold = _COPY_THRESHOLD
@@ -177,8 +180,10 @@ class ZmqTransport:
         return endpoint
 
     def connect_side(self, identity: bytes) -> ZmqEndpoint:
+        """The steal thread's endpoint: a send to a broker that is gone
+        raises ``zmq.Again`` after a second instead of blocking."""
         return ZmqEndpoint(self.context, self.address, identity + b"/side",
-                           self.curve)
+                           self.curve, send_timeout=1.0)
 
     def close(self) -> None:
         """Close the main endpoints, then end the context.
