@@ -104,6 +104,7 @@ class Broker:
         # (owner, seq) -> [assignee or None (pooled), item, replays]
         self.flights: Dict[tuple, list] = {}
         self.lost: Dict[bytes, str] = {}    # identity -> why
+        self.replays = self.failures = 0    # tasks run again / given up
         self.newly_lost: List[bytes] = []   # by heartbeat, for the launcher
         self._gone: set = set()              # lost identities, sides too
         self.done = 0                        # results relayed
@@ -430,6 +431,8 @@ class Broker:
                 self.router.send(worker.side, [P.header(P.SHUTDOWN)])
             self.router.send(identity, [P.header(P.SHUTDOWN)])
             replayed, failed = self._replay(worker, why)
+            self.replays += replayed
+            self.failures += failed
         who = worker.describe() if worker else f"worker {identity.decode()}"
         log.warning("%s is lost: %s; %d of its tasks run again, %d failed; "
                     "the job goes on with %d workers", who, why, replayed,

@@ -404,7 +404,7 @@ class Job:
         records = report.read(self.activity)
         if self.args.verbose:
             log.info("%s", report.summary(records, self.placement.size,
-                                          broker.peak))
+                                          broker))
         if self.args.timeline:
             try:
                 report.write_trace(self.args.timeline, records)

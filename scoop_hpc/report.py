@@ -29,16 +29,19 @@ def read(folder: str) -> List[dict]:
     return sorted(records, key=lambda r: int(r["worker"][1:]))
 
 
-def summary(records: List[dict], size: int, peak_queue: int) -> str:
-    """Tasks and busy time per worker, and the broker's peak queue."""
+def summary(records: List[dict], size: int, broker) -> str:
+    """Tasks and time in tasks per worker, the broker's peak queue, the
+    workers lost and the tasks run again or given up."""
     lines = [f"summary: {sum(r['tasks'] for r in records)} tasks on "
              f"{len(records)} of {size} workers; the broker's queue peaked "
-             f"at {peak_queue} tasks"]
+             f"at {broker.peak} tasks; faults: {len(broker.lost)} workers "
+             f"lost, {broker.replays} tasks run again, {broker.failures} "
+             f"given up"]
     for record in records:
         lines.append(f"  {record['worker']}@{record['host']}: "
                      f"{record['tasks']} tasks, "
                      f"{record['busy']:.3f} s in tasks")
-    missing = size - len(records)
+    missing = size - len(records) - len(broker.lost)
     if missing > 0:
         lines.append(f"  ({missing} workers left no record: they died, or "
                      f"their host does not share this file system)")

@@ -5,6 +5,7 @@ process is left behind (tests/README.md records the figures)."""
 import contextlib
 import os
 import random
+import re
 import signal
 import subprocess
 import time
@@ -101,13 +102,18 @@ def kill_randomly(job: Job, kills: int, every: float, seed: int) -> list:
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_a_map_of_10000_items_survives_random_sigkills(program, seed):
-    job = Job(program(MAP), "-n", "6", "--retries", "4")
+    job = Job(program(MAP), "-n", "6", "--retries", "4", "-v")
     killed = kill_randomly(job, 4, 0.3, seed)
     code, out, err, _ = job.finish()
     expected = sum(x * x for x in range(10000))
     assert (code, out) == (0, f"True {expected}\n"), err
     assert len(killed) == 4, err
     assert err.count("is lost: it was killed by SIGKILL") == 4, err
+    # the summary counts the faults as the log reported them
+    again = sum(int(n) for n in re.findall(r"; (\d+) of its tasks run again",
+                                           err))
+    assert (f"faults: 4 workers lost, {again} tasks run again, 0 given up"
+            in err), err
 
 
 @pytest.mark.parametrize("seed", [1, 2])
