@@ -25,6 +25,7 @@ broker for the job's heartbeat timeout leaves (the launcher is gone).
 """
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import os
@@ -550,10 +551,9 @@ class Hub:
                 continue
             if now - heard > timeout:
                 _broker_gone(self.identity, now - heard)
-            try:
+            # a broker that is gone cannot be told: the silence says it
+            with contextlib.suppress(Exception):
                 side.send([P.header(P.HEARTBEAT)])
-            except Exception:  # noqa: BLE001 - no way to the broker now
-                pass
             next_beat = now + beat
 
     def _give_away(self, side, wanted: int) -> None:
