@@ -198,9 +198,6 @@ class Broker:
 
     # -- handlers ------------------------------------------------------------
     def _on_hello(self, peer: bytes, frames: list) -> None:
-        if peer in self.lost:
-            self.router.send(peer, [P.header(P.SHUTDOWN)])
-            return
         worker = _Worker(peer, P.unpack(frames[1]))
         if peer not in self.workers:
             self._order.append(worker)
@@ -238,18 +235,16 @@ class Broker:
 
     def _on_tasks(self, peer: bytes, frames: list) -> None:
         items = P.split_items(P.unpack(frames[1]), frames, 2)
+        flights = self.flights
         for entry, _ in items:
             if len(entry) != 3 or type(entry[0]) is not bytes \
                     or type(entry[1]) is not int:
                 raise TransportError(f"malformed task entry {entry!r:.60}")
+            flight = flights.get((entry[0], entry[1]))
+            if flight is not None:       # given away again: pooled
+                flight[0] = None
         self.pool.extend(items)
         self.peak = max(self.peak, len(self.pool))
-        flights = self.flights
-        if flights:
-            for entry, _ in items:       # given away again: pooled
-                flight = flights.get((entry[0], entry[1]))
-                if flight is not None:
-                    flight[0] = None
         worker = self._sides.get(peer)
         if worker is not None:
             worker.stealing = False

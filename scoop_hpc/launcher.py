@@ -125,7 +125,9 @@ class Job:
         tmpdir = _procs.private_dir()
         ipc = f"ipc://{tmpdir}/broker"
         context = zmq.Context()
-        remote = [host for host, _, _ in self._agents([])]
+        local: List[int] = []
+        agents = self._agents(local)
+        remote = [host for host, _, _ in agents]
         binds, routes, unreachable = [], {}, {}
         if remote and not self.args.tunnel:
             binds, routes, unreachable = network.plan(
@@ -142,7 +144,7 @@ class Job:
             broker = Broker(router, self.size, self.args.heartbeat_timeout,
                             self.args.retries)
             bound = {a[6:].rsplit(":", 1)[0]: a for a in router.addresses[1:]}
-            self._start(ipc, bound, routes, unreachable)
+            self._start(ipc, agents, local, bound, routes, unreachable)
             router.watch(self._pipe_r)
             try:
                 code = self._supervise(broker)
@@ -176,16 +178,17 @@ class Job:
         signal.set_wakeup_fd(self._pipe_w, warn_on_full_buffer=False)
         return old
 
-    def _start(self, ipc: str, bound: Dict[str, str], routes: dict,
+    def _start(self, ipc: str, agents: List[tuple], local: List[int],
+               bound: Dict[str, str], routes: dict,
                unreachable: Dict[str, str]) -> None:
-        """Start every host's workers: agents first (ssh is slow to
-        connect), then the local forks. A host without a route fails at
-        once, like one whose ssh fails."""
+        """Start every host's workers (``agents`` and ``local``, from
+        :meth:`_agents`): agents first (ssh is slow to connect), then the
+        local forks. A host without a route fails at once, like one whose
+        ssh fails."""
         args = self.args
         starter = Starter(self.placement.starter, args.python,
                           args.pythonpath, args.prolog)
-        local = []
-        for host, first, count in self._agents(local):
+        for host, first, count in agents:
             forward = unlink = config_file = None
             if args.tunnel:
                 unlink = f"/tmp/scoop_hpc-{self.job_id}-{first}.sock"

@@ -31,7 +31,7 @@ import hmac
 import marshal
 import pickle
 import struct
-from typing import Any, Iterable, List, Sequence, Tuple
+from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
 from ..errors import SerializationError, TransportError
 
@@ -184,11 +184,19 @@ def loads(frames: Sequence[Any]) -> Any:
 
 def _mac(frames: Sequence[Any]) -> bytes:
     mac = _payload_mac.copy()
-    for frame in frames:
+    feed_mac(mac, frames)
+    return mac.digest()
+
+
+def feed_mac(mac: Any, frames: Sequence[Any],
+             whole: Optional[int] = None) -> None:
+    """Feed each frame's length and bytes to ``mac`` (an HMAC object);
+    frames from index ``whole`` on give only their first 32 bytes."""
+    whole = len(frames) if whole is None else whole
+    for number, frame in enumerate(frames):
         view = memoryview(frame)
         mac.update(_LEN.pack(view.nbytes))
-        mac.update(view)
-    return mac.digest()
+        mac.update(view if number < whole else view[:32])
 
 
 def _describe(what: Any, obj: Any) -> str:

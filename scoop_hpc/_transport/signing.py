@@ -92,11 +92,7 @@ class Seal:
              frames: Sequence) -> bytes:
         mac = self._base.copy()
         mac.update(role + _SEQ.pack(seq) + _LEN.pack(len(worker)) + worker)
-        whole = P.envelope_size(frames)
-        for number, frame in enumerate(frames):
-            view = memoryview(frame)
-            mac.update(_LEN.pack(view.nbytes))
-            mac.update(view if number < whole else view[:32])
+        P.feed_mac(mac, frames, P.envelope_size(frames))
         return mac.digest()
 
 
