@@ -118,6 +118,23 @@ CASES = {
             list(futures.map(abs, [-1]))
             threading.Thread(target=late).start()
     """, "thread done"),
+    "quick_results_are_not_held_back_by_a_slow_task": ("""
+        import time
+        from scoop_hpc import futures
+        def inc(x):
+            return x + 1
+        def slow():
+            time.sleep(4)
+        if __name__ == "__main__":
+            quick = [futures.submit(inc, i) for i in range(300)]
+            futures.submit(slow)
+            later = [futures.submit(inc, i) for i in range(20)]
+            time.sleep(0.5)   # the root runs nothing: w1 takes it all
+            start = time.monotonic()
+            done, _ = futures.wait(quick, timeout=3)
+            print(len(done), time.monotonic() - start < 3,
+                  sum(f.result() for f in later))
+    """, "300 True 210"),
     "a_task_raising_greenlet_exit_completes": ("""
         import greenlet
         from scoop_hpc import futures

@@ -45,9 +45,9 @@ from ..errors import TimeoutError as FuturesTimeout
 from . import execution
 from .constants import SharedConstants
 from .future import PENDING, RUNNING, Future, call_callbacks
+from .pace import Pace
 from .waiting import Waiter
 
-PREFETCH = 2           # tasks a worker asks for when it idles
 _RESULT_BATCH = 64     # results buffered per flush at most
 _RESULT_AGE = 0.002    # seconds a buffered result may wait
 _IDLE_TICK = 1.0       # seconds between liveness checks when idle
@@ -119,6 +119,7 @@ class Hub:
         self._results: Dict[bytes, tuple] = {}
         self._pending = 0
         self._first_pending = 0.0
+        self.pace = Pace()
         self._handlers = {
             P.TASKS: self._on_tasks, P.RESULTS: self._on_results,
             P.CONST: self.constants.on_const,
@@ -297,8 +298,6 @@ class Hub:
             if (self.strict or item._reserved) and self.size > 1:
                 self.parked.append(item)  # for other workers: see Waiter
                 continue
-            if self._pending:
-                self._flush_results()
             self._start(item)
 
     def _send_stats(self) -> None:
@@ -352,7 +351,7 @@ class Hub:
         wanted = not (self.asked or self.stopping or self.strict
                       or self.draining)
         if wanted or self._pending:
-            self._flush_results(PREFETCH if wanted else 0)
+            self._flush_results(self.pace.credit() if wanted else 0)
         frames = self.endpoint.recv(timeout)
         if frames is not None:
             self._handle(frames)
@@ -387,6 +386,8 @@ class Hub:
         running = self._running_own
         running.add(fut)
         fn, args = fut._fn, fut._args
+        if self._pending and not self.pace.quick(fn):
+            self._flush_results()  # this task may take a while
         start = time.perf_counter()
         try:
             value = fn(*args, **fut._kwargs)
@@ -400,6 +401,7 @@ class Hub:
             fut.set_result(value)
         finally:
             running.discard(fut)
+            self.pace.record(fn, fut.duration)
             if self.recorder is not None:
                 self.recorder.add(fn, args, start, fut.duration)
 
@@ -408,10 +410,13 @@ class Hub:
         fn = None
         try:
             fn, args, kwargs = P.loads(task.payload)
+            if self._pending and not self.pace.quick(fn):
+                self._flush_results()  # this task may take a while
             value, ok = fn(*args, **kwargs), True
         except BaseException as exc:  # noqa: BLE001 - goes to the caller
             value, ok = execution.Failure(exc, fn), False
         duration = time.perf_counter() - start
+        self.pace.record(fn, duration)
         if self.recorder is not None:
             self.recorder.add(fn, args if fn is not None else (), start,
                                duration)
@@ -481,7 +486,9 @@ class Hub:
     def _on_tasks(self, frames: list) -> None:
         items = P.split_items(P.unpack(frames[1]), frames, 2)
         self.asked = False  # the broker answers a request once
-        for (owner, seq, _), payload in items:
+        # newest first onto the stack: the batch runs in the order it was
+        # submitted, as it would have over workers taking one task each
+        for (owner, seq, _), payload in reversed(items):
             if owner != self.identity:
                 self.local.append(_Foreign(owner, seq, payload))
                 continue
@@ -557,10 +564,10 @@ class Hub:
             next_beat = now + beat
 
     def _give_away(self, side, wanted: int) -> None:
-        """Send the oldest queued tasks (at least half) to the broker."""
+        """Send the oldest queued tasks to the broker (see pace.py)."""
         local, parked = self.local, self.parked
         self.dry = True  # before looking: a submit from now on announces
-        take = max(wanted, (len(local) + 1) // 2)
+        take = self.pace.give(wanted, len(local))
         index: list = []
         frames: list = []
         while len(index) < take:

@@ -1,0 +1,79 @@
+"""How much work a worker asks for, gives away, and holds results for.
+
+A message costs tens of microseconds; a task may cost one. So the hub
+measures how long its tasks run and sizes its traffic to them:
+
+- **credit** (tasks asked for when idle): about ``HOLD`` seconds of work,
+  ``PREFETCH`` at least (long or unknown tasks: work only travels to a
+  worker that is idle), ``MAX_CREDIT`` at most;
+- **steals** (tasks given away on the broker's STEAL): what is wanted; at
+  least half of the queue too when tasks are long, so that one steal
+  balances two workers, but not when they are short, because a short task
+  runs fastest where it was submitted and the broker asks again as it needs;
+- **results**: sent before the next task starts, unless that task's
+  function is known to be quick; then results travel together, at most
+  ``RESULT_AGE`` late (the hub loop checks their age between tasks).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Tuple
+
+PREFETCH = 2           # tasks asked for at a time, at least
+MAX_CREDIT = 64        # ... and at most, when tasks are short
+HOLD = 0.002           # seconds of work asked for at a time
+_WEIGHT = 0.25         # of the newest duration in the running means
+_FLOOR = 1e-6          # seconds: a task takes at least this in the means
+_MAX_KINDS = 256       # functions whose durations are kept, at most
+
+
+def _kind(fn: Any) -> Tuple[Any, Any]:
+    """A hashable name for the function of a task (closures unpickled
+    anew each time share it)."""
+    return (getattr(fn, "__module__", None),
+            getattr(fn, "__qualname__", type(fn).__qualname__))
+
+
+class Pace:
+    """Running means of task durations: the whole process's, and each
+    function's."""
+
+    __slots__ = ("grain", "_kinds")
+
+    def __init__(self) -> None:
+        self.grain = HOLD        # a worker starts as if tasks were long
+        self._kinds: Dict[Tuple[Any, Any], float] = {}
+
+    def record(self, fn: Callable, seconds: float) -> None:
+        """Count a task of ``fn`` that ran for ``seconds``."""
+        seconds = max(seconds, _FLOOR)
+        self.grain += (seconds - self.grain) * _WEIGHT
+        kinds = self._kinds
+        key = _kind(fn)
+        mean = kinds.get(key)
+        if mean is None:
+            if len(kinds) >= _MAX_KINDS:
+                kinds.clear()
+            kinds[key] = seconds
+        else:
+            kinds[key] = mean + (seconds - mean) * _WEIGHT
+
+    @property
+    def short(self) -> bool:
+        """Whether recent tasks ran for well under ``HOLD`` each."""
+        return self.grain * PREFETCH < HOLD
+
+    def credit(self) -> int:
+        """How many tasks to ask the broker for."""
+        return max(PREFETCH, min(MAX_CREDIT, round(HOLD / self.grain)))
+
+    def quick(self, fn: Callable) -> bool:
+        """Whether tasks of ``fn`` are known to be short (results may then
+        wait for the next one)."""
+        return self._kinds.get(_kind(fn), HOLD) * PREFETCH < HOLD
+
+    def give(self, wanted: int, queued: int) -> int:
+        """How many of ``queued`` tasks to hand over when ``wanted`` are
+        asked for."""
+        if self.short:
+            return wanted
+        return max(wanted, (queued + 1) // 2)

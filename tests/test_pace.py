@@ -1,0 +1,61 @@
+"""The pace of a hub: credit, steals and result batching from durations."""
+import functools
+
+import pytest
+
+from scoop_hpc._runtime import pace
+from scoop_hpc._runtime.pace import Pace
+
+
+def quick(x):
+    return x
+
+
+def slow(x):
+    return x
+
+
+def test_a_new_worker_asks_for_little_and_gives_half():
+    p = Pace()
+    assert p.credit() == pace.PREFETCH
+    assert p.give(2, 100) == 50
+    assert not p.quick(quick)
+
+
+@pytest.mark.parametrize("seconds, credit", [
+    (1e-7, pace.MAX_CREDIT), (1e-4, 20), (5e-4, 4), (0.01, pace.PREFETCH)])
+def test_credit_holds_about_hold_seconds_of_work(seconds, credit):
+    p = Pace()
+    for _ in range(100):
+        p.record(quick, seconds)
+    assert p.credit() == credit
+
+
+def test_short_tasks_stay_where_they_were_submitted():
+    p = Pace()
+    for _ in range(50):
+        p.record(quick, 1e-5)
+    assert p.short and p.give(64, 10_000) == 64
+    for _ in range(50):
+        p.record(slow, 0.5)
+    assert not p.short and p.give(2, 10_000) == 5000
+
+
+def test_quick_is_per_function_and_follows_the_latest_durations():
+    p = Pace()
+    for _ in range(50):
+        p.record(quick, 1e-5)
+    assert p.quick(quick) and not p.quick(slow)
+    p.record(quick, 1.0)          # one slow call: no longer known quick
+    assert not p.quick(quick)
+
+
+def test_closures_and_partials_share_a_name_and_the_table_is_bounded():
+    p = Pace()
+    for i in range(1000):
+        p.record(lambda x: x, 1e-5)           # a new object each time
+        p.record(functools.partial(quick, i), 1e-5)
+    assert p.quick(lambda y: y) and p.quick(functools.partial(slow, 1))
+    for i in range(2 * pace._MAX_KINDS):
+        p.record(type(f"T{i}", (), {}), 1e-5)
+    assert len(p._kinds) <= pace._MAX_KINDS
