@@ -43,20 +43,23 @@ FORK = multiprocessing.get_context("fork")
 class Shared:
     """Counters in shared memory, one slot per process (no locks needed).
 
-    ``tasks[i]``: tasks received by the workers of client ``i``;
-    ``results``: results received by the root; ``given``: tasks the root
-    handed to the broker; ``stop``: set by the parent to end the round.
+    Slot ``i`` of each counter belongs to client ``i``, the last one to
+    the root. ``tasks``: tasks received by the workers; ``results``:
+    results received by the root; ``nothing``: STEALs answered NOTHING;
+    ``beats``: heartbeats sent. ``stop``: set by the parent to end the
+    round.
     """
 
+    COUNTERS = ("tasks", "results", "nothing", "beats")
+
     def __init__(self, procs):
-        self.tasks = FORK.RawArray("q", procs)
-        self.results = FORK.RawValue("q", 0)
-        self.given = FORK.RawValue("q", 0)
+        for name in self.COUNTERS:
+            setattr(self, name, FORK.RawArray("q", procs + 1))
         self.stop = FORK.RawValue("b", 0)
 
     def snapshot(self):
-        """``(tasks received by workers, results received by the root)``."""
-        return sum(self.tasks), self.results.value
+        """``{counter: total so far}``."""
+        return {name: sum(getattr(self, name)) for name in self.COUNTERS}
 
 
 def raise_fd_limit():
@@ -137,9 +140,10 @@ def _hello(endpoints, sock, name):
 class _Beats:
     """Heartbeats from every side socket, each once a second, in slices."""
 
-    def __init__(self, endpoints, sides):
+    def __init__(self, endpoints, sides, counter, slot):
         self.endpoints = endpoints
         self.sides = sides
+        self.counter, self.slot = counter, slot
         self.slice = 0
         self.next = time.monotonic() + BEAT / BEAT_GROUPS
         self.frames = [P.header(P.HEARTBEAT)]
@@ -149,8 +153,10 @@ class _Beats:
             return
         self.next = now + BEAT / BEAT_GROUPS
         send, frames = self.endpoints.send, self.frames
-        for side in self.sides[self.slice::BEAT_GROUPS]:
+        group = self.sides[self.slice::BEAT_GROUPS]
+        for side in group:
             send(side, frames)
+        self.counter[self.slot] += len(group)
         self.slice = (self.slice + 1) % BEAT_GROUPS
 
 
@@ -163,9 +169,9 @@ def serve_workers(address, key, first, count, shared, slot):
         main = ends.dealer(name.encode())
         side_of[main] = ends.dealer(name.encode() + b"/side")
         _hello(ends, main, name)
-    beats = _Beats(ends, [])
+    beats = _Beats(ends, [], shared.beats, slot)
     mains = set(side_of)
-    tasks = shared.tasks
+    tasks, nothings = shared.tasks, shared.nothing
     send = ends.send
     results_head, nothing = P.header(P.RESULTS), [P.header(P.NOTHING)]
     request = [P.header(P.REQUEST), P.pack(PREFETCH)]
@@ -197,17 +203,18 @@ def serve_workers(address, key, first, count, shared, slot):
                 send(sock, request)
         elif head == kind_steal:
             send(sock, nothing)
+            nothings[slot] += 1
 
     ends.serve(shared, handle, beats)
 
 
-def serve_root(address, key, shared):
+def serve_root(address, key, shared, slot):
     """Run the root ``w0``: it owns every task and receives the results."""
     ends = _Endpoints(address, key, 2)
     main = ends.dealer(ROOT)
     side = ends.dealer(ROOT + b"/side")
     _hello(ends, main, ROOT.decode())
-    beats = _Beats(ends, [])
+    beats = _Beats(ends, [], shared.beats, slot)
     payload = P.dumps((abs, (-1,), {}))   # every task: ``abs(-1)``
     size = len(payload)
     heads = {k: P.header(k) for k in (P.TASKS, P.RESULTS, P.WELCOME,
@@ -217,11 +224,10 @@ def serve_root(address, key, shared):
     def handle(sock, frames):
         head = frames[0]
         if head == heads[P.RESULTS]:
-            shared.results.value += len(P.unpack(frames[3]))
+            shared.results[slot] += len(P.unpack(frames[3]))
         elif head == heads[P.STEAL]:
             wanted = max(1, P.unpack(frames[1]))
             index = [(ROOT, next(seqs), size) for _ in range(wanted)]
-            shared.given.value += wanted
             ends.send(side, [heads[P.TASKS], P.pack(index),
                              *payload * wanted])
         elif head == heads[P.WELCOME]:

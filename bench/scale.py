@@ -74,7 +74,7 @@ def step_until(broker, deadline, done=lambda: False):
 def start_workers(address, key, workers, procs, shared):
     """Fork the root and ``procs`` processes holding ``workers`` simulated
     workers between them; return the processes, the root's first."""
-    children = [sim.start(sim.serve_root, address, key, shared)]
+    children = [sim.start(sim.serve_root, address, key, shared, procs)]
     first = 1
     for slot in range(procs):
         count = workers // procs + (slot < workers % procs)
@@ -122,11 +122,14 @@ def measure_round(broker, children, shared, args, workers):
     after = (time.monotonic(), shared.snapshot(), broker.done,
              cpu_seconds(watched[:1]), cpu_seconds(watched[1:]))
     wall = after[0] - before[0]
-    completed = (after[1][1] - before[1][1]) / wall
+    rate = {name: (after[1][name] - before[1][name]) / wall
+            for name in after[1]}
+    completed = rate["results"]
     return {
         "workers": workers, "procs": len(children) - 1, "seconds": wall,
-        "dispatched_per_s": (after[1][0] - before[1][0]) / wall,
-        "completed_per_s": completed,
+        "dispatched_per_s": rate["tasks"], "completed_per_s": completed,
+        "futile_steals_per_s": rate["nothing"],
+        "heartbeats_per_s": rate["beats"],
         "relayed_per_s": (after[2] - before[2]) / wall,
         "broker_cpu_pct": 100 * (after[3] - before[3]) / wall,
         "clients_cpu_pct": 100 * (after[4] - before[4]) / wall,
@@ -161,14 +164,16 @@ def sim_round(workers, args):
 def sim_table(rows):
     """The Markdown table of the ``sim`` rounds."""
     lines = ["| workers | dispatched/s | completed/s | broker CPU % | "
-             "sim workers CPU % | results per worker per s | steps/s |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "sim workers CPU % | results per worker per s | steps/s | "
+             "futile steals/s | heartbeats/s |",
+             "| ---: " * 9 + "|"]
     for row in rows:
-        lines.append("| %d | %s | %s | %.0f | %.0f | %s | %s |" % (
+        lines.append("| %d | %s | %s | %.0f | %.0f | %s | %s | %s | %s |" % (
             row["workers"], fmt(row["dispatched_per_s"]),
             fmt(row["completed_per_s"]), row["broker_cpu_pct"],
             row["clients_cpu_pct"], fmt(row["per_worker_per_s"]),
-            fmt(row["steps_per_s"])))
+            fmt(row["steps_per_s"]), fmt(row["futile_steals_per_s"]),
+            fmt(row["heartbeats_per_s"])))
     return "\n".join(lines)
 
 
@@ -293,13 +298,18 @@ def main(argv=None):
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGHUP, _stop)
-    rows = run_sim(args) if args.command == "sim" else run_real(args)
+    try:
+        rows = run_sim(args) if args.command == "sim" else run_real(args)
+    except KeyboardInterrupt:
+        log("interrupted: every process of the round was stopped")
+        return 130
     if args.json:
         with open(args.json, "w") as handle:
             json.dump({"command": sys.argv, "date": time.strftime("%F %T"),
                        "cpus": os.cpu_count(), "rows": rows}, handle,
                       indent=1)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
