@@ -106,6 +106,12 @@ def echo(value):
     return value
 
 
+def count(default):
+    """Return ``BENCH_TASKS`` (set by ``scale.py real --tasks``) if set,
+    else ``default``: how many items or tasks a workload runs."""
+    return int(os.environ.get("BENCH_TASKS") or default)
+
+
 def warm_up():
     """Run two trivial tasks per worker, so that every worker is up."""
     list(futures.map(echo, range(2 * workers())))

@@ -1,7 +1,7 @@
 """W2: ``futures.map`` of a trivial function over 20,000 items (items/s)."""
-from _common import check, futures, report, run, timed, warm_up
+from _common import check, count, futures, report, run, timed, warm_up
 
-ITEMS = 20000
+ITEMS = count(20000)
 
 
 def inc(x):

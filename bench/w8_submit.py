@@ -1,8 +1,8 @@
 """W8: 20,000 ``futures.submit`` calls, one task each, then every result
 (tasks/s): the cost of a task when nothing batches it."""
-from _common import check, futures, report, run, timed, warm_up
+from _common import check, count, futures, report, run, timed, warm_up
 
-TASKS = 20000
+TASKS = count(20000)
 
 
 def inc(x):

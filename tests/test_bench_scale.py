@@ -1,0 +1,59 @@
+"""bench/scale.py's simulated workers: they get tasks through the real
+broker, and every process of a run goes away, even on Ctrl-C."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import psutil
+import pytest
+
+from .conftest import PYTHON, ROOT, assert_no_orphans, run_watched
+
+SCALE = str(ROOT / "bench" / "scale.py")
+
+
+@pytest.mark.timeout(30)
+def test_sim_dispatches_tasks_and_leaves_nothing_behind(tmp_path):
+    report = tmp_path / "scale.json"
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    run = run_watched([PYTHON, SCALE, "sim", "--workers", "4,16",
+                       "--seconds", "0.5", "--warmup", "0.2", "--json",
+                       report], cwd=ROOT, timeout=25, env=env)
+    assert run.returncode == 0, run
+    rows = json.loads(report.read_text())["rows"]
+    assert [row["workers"] for row in rows] == [4, 16]
+    for row in rows:
+        assert row["completed_per_s"] > 0, rows
+        assert row["dispatched_per_s"] > 0, rows
+        assert row["lost"] == 0, rows
+    assert "| 16 |" in run.stdout
+    assert len(run.pids) == 2 * 3   # root + 2 clients per round
+    assert not [p for p in tmp_path.iterdir() if p.name != report.name]
+
+
+@pytest.mark.timeout(30)
+def test_ctrl_c_stops_a_round_and_its_processes(tmp_path):
+    proc = subprocess.Popen(
+        [PYTHON, SCALE, "sim", "--workers", "8", "--seconds", "60"],
+        cwd=ROOT, env=dict(os.environ, TMPDIR=str(tmp_path)),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        joined = ""
+        while "joined" not in joined:
+            joined = proc.stderr.readline()
+            assert joined or proc.poll() is None, "scale.py ended early"
+        pids = {child.pid for child in
+                psutil.Process(proc.pid).children(recursive=True)}
+        assert len(pids) == 3
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+        assert proc.returncode == 130, err
+        assert "Traceback" not in err, err
+    finally:
+        proc.kill()
+        proc.wait()
+    assert_no_orphans(pids)
+    assert not list(tmp_path.iterdir())
