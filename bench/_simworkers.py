@@ -5,7 +5,7 @@ Each simulated worker is what the broker sees of a real one
 ``wN`` and its side DEALER ``wN/side``, both speaking the real protocol
 with real signatures (``_transport.protocol``, ``_transport.signing``):
 
-* main: HELLO, then on WELCOME a REQUEST for ``PREFETCH`` tasks; on TASKS
+* main: HELLO, then on WELCOME a REQUEST for its credit of tasks; on TASKS
   at once one RESULTS per owner (pre-built payloads), the first carrying
   the credit again;
 * side: SIDE_HELLO after the WELCOME, NOTHING to every STEAL, a HEARTBEAT
@@ -29,9 +29,9 @@ import time
 import zmq
 
 from scoop_hpc._procs import die_with_parent
-from scoop_hpc._runtime.hub import PREFETCH
 from scoop_hpc._transport import protocol as P
 from scoop_hpc._transport.signing import WORKER, Seal
+from scoop_hpc._transport.zmq import readable, recv_frames, send_frames
 
 ROOT = b"w0"
 BEAT = 1.0          # seconds between heartbeats, as the hub's side thread
@@ -129,14 +129,13 @@ class _Endpoints:
 
     def send(self, sock, frames):
         """Sign ``frames`` as the worker ``sock`` belongs to; send them."""
-        sock.send_multipart(self.seal.sign(frames, self.names[sock]))
+        send_frames(sock, self.seal.sign(frames, self.names[sock]))
         self.sent.add(sock)
 
     def serve(self, shared, handle, tick):
         """Call ``handle(sock, frames)`` for every message and ``tick(now)``
         at least every 50 ms, until ``shared.stop``; then close all."""
         poll, by_fd, sent = self.epoll.poll, self.by_fd, self.sent
-        events, pollin = zmq.EVENTS, zmq.POLLIN
         try:
             while not shared.stop.value:
                 ready = [by_fd[fd] for fd, _ in poll(_POLL_MS / 1000)]
@@ -145,8 +144,8 @@ class _Endpoints:
                     ready.extend(sent)
                     sent.clear()
                     for sock in ready:
-                        while sock.getsockopt(events) & pollin:
-                            handle(sock, sock.recv_multipart())
+                        while readable(sock):
+                            handle(sock, recv_frames(sock))
                     ready = []
         finally:
             self.epoll.close()
@@ -181,8 +180,9 @@ class _Beats:
         self.slice = (self.slice + 1) % BEAT_GROUPS
 
 
-def serve_workers(address, key, first, count, shared, slot):
-    """Run the simulated workers ``w<first>`` .. ``w<first+count-1>``."""
+def serve_workers(address, key, first, count, shared, slot, want):
+    """Run the simulated workers ``w<first>`` .. ``w<first+count-1>``,
+    each asking for ``want`` tasks at a time."""
     ends = _Endpoints(address, key, 2 * count)
     side_of = {}
     for index in range(first, first + count):
@@ -195,15 +195,15 @@ def serve_workers(address, key, first, count, shared, slot):
     tasks, nothings = shared.tasks, shared.nothing
     send = ends.send
     results_head, nothing = P.header(P.RESULTS), [P.header(P.NOTHING)]
-    request = [P.header(P.REQUEST), P.pack(PREFETCH)]
-    credit = P.pack(PREFETCH)
+    request = [P.header(P.REQUEST), P.pack(want)]
+    credit = P.pack(want)
     payload = P.dumps(None)             # every result: ``None``
     size = len(payload)
     kind_tasks, kind_welcome, kind_steal = (P.header(k) for k in (
         P.TASKS, P.WELCOME, P.STEAL))
 
     def handle(sock, frames):
-        head = frames[0]
+        head = frames[0].bytes
         if sock in mains:
             if head == kind_tasks:
                 index = P.unpack(frames[1])
@@ -243,7 +243,7 @@ def serve_root(address, key, shared, slot):
     seqs = iter(range(1, 1 << 62))
 
     def handle(sock, frames):
-        head = frames[0]
+        head = frames[0].bytes
         if head == heads[P.RESULTS]:
             shared.results[slot] += len(P.unpack(frames[3]))
         elif head == heads[P.STEAL]:

@@ -31,6 +31,7 @@ import zmq
 from run import WORKLOADS, Impl, fmt, run_once, scoop_launcher
 
 from scoop_hpc import _procs
+from scoop_hpc._runtime.pace import MAX_CREDIT, PREFETCH
 from scoop_hpc._transport import protocol as P
 from scoop_hpc._transport.signing import SignedRouter
 from scoop_hpc._transport.zmq import ZmqRouter
@@ -71,15 +72,16 @@ def step_until(broker, deadline, done=lambda: False):
     return steps
 
 
-def start_workers(address, key, workers, procs, shared):
+def start_workers(address, key, workers, procs, shared, credit):
     """Fork the root and ``procs`` processes holding ``workers`` simulated
-    workers between them; return the processes, the root's first."""
+    workers between them, each asking for ``credit`` tasks at a time;
+    return the processes, the root's first."""
     children = [sim.start(sim.serve_root, address, key, shared, procs)]
     first = 1
     for slot in range(procs):
         count = workers // procs + (slot < workers % procs)
         children.append(sim.start(sim.serve_workers, address, key, first,
-                                  count, shared, slot))
+                                  count, shared, slot, credit))
         first += count
     return children
 
@@ -150,7 +152,8 @@ def sim_round(workers, args):
         router = SignedRouter(ZmqRouter(context, [address]), key)
         P.set_key(key)                  # as the launcher does
         broker = Broker(router, workers + 1)
-        children = start_workers(address, key, workers, args.procs, shared)
+        children = start_workers(address, key, workers, args.procs, shared,
+                                 args.credit)
         return measure_round(broker, children, shared, args, workers)
     finally:
         if children:
@@ -266,6 +269,10 @@ def parse_args(argv):
                       help="measured window per count (default 3)")
     simp.add_argument("--warmup", type=float, default=1.0,
                       help="seconds of traffic before it (default 1)")
+    simp.add_argument("--credit", type=int, default=PREFETCH,
+                      help="tasks a worker asks for at a time: %d (default)"
+                      " as for long tasks, up to %d as for tasks of "
+                      "microseconds" % (PREFETCH, MAX_CREDIT))
     real = commands.add_parser("real", help="python -m scoop_hpc -n W")
     real.add_argument("--workers", type=counts, default=counts("64,256"),
                       help="worker counts, beside 2 (default 64,256)")
@@ -280,8 +287,8 @@ def parse_args(argv):
                          help="also write the rows to FILE")
     args = parser.parse_args(argv)
     if args.command == "sim" and (args.procs < 1 or args.seconds <= 0
-                                  or args.warmup < 0):
-        parser.error("--procs and --seconds must be positive")
+                                  or args.warmup < 0 or args.credit < 1):
+        parser.error("--procs, --seconds and --credit must be positive")
     if args.command == "real":
         unknown = set(args.only) - {w.key for w in WORKLOADS}
         if unknown:

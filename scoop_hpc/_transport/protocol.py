@@ -65,7 +65,8 @@ _ENVELOPE = {TASKS: 2, RESULTS: 4, SET_CONST: 2, CONST: 2, WELCOME: 2}
 
 _HEADERS = {}
 _LEN = struct.Struct(">I")
-_payload_mac = hmac.new(b"", digestmod=hashlib.sha256)
+_payload_key = b""
+_JOIN_LIMIT = 64 * 1024  # bytes hashed in one call; more are fed in parts
 _UNSIGNED = b"\0" * 32
 _sign_payloads = True
 
@@ -77,8 +78,8 @@ def set_key(key: bytes, payloads: bool = True) -> None:
     this host's private ipc socket, which nobody else can reach) leaves
     payloads unsigned; every message is still signed (``signing``).
     """
-    global _payload_mac, _sign_payloads
-    _payload_mac = hmac.new(key, digestmod=hashlib.sha256)
+    global _payload_key, _sign_payloads
+    _payload_key = key
     _sign_payloads = payloads
 
 
@@ -183,20 +184,31 @@ def loads(frames: Sequence[Any]) -> Any:
 
 
 def _mac(frames: Sequence[Any]) -> bytes:
-    mac = _payload_mac.copy()
-    feed_mac(mac, frames)
-    return mac.digest()
+    return mac_frames(_payload_key, b"", frames)
 
 
-def feed_mac(mac: Any, frames: Sequence[Any],
-             whole: Optional[int] = None) -> None:
-    """Feed each frame's length and bytes to ``mac`` (an HMAC object);
-    frames from index ``whole`` on give only their first 32 bytes."""
+def mac_frames(key: bytes, prefix: bytes, frames: Sequence[Any],
+               whole: Optional[int] = None) -> bytes:
+    """HMAC-SHA256 under ``key`` of ``prefix``, then each frame's length
+    and bytes; frames from index ``whole`` on give only their first 32
+    bytes. Small inputs are joined and hashed in one call (a fraction of
+    the cost of feeding an HMAC object part by part)."""
     whole = len(frames) if whole is None else whole
+    parts = [prefix]
+    size = 0
     for number, frame in enumerate(frames):
         view = memoryview(frame)
-        mac.update(_LEN.pack(view.nbytes))
-        mac.update(view if number < whole else view[:32])
+        parts.append(_LEN.pack(view.nbytes))
+        if number >= whole:
+            view = view[:32]
+        parts.append(view)
+        size += view.nbytes
+    if size <= _JOIN_LIMIT:
+        return hmac.digest(key, b"".join(parts), "sha256")
+    mac = hmac.new(key, digestmod=hashlib.sha256)
+    for part in parts:
+        mac.update(part)
+    return mac.digest()
 
 
 def _describe(what: Any, obj: Any) -> str:

@@ -23,7 +23,6 @@ payload's first frame).
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import struct
@@ -51,7 +50,7 @@ class Seal:
     """
 
     def __init__(self, key: bytes, role: bytes) -> None:
-        self._base = hmac.new(key, digestmod=hashlib.sha256)
+        self._key = key
         self._role = role
         self._other = BROKER if role == WORKER else WORKER
         self._sent = 0
@@ -90,10 +89,10 @@ class Seal:
 
     def _mac(self, role: bytes, seq: int, worker: bytes,
              frames: Sequence) -> bytes:
-        mac = self._base.copy()
-        mac.update(role + _SEQ.pack(seq) + _LEN.pack(len(worker)) + worker)
-        P.feed_mac(mac, frames, P.envelope_size(frames))
-        return mac.digest()
+        return P.mac_frames(
+            self._key,
+            role + _SEQ.pack(seq) + _LEN.pack(len(worker)) + worker,
+            frames, P.envelope_size(frames))
 
 
 class SignedEndpoint:

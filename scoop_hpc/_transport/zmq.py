@@ -1,7 +1,11 @@
 """The ZeroMQ transport: DEALER sockets on workers, one ROUTER on the broker.
 
 Large frames (pickle protocol 5 buffers) are sent and received without
-copies (``copy=False`` above pyzmq's copy threshold).
+copies; small ones are copied, which costs less than a ``zmq.Frame``.
+Frames go through the backend socket's ``send``/``recv`` one by one, with
+integer flags: pyzmq's ``send_multipart``/``recv_multipart`` spend about
+3 us a frame on flag enums and type checks, more than the message costs
+otherwise (``bench/RESULTS.md``).
 
 With ``--encrypt`` every connection uses CurveZMQ: the broker's ROUTER is
 a curve server, each DEALER a curve client that knows the server's public
@@ -18,6 +22,35 @@ from ..errors import TransportError
 from .base import Frames
 
 _COPY_THRESHOLD = 64 * 1024
+_SNDMORE = int(zmq.SNDMORE)
+_EVENTS = int(zmq.EVENTS)
+_POLLIN = int(zmq.POLLIN)
+_send = zmq.backend.Socket.send
+_recv = zmq.backend.Socket.recv
+_get = zmq.backend.Socket.get
+
+
+def send_frames(sock: zmq.Socket, frames: Frames) -> None:
+    """Send ``frames`` as one message (see the module's docstring)."""
+    last = len(frames) - 1
+    for number, frame in enumerate(frames):
+        _send(sock, frame, _SNDMORE if number < last else 0,
+              len(frame) < _COPY_THRESHOLD)
+
+
+def recv_frames(sock: zmq.Socket) -> Frames:
+    """Receive one message: its frames, as ``zmq.Frame`` objects."""
+    frame = _recv(sock, 0, False)
+    frames = [frame]
+    while frame.more:
+        frame = _recv(sock, 0, False)
+        frames.append(frame)
+    return frames
+
+
+def readable(sock: zmq.Socket) -> bool:
+    """Whether a message waits on ``sock``."""
+    return bool(_get(sock, _EVENTS) & _POLLIN)
 
 
 class Curve(NamedTuple):
@@ -66,17 +99,20 @@ class ZmqEndpoint:
         sock.copy_threshold = _COPY_THRESHOLD
         sock.connect(address)
         self._sock = sock
+        self._poller = zmq.Poller()
+        self._poller.register(sock, zmq.POLLIN)
 
     def send(self, frames: Frames) -> None:
-        self._sock.send_multipart(frames, copy=False)
+        send_frames(self._sock, frames)
 
     def recv(self, timeout: Optional[float]) -> Optional[Frames]:
-        if timeout is not None and not self._sock.poll(_ms(timeout)):
+        if timeout is not None and not readable(self._sock) \
+                and not self._poller.poll(_ms(timeout)):
             return None
-        return self._sock.recv_multipart(copy=False)
+        return recv_frames(self._sock)
 
     def readable(self) -> bool:
-        return bool(self._sock.getsockopt(zmq.EVENTS) & zmq.POLLIN)
+        return readable(self._sock)
 
     def close(self) -> None:
         self._sock.close()
@@ -130,7 +166,7 @@ class ZmqRouter:
     def send(self, peer: bytes, frames: Frames) -> bool:
         """Send to ``peer``; return False if no such peer is connected."""
         try:
-            self._sock.send_multipart([peer, *frames], copy=False)
+            send_frames(self._sock, [peer, *frames])
         except zmq.ZMQError as exc:
             if exc.errno == zmq.EHOSTUNREACH:
                 return False
@@ -139,7 +175,7 @@ class ZmqRouter:
 
     def recv(self, timeout: Optional[float]) -> Optional[
             Tuple[bytes, Frames]]:
-        if self._sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+        if readable(self._sock):
             return self._take()
         ready = dict(self._poller.poll(_ms(timeout)))
         if self._sock in ready:
@@ -147,7 +183,7 @@ class ZmqRouter:
         return None
 
     def _take(self) -> Tuple[bytes, Frames]:
-        frames = self._sock.recv_multipart(copy=False)
+        frames = recv_frames(self._sock)
         return frames[0].bytes, frames[1:]
 
     def close(self) -> None:
