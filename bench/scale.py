@@ -214,6 +214,9 @@ def run_real(args):
             rows.append({"workload": workload.key, "unit": workload.unit,
                          "workers": workers, "value": outcome.value,
                          "error": outcome.error})
+    if args.tasks:
+        chosen = [w._replace(title=w.title.replace(
+            "20,000", "{:,}".format(args.tasks))) for w in chosen]
     print(real_table(chosen, counts, rows))
     return rows
 

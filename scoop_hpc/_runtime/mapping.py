@@ -2,10 +2,13 @@
 
 A map submits one task per chunk, keeps a bounded window of chunks in
 flight (so a generator of a million items streams), and sizes each chunk
-from the measured time per item: the first chunks hold one item; once a
-chunk has run, chunks grow towards ``TARGET`` seconds each, and never
-above an eighth of the remaining items per worker, so every worker gets
-work and a slow item delays little.
+from the measured time per item: the first chunks hold one item, one per
+worker at most until a chunk has run; then chunks grow towards ``TARGET``
+seconds each, and never above an eighth of the remaining items per
+worker, so every worker gets work and a slow item delays little, but
+never below ``FLOOR`` seconds: a task's messages cost tens of
+microseconds, so spreading less work than that over more workers (256
+workers on 20,000 items of a microsecond) would only slow the map down.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from .hub import Hub
 from .waiting import Waiter, deadline_after, time_left
 
 TARGET = 0.02           # seconds of work per chunk
+FLOOR = 0.001           # seconds of work per chunk at least
 MAX_CHUNK = 1 << 14     # items per chunk at most
 _SMOOTHING = 0.5
 
@@ -43,6 +47,12 @@ class Chunker:
         self.may_block = self._left is None
         self._per_item: Optional[float] = None
         self.window = 4 * hub.size + 2
+        self.probes = hub.size  # unmeasured chunks in flight at most
+
+    @property
+    def measured(self) -> bool:
+        """Whether a chunk has run, so chunks have their size."""
+        return self._per_item is not None
 
     def take(self) -> list:
         """Return the next chunk of items ([] when exhausted)."""
@@ -65,9 +75,11 @@ class Chunker:
     def _size(self) -> int:
         if self._per_item is None:
             return 1
-        size = int(TARGET / max(self._per_item, 1e-8))
+        per_item = max(self._per_item, 1e-8)
+        size = int(TARGET / per_item)
         if self._left is not None:
             size = min(size, -(-self._left // (8 * self.hub.size)))
+        size = max(size, int(FLOOR / per_item))
         return max(1, min(size, MAX_CHUNK))
 
 
@@ -112,8 +124,10 @@ class _Window:
             self.filling = False
 
     def _fill(self) -> None:
-        window = self.chunker.window
-        while (len(self.unfinished) < window
+        chunker = self.chunker
+        window = chunker.window
+        while (len(self.unfinished) < (window if chunker.measured
+                                       else chunker.probes)
                and len(self.inflight) < 4 * window
                and not self.closed):
             chunk = self.chunker.take()
