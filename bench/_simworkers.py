@@ -9,7 +9,7 @@ with real signatures (``_transport.protocol``, ``_transport.signing``):
   at once one RESULTS per owner (pre-built payloads), the first carrying
   the credit again;
 * side: SIDE_HELLO after the WELCOME, NOTHING to every STEAL, a HEARTBEAT
-  every second.
+  as often as the hub's side thread sends one in a job of that size.
 
 The *root* (``w0``) owns every task: its side answers each STEAL with as
 many tiny pre-built tasks as asked, and its main socket receives the
@@ -34,8 +34,7 @@ from scoop_hpc._transport.signing import WORKER, Seal
 from scoop_hpc._transport.zmq import readable, recv_frames, send_frames
 
 ROOT = b"w0"
-BEAT = 1.0          # seconds between heartbeats, as the hub's side thread
-BEAT_GROUPS = 10    # heartbeats are spread over this many slices a second
+BEAT_GROUPS = 10    # heartbeats are spread over this many slices a period
 _POLL_MS = 50
 
 FORK = multiprocessing.get_context("fork")
@@ -158,20 +157,22 @@ def _hello(endpoints, sock, name):
 
 
 class _Beats:
-    """Heartbeats from every side socket, each once a second, in slices."""
+    """Heartbeats from every side socket, each once every ``period``
+    seconds (``hub.heartbeat_period``), in slices."""
 
-    def __init__(self, endpoints, sides, counter, slot):
+    def __init__(self, endpoints, sides, counter, slot, period):
         self.endpoints = endpoints
         self.sides = sides
         self.counter, self.slot = counter, slot
         self.slice = 0
-        self.next = time.monotonic() + BEAT / BEAT_GROUPS
+        self.step = period / BEAT_GROUPS
+        self.next = time.monotonic() + self.step
         self.frames = [P.header(P.HEARTBEAT)]
 
     def __call__(self, now):
         if now < self.next:
             return
-        self.next = now + BEAT / BEAT_GROUPS
+        self.next = now + self.step
         send, frames = self.endpoints.send, self.frames
         group = self.sides[self.slice::BEAT_GROUPS]
         for side in group:
@@ -180,7 +181,7 @@ class _Beats:
         self.slice = (self.slice + 1) % BEAT_GROUPS
 
 
-def serve_workers(address, key, first, count, shared, slot, want):
+def serve_workers(address, key, first, count, shared, slot, want, beat):
     """Run the simulated workers ``w<first>`` .. ``w<first+count-1>``,
     each asking for ``want`` tasks at a time."""
     ends = _Endpoints(address, key, 2 * count)
@@ -190,7 +191,7 @@ def serve_workers(address, key, first, count, shared, slot, want):
         main = ends.dealer(name.encode())
         side_of[main] = ends.dealer(name.encode() + b"/side")
         _hello(ends, main, name)
-    beats = _Beats(ends, [], shared.beats, slot)
+    beats = _Beats(ends, [], shared.beats, slot, beat)
     mains = set(side_of)
     tasks, nothings = shared.tasks, shared.nothing
     send = ends.send
@@ -229,13 +230,13 @@ def serve_workers(address, key, first, count, shared, slot, want):
     ends.serve(shared, handle, beats)
 
 
-def serve_root(address, key, shared, slot):
+def serve_root(address, key, shared, slot, beat):
     """Run the root ``w0``: it owns every task and receives the results."""
     ends = _Endpoints(address, key, 2)
     main = ends.dealer(ROOT)
     side = ends.dealer(ROOT + b"/side")
     _hello(ends, main, ROOT.decode())
-    beats = _Beats(ends, [], shared.beats, slot)
+    beats = _Beats(ends, [], shared.beats, slot, beat)
     payload = P.dumps((abs, (-1,), {}))   # every task: ``abs(-1)``
     size = len(payload)
     heads = {k: P.header(k) for k in (P.TASKS, P.RESULTS, P.WELCOME,

@@ -31,11 +31,12 @@ import zmq
 from run import WORKLOADS, Impl, fmt, run_once, scoop_launcher
 
 from scoop_hpc import _procs
+from scoop_hpc._runtime.hub import heartbeat_period
 from scoop_hpc._runtime.pace import MAX_CREDIT, PREFETCH
 from scoop_hpc._transport import protocol as P
 from scoop_hpc._transport.signing import SignedRouter
 from scoop_hpc._transport.zmq import ZmqRouter
-from scoop_hpc.broker import Broker
+from scoop_hpc.broker import HEARTBEAT_TIMEOUT, Broker
 
 STEP = 0.5           # seconds, the launcher's ``broker.step`` timeout
 JOIN_SECONDS = 30.0  # for every worker to join, plus 1 s per 100 workers
@@ -76,12 +77,13 @@ def start_workers(address, key, workers, procs, shared, credit):
     """Fork the root and ``procs`` processes holding ``workers`` simulated
     workers between them, each asking for ``credit`` tasks at a time;
     return the processes, the root's first."""
-    children = [sim.start(sim.serve_root, address, key, shared, procs)]
+    beat = heartbeat_period(workers + 1, HEARTBEAT_TIMEOUT)
+    children = [sim.start(sim.serve_root, address, key, shared, procs, beat)]
     first = 1
     for slot in range(procs):
         count = workers // procs + (slot < workers % procs)
         children.append(sim.start(sim.serve_workers, address, key, first,
-                                  count, shared, slot, credit))
+                                  count, shared, slot, credit, beat))
         first += count
     return children
 

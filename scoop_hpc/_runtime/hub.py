@@ -54,7 +54,10 @@ _IDLE_TICK = 1.0       # seconds between liveness checks when idle
 _POLL_INTERVAL = 0.0002  # seconds between looks at the socket when busy
 _MAX_IDLE_RUNNERS = 256
 _TIMER_FLOOR = 1024    # timer heap size below which it is never compacted
-_BEAT = 1.0            # seconds between heartbeats at most
+_BEAT = 1.0            # seconds between heartbeats, in jobs of up to
+_BEATS = 1000          # ... this many workers; then the broker hears about
+#                        this many a second (a beat every size/_BEATS s),
+#                        a quarter of the heartbeat timeout apart at most
 
 
 class _Foreign:
@@ -455,17 +458,29 @@ class Hub:
         """
         if credit:
             self.asked = True
+            self.dry = True  # the broker takes us for empty: a submit
+            # from now on announces itself, and so do parked tasks
         if not self._pending:
             if credit:
                 self.endpoint.send([P.header(P.REQUEST), P.pack(credit)])
+                self._offer_parked()
             return
         head = P.header(P.RESULTS)
         for owner, (index, frames) in self._results.items():
             self.endpoint.send([head, owner, P.pack(credit), P.pack(index),
                                 *frames])
+            if credit:
+                self._offer_parked()
             credit = 0
         self._results.clear()
         self._pending = 0
+
+    def _offer_parked(self) -> None:
+        """Tell the broker that tasks wait here for other workers (parked
+        for a wait with a timeout), though this worker asked for work."""
+        if self.parked:
+            self.dry = False
+            self.endpoint.send([P.header(P.HAVE_WORK)])
 
     # -- messages ------------------------------------------------------------
     def _drain(self) -> None:
@@ -533,7 +548,7 @@ class Hub:
     def _side_loop(self, side, timeout: float) -> None:
         """Answer steals; beat; leave if the broker is silent too long."""
         side.send([P.header(P.SIDE_HELLO), self.identity])
-        beat = min(_BEAT, timeout / 4) if timeout else None
+        beat = heartbeat_period(self.size, timeout)
         heard = next_beat = now = time.monotonic()
         while True:
             try:
@@ -562,6 +577,7 @@ class Hub:
             with contextlib.suppress(Exception):
                 side.send([P.header(P.HEARTBEAT)])
             next_beat = now + beat
+            beat = heartbeat_period(self.size, timeout)  # the job grew?
 
     def _give_away(self, side, wanted: int) -> None:
         """Send the oldest queued tasks to the broker (see pace.py)."""
@@ -591,6 +607,18 @@ class Hub:
             side.send([P.header(P.TASKS), P.pack(index), *frames])
         else:
             side.send([P.header(P.NOTHING)])
+
+
+def heartbeat_period(size: int, timeout: float) -> Optional[float]:
+    """Seconds between a worker's heartbeats in a job of ``size`` workers
+    whose heartbeat timeout is ``timeout`` (0: none, and None is returned).
+
+    >>> heartbeat_period(16, 10), heartbeat_period(2000, 10)
+    (1.0, 2.0)
+    """
+    if not timeout:
+        return None
+    return min(max(_BEAT, size / _BEATS), timeout / 4)
 
 
 def _broker_gone(identity: bytes, silence: float) -> None:
