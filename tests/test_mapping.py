@@ -42,14 +42,6 @@ def test_a_map_of_a_map_pulls_items_from_the_consumer_only(hub):
     assert list(outer) == [x ** 4 for x in range(50)]
 
 
-def test_until_a_chunk_has_run_one_probe_per_worker_is_in_flight(hub):
-    hub.size = 8
-    mapping.ordered(hub, execution.map_chunk, square, (range(1000),), (),
-                    {}, None)
-    assert len(hub.local) == 8
-    assert all(len(f._args[1]) == 1 for f in hub.local)
-
-
 @pytest.mark.parametrize("workers, items, per_item, seconds", [
     (2, 10**6, 1e-5, mapping.TARGET),      # long maps: TARGET a chunk
     (64, 10**5, 1e-5, 1e5 / 512 * 1e-5),   # an eighth of the items each
@@ -61,3 +53,11 @@ def test_chunks_carry_between_floor_and_target_seconds(
     chunker = mapping.Chunker(hub, (range(items),))
     chunker._per_item = per_item
     assert len(chunker.take()) == pytest.approx(seconds / per_item, abs=1)
+
+
+def test_the_floor_gives_way_to_big_items(hub):
+    hub.size = 2
+    chunker = mapping.Chunker(hub, (range(64),))
+    chunker._per_item = 1e-7                    # len() of 1 MiB: quick
+    chunker.weigh([b"x" * (1 << 20)], 1)        # ... but big
+    assert len(chunker.take()) == 4             # an eighth of 64 per worker

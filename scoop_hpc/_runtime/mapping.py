@@ -2,13 +2,14 @@
 
 A map submits one task per chunk, keeps a bounded window of chunks in
 flight (so a generator of a million items streams), and sizes each chunk
-from the measured time per item: the first chunks hold one item, one per
-worker at most until a chunk has run; then chunks grow towards ``TARGET``
-seconds each, and never above an eighth of the remaining items per
-worker, so every worker gets work and a slow item delays little, but
-never below ``FLOOR`` seconds: a task's messages cost tens of
+from the measured time per item: the first chunks hold one item; once a
+chunk has run, chunks grow towards ``TARGET`` seconds each, and never
+above an eighth of the remaining items per worker, so every worker gets
+work and a slow item delays little, but never below ``FLOOR`` seconds: a task's messages cost tens of
 microseconds, so spreading less work than that over more workers (256
 workers on 20,000 items of a microsecond) would only slow the map down.
+The floor gives way to the items' size: it never makes a chunk's payload
+exceed ``FLOOR_BYTES`` (big arguments travel faster spread over workers).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from .waiting import Waiter, deadline_after, time_left
 
 TARGET = 0.02           # seconds of work per chunk
 FLOOR = 0.001           # seconds of work per chunk at least
+FLOOR_BYTES = 1 << 20   # ... unless its payload would exceed this
 MAX_CHUNK = 1 << 14     # items per chunk at most
 _SMOOTHING = 0.5
 
@@ -46,13 +48,8 @@ class Chunker:
         # wait on futures (a map of a map): only the consumer does that.
         self.may_block = self._left is None
         self._per_item: Optional[float] = None
+        self._bytes_per_item = 0.0
         self.window = 4 * hub.size + 2
-        self.probes = hub.size  # unmeasured chunks in flight at most
-
-    @property
-    def measured(self) -> bool:
-        """Whether a chunk has run, so chunks have their size."""
-        return self._per_item is not None
 
     def take(self) -> list:
         """Return the next chunk of items ([] when exhausted)."""
@@ -72,6 +69,11 @@ class Chunker:
         else:
             self._per_item += _SMOOTHING * (per_item - self._per_item)
 
+    def weigh(self, payload: list, count: int) -> None:
+        """Learn the payload bytes per item from a chunk just submitted."""
+        nbytes = sum(memoryview(frame).nbytes for frame in payload)
+        self._bytes_per_item = nbytes / count
+
     def _size(self) -> int:
         if self._per_item is None:
             return 1
@@ -79,7 +81,10 @@ class Chunker:
         size = int(TARGET / per_item)
         if self._left is not None:
             size = min(size, -(-self._left // (8 * self.hub.size)))
-        size = max(size, int(FLOOR / per_item))
+        floor = int(FLOOR / per_item)
+        if self._bytes_per_item:
+            floor = min(floor, int(FLOOR_BYTES / self._bytes_per_item))
+        size = max(size, floor)
         return max(1, min(size, MAX_CHUNK))
 
 
@@ -126,8 +131,7 @@ class _Window:
     def _fill(self) -> None:
         chunker = self.chunker
         window = chunker.window
-        while (len(self.unfinished) < (window if chunker.measured
-                                       else chunker.probes)
+        while (len(self.unfinished) < window
                and len(self.inflight) < 4 * window
                and not self.closed):
             chunk = self.chunker.take()
@@ -137,6 +141,7 @@ class _Window:
             fut = self.hub.submit(
                 self.task, (*self.head, chunk, self.chunker.star,
                             self.kwargs), {})
+            chunker.weigh(fut._payload, len(chunk))
             self.inflight[fut] = len(chunk)
             self.unfinished.add(fut)
             if self.waiter is not None:
