@@ -57,15 +57,14 @@ class _Worker:
     """What the broker knows of one worker."""
 
     __slots__ = ("identity", "name", "pid", "host", "credit", "side",
-                 "stealing", "next_try", "delay", "seen", "offers")
+                 "stealing", "next_try", "delay", "seen")
 
     def __init__(self, identity: bytes, info: dict) -> None:
         self.identity = identity
         self.name = info.get("name", identity.decode(errors="replace"))
         self.pid = info.get("pid")
         self.host = info.get("host")
-        self.credit = 0       # tasks it asked for (it had nothing to run)
-        self.offers = False   # ... but it has queued work since
+        self.credit = 0
         self.side: Optional[bytes] = None
         self.stealing = False
         self.next_try = 0.0
@@ -232,9 +231,7 @@ class Broker:
             self.router.send(peer, [P.header(P.SHUTDOWN)])
 
     def _on_request(self, peer: bytes, frames: list) -> None:
-        worker = self.workers[peer]
-        worker.credit = P.unpack(frames[1])
-        worker.offers = False
+        self.workers[peer].credit = P.unpack(frames[1])
 
     def _on_tasks(self, peer: bytes, frames: list) -> None:
         items = P.split_items(P.unpack(frames[1]), frames, 2)
@@ -256,7 +253,6 @@ class Broker:
     def _on_nothing(self, peer: bytes, frames: list) -> None:
         worker = self._sides[peer]
         worker.stealing = False
-        worker.offers = False
         worker.next_try = time.monotonic() + worker.delay
         worker.delay = min(worker.delay * 2, _BACKOFF_MAX)
 
@@ -271,9 +267,7 @@ class Broker:
         return len(self.workers), done, queued
 
     def _on_have_work(self, peer: bytes, frames: list) -> None:
-        worker = self.workers[peer]
-        worker.offers = True
-        worker.reset_backoff()
+        self.workers[peer].reset_backoff()
 
     def _on_results(self, peer: bytes, frames: list) -> None:
         owner = bytes(frames[1])
@@ -289,9 +283,7 @@ class Broker:
             log.debug("results for worker %r dropped: it has left", owner)
         credit = P.unpack(frames[2])
         if credit:
-            worker = self.workers[peer]
-            worker.credit = credit
-            worker.offers = False
+            self.workers[peer].credit = credit
 
     def _on_heartbeat(self, peer: bytes, frames: list) -> None:
         worker = self._sides.get(peer) or self.workers[peer]
@@ -375,9 +367,8 @@ class Broker:
         asked = 0
         for offset in range(count):
             worker = order[(self._rotor + offset) % count]
-            if (worker is alone or worker.side is None or worker.stealing
-                    or worker.credit and not worker.offers):
-                continue  # a worker that asked for work has none to give
+            if worker is alone or worker.side is None or worker.stealing:
+                continue
             if worker.next_try > now:
                 if self._retry_at is None or worker.next_try < self._retry_at:
                     self._retry_at = worker.next_try

@@ -49,7 +49,7 @@ def test_ctrl_c_stops_a_round_and_its_processes(tmp_path):
         assert len(pids) == 3
         time.sleep(0.3)
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=10)
+        _, err = proc.communicate(timeout=30)
         assert proc.returncode == 130, err
         assert "Traceback" not in err, err
     finally:

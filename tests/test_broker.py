@@ -69,23 +69,6 @@ def test_idle_worker_steals_from_a_busy_one(rig):
     assert list(broker.pool)[0][0] == (b"a", 3, 1)      # one left over
 
 
-def test_a_worker_that_asked_for_work_is_not_asked_for_any(rig):
-    """...until it announces work (it submitted or parked tasks since)."""
-    broker, worker = rig
-    _, a_side = worker(b"a")
-    b_main, b_side = worker(b"b")
-    c_main, _ = worker(b"c")
-    b_main.send([P.header(P.REQUEST), P.pack(2)])
-    c_main.send([P.header(P.REQUEST), P.pack(2)])
-    broker.step(0.05)
-    assert P.kind_of(a_side.recv(1)) == P.STEAL
-    assert b_side.recv(0.1) is None             # b is as empty as c
-    a_side.send([P.header(P.NOTHING)])
-    b_main.send([P.header(P.HAVE_WORK)])
-    broker.step(0.05)
-    assert P.kind_of(b_side.recv(1)) == P.STEAL  # now it has some
-
-
 def test_results_are_relayed_to_their_owner(rig):
     broker, worker = rig
     a_main, _ = worker(b"a")

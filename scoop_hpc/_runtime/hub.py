@@ -385,12 +385,12 @@ class Hub:
     def _run_own(self, fut: Future) -> None:
         if fut._state is not PENDING:
             return
-        fut._state = RUNNING
-        running = self._running_own
-        running.add(fut)
         fn, args = fut._fn, fut._args
         if self._pending and not self.pace.quick(fn):
             self._flush_results()  # this task may take a while
+        fut._state = RUNNING
+        running = self._running_own
+        running.add(fut)
         start = time.perf_counter()
         try:
             value = fn(*args, **fut._kwargs)
@@ -410,14 +410,18 @@ class Hub:
 
     def _run_foreign(self, task: _Foreign) -> None:
         start = time.perf_counter()
-        fn = None
         try:
             fn, args, kwargs = P.loads(task.payload)
+        except BaseException as exc:  # noqa: BLE001 - goes to the caller
+            fn, value, ok = None, execution.Failure(exc, None), False
+        else:
             if self._pending and not self.pace.quick(fn):
                 self._flush_results()  # this task may take a while
-            value, ok = fn(*args, **kwargs), True
-        except BaseException as exc:  # noqa: BLE001 - goes to the caller
-            value, ok = execution.Failure(exc, fn), False
+                start = time.perf_counter()
+            try:
+                value, ok = fn(*args, **kwargs), True
+            except BaseException as exc:  # noqa: BLE001 - to the caller
+                value, ok = execution.Failure(exc, fn), False
         duration = time.perf_counter() - start
         self.pace.record(fn, duration)
         if self.recorder is not None:
@@ -458,29 +462,17 @@ class Hub:
         """
         if credit:
             self.asked = True
-            self.dry = True  # the broker takes us for empty: a submit
-            # from now on announces itself, and so do parked tasks
         if not self._pending:
             if credit:
                 self.endpoint.send([P.header(P.REQUEST), P.pack(credit)])
-                self._offer_parked()
             return
         head = P.header(P.RESULTS)
         for owner, (index, frames) in self._results.items():
             self.endpoint.send([head, owner, P.pack(credit), P.pack(index),
                                 *frames])
-            if credit:
-                self._offer_parked()
             credit = 0
         self._results.clear()
         self._pending = 0
-
-    def _offer_parked(self) -> None:
-        """Tell the broker that tasks wait here for other workers (parked
-        for a wait with a timeout), though this worker asked for work."""
-        if self.parked:
-            self.dry = False
-            self.endpoint.send([P.header(P.HAVE_WORK)])
 
     # -- messages ------------------------------------------------------------
     def _drain(self) -> None:

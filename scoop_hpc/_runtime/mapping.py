@@ -5,11 +5,12 @@ flight (so a generator of a million items streams), and sizes each chunk
 from the measured time per item: the first chunks hold one item; once a
 chunk has run, chunks grow towards ``TARGET`` seconds each, and never
 above an eighth of the remaining items per worker, so every worker gets
-work and a slow item delays little, but never below ``FLOOR`` seconds: a task's messages cost tens of
-microseconds, so spreading less work than that over more workers (256
-workers on 20,000 items of a microsecond) would only slow the map down.
-The floor gives way to the items' size: it never makes a chunk's payload
-exceed ``FLOOR_BYTES`` (big arguments travel faster spread over workers).
+work and a slow item delays little, but never below ``FLOOR`` seconds: a
+task's messages cost tens of microseconds, so spreading less work than
+that over more workers (256 workers on 20,000 items of a microsecond)
+would only slow the map down. The floor gives way to the items' size: it
+never makes a chunk's payload exceed ``FLOOR_BYTES`` (big arguments
+travel faster spread over workers).
 """
 from __future__ import annotations
 
