@@ -207,9 +207,7 @@ class Job:
                 path=args.path or os.getcwd(), nice=args.nice,
                 debug=args.debug, unlink=unlink,
                 curve=[key.decode() for key in self.curve.for_workers()]
-                if self.curve else None, activity=self.activity,
-                timeline=bool(args.timeline), stats_every=self.stats_every,
-                drain_signal=args.drain_signal)
+                if self.curve else None, **self._worker_settings())
             argv = starter.command(host, count, self.placement.ranks.get(host),
                                    forward, config_file)
             remote = RemoteHost(host, argv, config, self.console,
@@ -220,6 +218,13 @@ class Job:
             else:
                 remote.start()
         self._fork_local(local, ipc)
+
+    def _worker_settings(self) -> dict:
+        """What every worker is told alike, forked here or by an agent."""
+        return {"activity": self.activity,
+                "timeline": bool(self.args.timeline),
+                "stats_every": self.stats_every,
+                "drain_signal": self.args.drain_signal}
 
     def _agents(self, local: List[int]) -> List[tuple]:
         """``(host, first worker, count)`` of each agent to start; puts
@@ -256,9 +261,7 @@ class Job:
                 parent_pid=parent, token=self.token,
                 sign_payloads=bool(self.remotes),
                 curve=self.curve.for_workers() if self.curve else None,
-                activity=self.activity, timeline=bool(self.args.timeline),
-                stats_every=self.stats_every,
-                drain_signal=self.args.drain_signal)
+                **self._worker_settings())
             pid = _procs.fork_worker(config,
                                      close=(self._pipe_r, self._pipe_w))
             self.children[pid] = config.name

@@ -52,6 +52,7 @@ _LAUNCHERS = (
 )
 _GRACE = 3.0       # seconds workers get to leave after the root ended
 _STEP = 0.02       # seconds the broker thread waits per step at most
+_ABORT_DELAY = 0.2  # seconds between an error message and MPI_Abort
 
 
 class World(NamedTuple):
@@ -201,6 +202,9 @@ def abort(comm, code: int, message: str, with_traceback: bool = False
         traceback.print_exc()
     print(message, file=sys.stderr, flush=True)
     sys.stdout.flush()
+    # mpiexec forwards output through its proxies, and MPI_Abort has them
+    # kill everything: give them a moment to pass the message on first
+    time.sleep(_ABORT_DELAY)
     comm.Abort(code)
 
 

@@ -100,6 +100,9 @@ def run_watched(cmd, *, cwd=None, timeout: float = 60.0, env=None,
             out_err = proc.communicate(timeout=0.05)
         except subprocess.TimeoutExpired:
             if time.monotonic() - start > timeout:
+                proc.terminate()  # srun, mpiexec: they end remote tasks
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(5)
                 for pid in pids | {proc.pid}:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, 9)

@@ -14,8 +14,6 @@ from typing import Any, List, Optional, Tuple
 
 from . import execution
 
-_CHUNKS = (execution.map_chunk, execution.reduce_chunk, execution.scan_chunk)
-
 
 class Recorder:
     """Counts of one worker, and its task records when ``events``."""
@@ -50,6 +48,6 @@ class Recorder:
 def task_name(fn: Any, args: tuple) -> str:
     """The user's function of a task; for a chunk of a map, its function
     and the number of items (``square x125``)."""
-    if fn in _CHUNKS and len(args) > 1:
+    if execution.is_chunk(fn, args):
         return f"{execution.describe_callable(args[0])} x{len(args[1])}"
     return execution.describe_callable(fn)

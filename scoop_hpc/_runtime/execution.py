@@ -36,9 +36,15 @@ def describe_callable(fn: Any) -> str:
     return name
 
 
+def is_chunk(fn: Any, args: tuple) -> bool:
+    """Whether ``fn(*args)`` is a chunk of a map (its ``args[0]`` is the
+    mapped callable, its ``args[1]`` the items)."""
+    return fn in (map_chunk, reduce_chunk, scan_chunk) and len(args) > 1
+
+
 def describe_task(fn: Any, args: tuple) -> str:
     """Name a task by its callable; a map chunk by the mapped callable."""
-    if fn in (map_chunk, reduce_chunk, scan_chunk) and args:
+    if is_chunk(fn, args):
         return f"a chunk of {fn.__name__[:-6]} {describe_callable(args[0])}"
     return describe_callable(fn)
 

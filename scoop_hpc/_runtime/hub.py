@@ -20,8 +20,9 @@ The side thread owns the second endpoint and answers STEAL requests from
 the broker even while this process runs a long task: it takes the oldest
 queued tasks (lock-free ``deque.popleft``) and sends their payloads,
 serialised at submit time, to the broker. It also sends a heartbeat every
-second, which the broker answers: a worker that hears nothing from the
-broker for the job's heartbeat timeout leaves (the launcher is gone).
+second (less often past 1,000 workers: ``heartbeat_period``), which the
+broker answers: a worker that hears nothing from the broker for the job's
+heartbeat timeout leaves (the launcher is gone).
 """
 from __future__ import annotations
 
@@ -413,7 +414,8 @@ class Hub:
         try:
             fn, args, kwargs = P.loads(task.payload)
         except BaseException as exc:  # noqa: BLE001 - goes to the caller
-            fn, value, ok = None, execution.Failure(exc, None), False
+            fn, args = None, ()
+            value, ok = execution.Failure(exc, None), False
         else:
             if self._pending and not self.pace.quick(fn):
                 self._flush_results()  # this task may take a while
@@ -425,8 +427,7 @@ class Hub:
         duration = time.perf_counter() - start
         self.pace.record(fn, duration)
         if self.recorder is not None:
-            self.recorder.add(fn, args if fn is not None else (), start,
-                               duration)
+            self.recorder.add(fn, args, start, duration)
         try:
             frames = P.dumps(value)
         except SerializationError as exc:

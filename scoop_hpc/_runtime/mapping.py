@@ -135,12 +135,12 @@ class _Window:
         while (len(self.unfinished) < window
                and len(self.inflight) < 4 * window
                and not self.closed):
-            chunk = self.chunker.take()
+            chunk = chunker.take()
             if not chunk:
                 self.closed = True
                 return
             fut = self.hub.submit(
-                self.task, (*self.head, chunk, self.chunker.star,
+                self.task, (*self.head, chunk, chunker.star,
                             self.kwargs), {})
             chunker.weigh(fut._payload, len(chunk))
             self.inflight[fut] = len(chunk)
