@@ -11,12 +11,16 @@
       <----------- RESULTS ------  relayed to the owner  <-- RESULTS --
 
 Work is pulled, never pushed: a worker asks for ``n`` tasks (its credit)
-when it has nothing to run, and holds at most that many ahead. Tasks stay
-in the deque of the worker that submitted them until somebody idles; then
-the broker asks a busy worker's side thread for its oldest tasks (the
-largest subtrees of a nested computation), so a long task never strands
-queued ones. A worker that had nothing to give is asked again after a
-back-off that doubles, and at once when it announces new work.
+when it has nothing to run, or for one as its last task starts when its
+tasks take milliseconds (pace.py), and holds at most that many ahead.
+Tasks stay in the deque of the worker that submitted them until somebody
+asks; then the broker asks a busy worker's side thread for its oldest
+tasks (the largest subtrees of a nested computation), so a long task never
+strands queued ones. When a request empties the pool, the broker steals
+again at once for the next one (a *restock*): waking a busy worker's side
+thread takes milliseconds on a loaded node, so it is done while the worker
+just served is busy. A worker that had nothing to give is asked again
+after a back-off that doubles, and at once when it announces new work.
 
 The broker never unpickles a payload: it reads the small envelopes only.
 
@@ -56,15 +60,16 @@ ROOT = b"w0"               # watched by its launcher, not by heartbeats
 class _Worker:
     """What the broker knows of one worker."""
 
-    __slots__ = ("identity", "name", "pid", "host", "credit", "side",
-                 "stealing", "next_try", "delay", "seen")
+    __slots__ = ("identity", "name", "pid", "host", "credit", "asked",
+                 "side", "stealing", "next_try", "delay", "seen")
 
     def __init__(self, identity: bytes, info: dict) -> None:
         self.identity = identity
         self.name = info.get("name", identity.decode(errors="replace"))
         self.pid = info.get("pid")
         self.host = info.get("host")
-        self.credit = 0
+        self.credit = 0          # tasks wanted now
+        self.asked = 0           # ... at its last request
         self.side: Optional[bytes] = None
         self.stealing = False
         self.next_try = 0.0
@@ -231,7 +236,8 @@ class Broker:
             self.router.send(peer, [P.header(P.SHUTDOWN)])
 
     def _on_request(self, peer: bytes, frames: list) -> None:
-        self.workers[peer].credit = P.unpack(frames[1])
+        worker = self.workers[peer]
+        worker.credit = worker.asked = P.unpack(frames[1])
 
     def _on_tasks(self, peer: bytes, frames: list) -> None:
         items = P.split_items(P.unpack(frames[1]), frames, 2)
@@ -283,7 +289,8 @@ class Broker:
             log.debug("results for worker %r dropped: it has left", owner)
         credit = P.unpack(frames[2])
         if credit:
-            self.workers[peer].credit = credit
+            worker = self.workers[peer]
+            worker.credit = worker.asked = credit
 
     def _on_heartbeat(self, peer: bytes, frames: list) -> None:
         worker = self._sides.get(peer) or self.workers[peer]
@@ -317,6 +324,7 @@ class Broker:
             return
         pool = self.pool
         hungry = [w for w in self._order if w.credit]
+        served: List[_Worker] = []
         while pool and hungry:
             owner = pool[0][0][0]
             worker = next((w for w in hungry if w.identity != owner),
@@ -327,12 +335,16 @@ class Broker:
                         or len(hungry) == 1)):
                 batch.append(pool.popleft())
             self._send_tasks(worker, batch)
+            served.append(worker)
             worker.credit = 0  # a request is answered once: a worker that
             hungry.remove(worker)  # got less asks again when it idles
             if len(batch) > 1:
                 worker.reset_backoff()
         if hungry:
-            self._steal(hungry)
+            self._steal(hungry, sum(w.credit for w in hungry))
+        elif served and not pool:
+            # restock: those just served will ask again, as much as before
+            self._steal(served, sum(w.asked for w in served))
         else:
             self._retry_at = None
 
@@ -356,9 +368,9 @@ class Broker:
             message.extend(payload)
         self.router.send(worker.identity, message)
 
-    def _steal(self, hungry: List[_Worker]) -> None:
-        """Ask other workers' side threads for tasks for ``hungry`` ones."""
-        wanted = sum(w.credit for w in hungry)
+    def _steal(self, hungry: List[_Worker], wanted: int) -> None:
+        """Ask other workers' side threads for ``wanted`` tasks for
+        ``hungry`` ones."""
         alone = hungry[0] if len(hungry) == 1 else None
         now = time.monotonic()
         self._retry_at = None

@@ -69,6 +69,25 @@ def test_idle_worker_steals_from_a_busy_one(rig):
     assert list(broker.pool)[0][0] == (b"a", 3, 1)      # one left over
 
 
+def test_a_request_that_empties_the_pool_restocks_it(rig):
+    broker, worker = rig
+    _, a_side = worker(b"a")
+    b_main, _ = worker(b"b")
+    b_main.send([P.header(P.REQUEST), P.pack(2)])
+    broker.step(0.05)
+    assert P.kind_of(a_side.recv(1)) == P.STEAL
+    a_side.send(_tasks(b"a", 1, 2))
+    broker.step(0.05)
+    assert [e[1] for e in P.unpack(b_main.recv(1)[1])] == [1, 2]
+    steal = a_side.recv(1)          # at once, before b asks again
+    assert P.kind_of(steal) == P.STEAL and P.unpack(steal[1]) == 2
+    a_side.send(_tasks(b"a", 3, 4))
+    broker.step(0.05)
+    b_main.send([P.header(P.REQUEST), P.pack(2)])
+    broker.step(0.05)
+    assert [e[1] for e in P.unpack(b_main.recv(1)[1])] == [3, 4]
+
+
 def test_results_are_relayed_to_their_owner(rig):
     broker, worker = rig
     a_main, _ = worker(b"a")

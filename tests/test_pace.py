@@ -59,3 +59,13 @@ def test_closures_and_partials_share_a_name_and_the_table_is_bounded():
     for i in range(2 * pace._MAX_KINDS):
         p.record(type(f"T{i}", (), {}), 1e-5)
     assert len(p._kinds) <= pace._MAX_KINDS
+
+
+@pytest.mark.parametrize("seconds, ahead", [
+    (None, False), (1e-4, False), (0.005, True), (0.5, False)])
+def test_ask_ahead_only_for_tasks_of_milliseconds(seconds, ahead):
+    p = Pace()
+    if seconds is not None:
+        for _ in range(20):
+            p.record(slow, seconds)
+    assert p.ahead(slow) is ahead

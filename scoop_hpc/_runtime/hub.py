@@ -14,7 +14,8 @@ futures completed), then runs the newest queued task (depth first, as in
 work stealing). A greenlet that waits switches back to the hub, so a
 waiting task never blocks its worker. When nothing is runnable the hub
 flushes results, asks the broker for work (credit) and blocks on its
-endpoint until a message or a timer is due.
+endpoint until a message or a timer is due; when the last queued task
+starts and tasks of its function take milliseconds, it asks ahead.
 
 The side thread owns the second endpoint and answers STEAL requests from
 the broker even while this process runs a long task: it takes the oldest
@@ -352,8 +353,7 @@ class Hub:
                     "task can complete")
             time.sleep(timeout)
             return
-        wanted = not (self.asked or self.stopping or self.strict
-                      or self.draining)
+        wanted = self._wants_work()
         if wanted or self._pending:
             self._flush_results(self.pace.credit() if wanted else 0)
         frames = self.endpoint.recv(timeout)
@@ -387,8 +387,7 @@ class Hub:
         if fut._state is not PENDING:
             return
         fn, args = fut._fn, fut._args
-        if self._pending and not self.pace.quick(fn):
-            self._flush_results()  # this task may take a while
+        self._before(fn)
         fut._state = RUNNING
         running = self._running_own
         running.add(fut)
@@ -409,6 +408,29 @@ class Hub:
             if self.recorder is not None:
                 self.recorder.add(fn, args, start, fut.duration)
 
+    def _before(self, fn: Callable) -> bool:
+        """Talk to the broker before a task of ``fn`` starts, if it should
+        (returns whether it did).
+
+        Buffered results leave unless ``fn`` is quick. If this is the last
+        task here and its kind takes milliseconds, the next task is asked
+        for now, to arrive while this one runs (see pace.py).
+        """
+        if (self.size > 1 and not self.local and not self.runnable
+                and self.endpoint is not None and self._wants_work()
+                and self.pace.ahead(fn)):
+            self._flush_results(1)
+            return True
+        if self._pending and not self.pace.quick(fn):
+            self._flush_results()  # this task may take a while
+            return True
+        return False
+
+    def _wants_work(self) -> bool:
+        """Whether to ask the broker for tasks now."""
+        return not (self.asked or self.stopping or self.strict
+                    or self.draining)
+
     def _run_foreign(self, task: _Foreign) -> None:
         start = time.perf_counter()
         try:
@@ -417,8 +439,7 @@ class Hub:
             fn, args = None, ()
             value, ok = execution.Failure(exc, None), False
         else:
-            if self._pending and not self.pace.quick(fn):
-                self._flush_results()  # this task may take a while
+            if self._before(fn):
                 start = time.perf_counter()
             try:
                 value, ok = fn(*args, **kwargs), True

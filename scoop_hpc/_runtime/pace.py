@@ -6,6 +6,12 @@ measures how long its tasks run and sizes its traffic to them:
 - **credit** (tasks asked for when idle): about ``HOLD`` seconds of work,
   ``PREFETCH`` at least (long or unknown tasks: work only travels to a
   worker that is idle), ``MAX_CREDIT`` at most;
+- **asking ahead**: when the last queued task starts and its function's
+  tasks are known to take ``AHEAD_MIN`` to ``AHEAD_MAX`` seconds, the next
+  task is asked for at once and arrives while this one runs: a request's
+  round trip (about a millisecond when every CPU is busy) is then hidden.
+  Not for longer tasks: the round trip hardly matters there, and a task
+  that arrives is not stealable until the running one ends;
 - **steals** (tasks given away on the broker's STEAL): what is wanted; at
   least half of the queue too when tasks are long, so that one steal
   balances two workers, but not when they are short, because a short task
@@ -21,6 +27,8 @@ from typing import Any, Callable, Dict, Tuple
 PREFETCH = 2           # tasks asked for at a time, at least
 MAX_CREDIT = 64        # ... and at most, when tasks are short
 HOLD = 0.002           # seconds of work asked for at a time
+AHEAD_MIN = 0.001      # seconds a task lasts (mean) for asking ahead ...
+AHEAD_MAX = 0.05       # ... up to this
 _WEIGHT = 0.25         # of the newest duration in the running means
 _FLOOR = 1e-6          # seconds: a task takes at least this in the means
 _MAX_KINDS = 256       # functions whose durations are kept, at most
@@ -70,6 +78,12 @@ class Pace:
         """Whether tasks of ``fn`` are known to be short (results may then
         wait for the next one)."""
         return self._kinds.get(_kind(fn), HOLD) * PREFETCH < HOLD
+
+    def ahead(self, fn: Callable) -> bool:
+        """Whether to ask for the next task as the last queued one, of
+        ``fn``, starts (see the module's docstring)."""
+        mean = self._kinds.get(_kind(fn))
+        return mean is not None and AHEAD_MIN <= mean <= AHEAD_MAX
 
     def give(self, wanted: int, queued: int) -> int:
         """How many of ``queued`` tasks to hand over when ``wanted`` are

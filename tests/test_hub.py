@@ -1,0 +1,49 @@
+"""One hub against a bare ZeroMQ router standing for the broker."""
+import pytest
+import zmq
+
+from scoop_hpc._runtime.hub import Hub, _Foreign
+from scoop_hpc._transport import protocol as P
+from scoop_hpc._transport.zmq import ZmqEndpoint, ZmqRouter
+
+pytestmark = pytest.mark.timeout(20)
+_BROKER = {}   # what probe() sees: the router, and what it heard
+
+
+def probe():
+    """A task that reports what the broker heard before the task began."""
+    got = _BROKER["router"].recv(0.2)
+    _BROKER["heard"].append(None if got is None else got[1])
+    return "done"
+
+
+@pytest.fixture
+def hub():
+    context = zmq.Context()
+    router = ZmqRouter(context, "inproc://broker")
+    endpoint = ZmqEndpoint(context, "inproc://broker", b"w1")
+    _BROKER.update(router=router, heard=[])
+    yield Hub(b"w1", endpoint, size=2)
+    _BROKER.clear()
+    endpoint.close()
+    router.close()
+    context.destroy(linger=0)
+
+
+@pytest.mark.parametrize("seconds, asks_ahead", [
+    (None, False), (0.005, True), (2.0, False)])
+def test_the_last_task_asks_ahead_when_tasks_take_milliseconds(
+        hub, seconds, asks_ahead):
+    if seconds is not None:
+        for _ in range(10):
+            hub.pace.record(probe, seconds)
+    heard = _BROKER["heard"]
+    hub.local.append(_Foreign(b"w0", 1, P.dumps((probe, (), {}))))
+    hub.run(lambda: bool(heard))
+    if asks_ahead:
+        assert P.kind_of(heard[0]) == P.REQUEST
+        assert P.unpack(heard[0][1]) == 1
+    else:
+        assert heard == [None]
+    results = _BROKER["router"].recv(1)[1]  # the result reaches the broker
+    assert P.kind_of(results) == P.RESULTS
