@@ -423,7 +423,7 @@ def footnotes(args, workloads, impls, notes):
     if "W3" in keys:
         lines.append("W3 efficiency = serial time / (%d x parallel time), "
                      "the serial loop timed in the root of the same run; "
-                     "each the fastest of 3, taken alternately." % n)
+                     "each the fastest of 5, taken alternately." % n)
     lines.append(
         "Launch: scoop_hpc `python -m scoop_hpc -n %d`, SCOOP `python -m "
         "scoop -n %d`, PPE `ProcessPoolExecutor(%d)` at the default "

@@ -2,7 +2,7 @@
 
 The same tasks run as a plain loop in the root (serial time) and through
 ``futures.map``; efficiency = serial / (workers x parallel), each time the
-fastest of three, taken alternately.  The record also counts the processes
+fastest of five, taken alternately.  The record also counts the processes
 that ran the tasks, so that a run that did not spread its work shows up.
 """
 import os
@@ -12,7 +12,7 @@ from _common import check, futures, report, run, timed, warm_up, workers
 
 TASKS = 200
 TRIES = 20000
-ROUNDS = 3
+ROUNDS = 5
 
 
 def hits(seed):
