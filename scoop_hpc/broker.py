@@ -16,11 +16,12 @@ tasks take milliseconds (pace.py), and holds at most that many ahead.
 Tasks stay in the deque of the worker that submitted them until somebody
 asks; then the broker asks a busy worker's side thread for its oldest
 tasks (the largest subtrees of a nested computation), so a long task never
-strands queued ones. When a request empties the pool, the broker steals
-again at once for the next one (a *restock*): waking a busy worker's side
-thread takes milliseconds on a loaded node, so it is done while the worker
-just served is busy. A worker that had nothing to give is asked again
-after a back-off that doubles, and at once when it announces new work.
+strands queued ones. When a request of a worker whose tasks are long
+empties the pool, the broker steals again at once for its next one (a
+*restock*): waking a busy worker's side thread takes milliseconds on a
+loaded node, so it is done while the worker just served is busy. A
+worker that had nothing to give is asked again after a back-off that
+doubles, and at once when it announces new work.
 
 The broker never unpickles a payload: it reads the small envelopes only.
 
@@ -343,8 +344,15 @@ class Broker:
         if hungry:
             self._steal(hungry, sum(w.credit for w in hungry))
         elif served and not pool:
-            # restock: those just served will ask again, as much as before
-            self._steal(served, sum(w.asked for w in served))
+            # restock for those just served that run long tasks: they will
+            # ask again, as much as before (short tasks run fastest where
+            # they were submitted: they are not fetched before they are
+            # wanted)
+            served = [w for w in served if w.asked <= P.LONG_TASKS_CREDIT]
+            if served:
+                self._steal(served, sum(w.asked for w in served))
+            else:
+                self._retry_at = None
         else:
             self._retry_at = None
 

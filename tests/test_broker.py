@@ -88,6 +88,19 @@ def test_a_request_that_empties_the_pool_restocks_it(rig):
     assert [e[1] for e in P.unpack(b_main.recv(1)[1])] == [3, 4]
 
 
+def test_requests_for_many_short_tasks_are_not_restocked(rig):
+    broker, worker = rig
+    _, a_side = worker(b"a")
+    b_main, _ = worker(b"b")
+    b_main.send([P.header(P.REQUEST), P.pack(8)])
+    broker.step(0.05)
+    assert P.kind_of(a_side.recv(1)) == P.STEAL
+    a_side.send(_tasks(b"a", *range(1, 9)))
+    broker.step(0.05)
+    assert len(P.unpack(b_main.recv(1)[1])) == 8
+    assert a_side.recv(0.2) is None
+
+
 def test_results_are_relayed_to_their_owner(rig):
     broker, worker = rig
     a_main, _ = worker(b"a")

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Tuple
 
-PREFETCH = 2           # tasks asked for at a time, at least
+from .._transport import protocol as P
+
+PREFETCH = P.LONG_TASKS_CREDIT  # tasks asked for at a time, at least
 MAX_CREDIT = 64        # ... and at most, when tasks are short
 HOLD = 0.002           # seconds of work asked for at a time
 AHEAD_MIN = 0.001      # seconds a task lasts (mean) for asking ahead ...

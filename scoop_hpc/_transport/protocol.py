@@ -59,6 +59,10 @@ SHUTDOWN = b"S"     # [HDR]                            leave now
 SIZE = b"Z"         # [HDR, marshal(n)]                the job has n workers
 DRAIN = b"D"        # [HDR]                            start no more tasks
 
+# A request (credit) for at most this many tasks says that the worker's
+# tasks are long, or not yet timed: the broker then keeps its pool stocked.
+LONG_TASKS_CREDIT = 2
+
 # How many leading frames of a message are its envelope; the rest are
 # payloads, signed end to end. Kinds not listed are all envelope.
 _ENVELOPE = {TASKS: 2, RESULTS: 4, SET_CONST: 2, CONST: 2, WELCOME: 2}
