@@ -69,16 +69,24 @@ def test_idle_worker_steals_from_a_busy_one(rig):
     assert list(broker.pool)[0][0] == (b"a", 3, 1)      # one left over
 
 
-def test_a_request_that_empties_the_pool_restocks_it(rig):
+def _served_from_a_steal(rig, credit):
+    """b asks for ``credit`` tasks, a's side gives exactly that many, b
+    gets them; returns a's side, b's main and the sequence numbers."""
     broker, worker = rig
     _, a_side = worker(b"a")
     b_main, _ = worker(b"b")
-    b_main.send([P.header(P.REQUEST), P.pack(2)])
+    b_main.send([P.header(P.REQUEST), P.pack(credit)])
     broker.step(0.05)
     assert P.kind_of(a_side.recv(1)) == P.STEAL
-    a_side.send(_tasks(b"a", 1, 2))
+    a_side.send(_tasks(b"a", *range(1, credit + 1)))
     broker.step(0.05)
-    assert [e[1] for e in P.unpack(b_main.recv(1)[1])] == [1, 2]
+    return a_side, b_main, [e[1] for e in P.unpack(b_main.recv(1)[1])]
+
+
+def test_a_request_that_empties_the_pool_restocks_it(rig):
+    broker, _ = rig
+    a_side, b_main, got = _served_from_a_steal(rig, 2)
+    assert got == [1, 2]
     steal = a_side.recv(1)          # at once, before b asks again
     assert P.kind_of(steal) == P.STEAL and P.unpack(steal[1]) == 2
     a_side.send(_tasks(b"a", 3, 4))
@@ -89,15 +97,8 @@ def test_a_request_that_empties_the_pool_restocks_it(rig):
 
 
 def test_requests_for_many_short_tasks_are_not_restocked(rig):
-    broker, worker = rig
-    _, a_side = worker(b"a")
-    b_main, _ = worker(b"b")
-    b_main.send([P.header(P.REQUEST), P.pack(8)])
-    broker.step(0.05)
-    assert P.kind_of(a_side.recv(1)) == P.STEAL
-    a_side.send(_tasks(b"a", *range(1, 9)))
-    broker.step(0.05)
-    assert len(P.unpack(b_main.recv(1)[1])) == 8
+    a_side, _, got = _served_from_a_steal(rig, 8)
+    assert got == list(range(1, 9))
     assert a_side.recv(0.2) is None
 
 
