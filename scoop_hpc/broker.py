@@ -341,18 +341,15 @@ class Broker:
             hungry.remove(worker)  # got less asks again when it idles
             if len(batch) > 1:
                 worker.reset_backoff()
+        # restock for those just served that run long tasks: they will ask
+        # again, as much as before (short tasks run fastest where they were
+        # submitted: they are not fetched before they are wanted)
+        restock = [] if pool else [w for w in served
+                                   if w.asked <= P.LONG_TASKS_CREDIT]
         if hungry:
             self._steal(hungry, sum(w.credit for w in hungry))
-        elif served and not pool:
-            # restock for those just served that run long tasks: they will
-            # ask again, as much as before (short tasks run fastest where
-            # they were submitted: they are not fetched before they are
-            # wanted)
-            served = [w for w in served if w.asked <= P.LONG_TASKS_CREDIT]
-            if served:
-                self._steal(served, sum(w.asked for w in served))
-            else:
-                self._retry_at = None
+        elif restock:
+            self._steal(restock, sum(w.asked for w in restock))
         else:
             self._retry_at = None
 
