@@ -131,11 +131,15 @@ class RemoteHost:
                 self.proc.stdin.flush()
             except OSError:
                 pass        # it ended already: its stderr says why
-        for target in (self._read_records, self._read_stderr):
-            thread = threading.Thread(target=target, daemon=True,
-                                      name=f"scoop_hpc-{self.name}")
+        # stderr's reader starts first and both are listed before either
+        # runs: the records reader joins it before it reports the end, so
+        # the stderr of a starter that failed at once is all there
+        self._threads = [threading.Thread(target=target, daemon=True,
+                                          name=f"scoop_hpc-{self.name}")
+                         for target in (self._read_stderr,
+                                        self._read_records)]
+        for thread in self._threads:
             thread.start()
-            self._threads.append(thread)
 
     def fail(self, why: str) -> None:
         """Give the host up before its agent runs (``why`` says why)."""
