@@ -61,16 +61,15 @@ ROOT = b"w0"               # watched by its launcher, not by heartbeats
 class _Worker:
     """What the broker knows of one worker."""
 
-    __slots__ = ("identity", "name", "pid", "host", "credit", "asked",
-                 "side", "stealing", "next_try", "delay", "seen")
+    __slots__ = ("identity", "name", "pid", "host", "credit", "side",
+                 "stealing", "next_try", "delay", "seen")
 
     def __init__(self, identity: bytes, info: dict) -> None:
         self.identity = identity
         self.name = info.get("name", identity.decode(errors="replace"))
         self.pid = info.get("pid")
         self.host = info.get("host")
-        self.credit = 0          # tasks wanted now
-        self.asked = 0           # ... at its last request
+        self.credit = 0
         self.side: Optional[bytes] = None
         self.stealing = False
         self.next_try = 0.0
@@ -237,8 +236,7 @@ class Broker:
             self.router.send(peer, [P.header(P.SHUTDOWN)])
 
     def _on_request(self, peer: bytes, frames: list) -> None:
-        worker = self.workers[peer]
-        worker.credit = worker.asked = P.unpack(frames[1])
+        self.workers[peer].credit = P.unpack(frames[1])
 
     def _on_tasks(self, peer: bytes, frames: list) -> None:
         items = P.split_items(P.unpack(frames[1]), frames, 2)
@@ -290,8 +288,7 @@ class Broker:
             log.debug("results for worker %r dropped: it has left", owner)
         credit = P.unpack(frames[2])
         if credit:
-            worker = self.workers[peer]
-            worker.credit = worker.asked = credit
+            self.workers[peer].credit = credit
 
     def _on_heartbeat(self, peer: bytes, frames: list) -> None:
         worker = self._sides.get(peer) or self.workers[peer]
@@ -325,7 +322,7 @@ class Broker:
             return
         pool = self.pool
         hungry = [w for w in self._order if w.credit]
-        served: List[_Worker] = []
+        served: List[Tuple[_Worker, int]] = []   # and what each asked
         while pool and hungry:
             owner = pool[0][0][0]
             worker = next((w for w in hungry if w.identity != owner),
@@ -336,7 +333,7 @@ class Broker:
                         or len(hungry) == 1)):
                 batch.append(pool.popleft())
             self._send_tasks(worker, batch)
-            served.append(worker)
+            served.append((worker, worker.credit))
             worker.credit = 0  # a request is answered once: a worker that
             hungry.remove(worker)  # got less asks again when it idles
             if len(batch) > 1:
@@ -344,12 +341,13 @@ class Broker:
         # restock for those just served that run long tasks: they will ask
         # again, as much as before (short tasks run fastest where they were
         # submitted: they are not fetched before they are wanted)
-        restock = [] if pool else [w for w in served
-                                   if w.asked <= P.LONG_TASKS_CREDIT]
+        restock = [] if pool else [(w, asked) for w, asked in served
+                                   if asked <= P.LONG_TASKS_CREDIT]
         if hungry:
             self._steal(hungry, sum(w.credit for w in hungry))
         elif restock:
-            self._steal(restock, sum(w.asked for w in restock))
+            self._steal([w for w, _ in restock],
+                        sum(asked for _, asked in restock))
         else:
             self._retry_at = None
 
