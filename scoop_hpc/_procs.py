@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 import time
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from . import _worker
 
@@ -28,6 +28,21 @@ def fork_worker(config: _worker.WorkerConfig, close: Iterable[int] = (),
         stdio: ``(stdin, stdout, stderr)`` descriptors for the child, or
             None to inherit the parent's.
     """
+    return fork(lambda: serve_worker(config), config.parent_pid,
+                config.drain_signal, close, stdio)
+
+
+def serve_worker(config: _worker.WorkerConfig) -> int:
+    """Serve as the worker ``config`` in this (forked) process."""
+    from ._transport.zmq import ZmqTransport
+    return _worker.serve(config, ZmqTransport(config.address, config.curve))
+
+
+def fork(run: Callable[[], int], parent_pid: Optional[int],
+         drain_signal: Optional[int] = None, close: Iterable[int] = (),
+         stdio: Optional[Tuple[int, int, int]] = None) -> int:
+    """Fork a child of the job that calls ``run()`` and exits with the code
+    it returns; return its pid (see :func:`fork_worker`)."""
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
@@ -46,12 +61,10 @@ def fork_worker(config: _worker.WorkerConfig, close: Iterable[int] = (),
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        if config.drain_signal:     # sent to the whole job by some sites
-            signal.signal(config.drain_signal, signal.SIG_IGN)
-        die_with_parent(config.parent_pid)
-        from ._transport.zmq import ZmqTransport
-        code = _worker.serve(config, ZmqTransport(config.address,
-                                                  config.curve))
+        if drain_signal:     # sent to the whole job by some sites
+            signal.signal(drain_signal, signal.SIG_IGN)
+        die_with_parent(parent_pid)
+        code = run()
     except BaseException:  # noqa: BLE001 - never return into the parent
         import traceback
         traceback.print_exc()

@@ -3,7 +3,9 @@
 The launcher starts one agent per remote host over one ssh connection
 (or the scheduler's own starter) and writes the job's configuration, the
 job's token included, as one JSON line on the agent's stdin. The agent
-forks that host's workers, relays their output and their exits to the
+forks that host's workers (and first, with ``--sub-brokers``, the
+host's sub-broker, which they join on a private socket:
+``subbroker.py``), relays their output and their exits to the
 launcher as records on its stdout (see ``_agentwire``), and ends with them.
 When its stdin closes (the launcher is done, or gone: ssh ended) it stops
 its workers, SIGTERM then SIGKILL, and leaves.
@@ -19,7 +21,7 @@ import sys
 from typing import Dict, List, Optional
 
 from . import _agentwire as W
-from . import _procs, _worker
+from . import _procs, _worker, subbroker
 from ._transport.zmq import Curve
 
 _STOP_GRACE = 2.0      # seconds between SIGTERM and SIGKILL
@@ -32,10 +34,12 @@ class AgentConfig:
 
     FIELDS = ("host", "first", "count", "size", "address", "token",
               "program", "path", "nice", "debug", "unlink", "curve",
-              "activity", "timeline", "stats_every", "drain_signal")
+              "activity", "timeline", "stats_every", "drain_signal",
+              "sub_broker")
 
     def __init__(self, **fields) -> None:
         fields.setdefault("drain_signal", None)
+        fields.setdefault("sub_broker", False)
         missing = set(self.FIELDS) - set(fields)
         if missing:
             raise ValueError(f"agent configuration lacks {sorted(missing)}")
@@ -49,15 +53,26 @@ class AgentConfig:
     def loads(cls, line: bytes) -> "AgentConfig":
         return cls(**json.loads(line))
 
-    def workers(self, parent_pid: int) -> List[_worker.WorkerConfig]:
+    @property
+    def node_name(self) -> str:
+        """The name of the host's sub-broker (unique in the job)."""
+        return f"n{self.first}"
+
+    def keys(self) -> Optional[Curve]:
+        return (Curve(*(key.encode() for key in self.curve))
+                if self.curve else None)
+
+    def workers(self, parent_pid: int, address: Optional[str] = None
+                ) -> List[_worker.WorkerConfig]:
+        """The workers' configurations; ``address``: their sub-broker's
+        (private to the host: no encryption), instead of the broker's."""
         program = _worker.Program(**self.program)
         return [_worker.WorkerConfig(
-            index=index, size=self.size, address=self.address,
+            index=index, size=self.size, address=address or self.address,
             program=program, path=self.path, nice=self.nice,
             debug=self.debug, parent_pid=parent_pid,
             token=bytes.fromhex(self.token),
-            curve=Curve(*(key.encode() for key in self.curve))
-            if self.curve else None,
+            curve=None if address else self.keys(),
             activity=self.activity, timeline=self.timeline,
             stats_every=self.stats_every, drain_signal=self.drain_signal)
             for index in range(self.first, self.first + self.count)]
@@ -74,6 +89,8 @@ class Agent:
         self.children: Dict[int, str] = {}
         self.streams: Dict[int, tuple] = {}    # fd -> (kind, worker name)
         self.stopping = False
+        self.sub_broker: Optional[int] = None   # its pid
+        self.sockets: Optional[str] = None      # its private directory
         self._wake_r, self._wake_w = os.pipe()
         for fd in (self._wake_r, self._wake_w):
             os.set_blocking(fd, False)
@@ -100,20 +117,38 @@ class Agent:
             signal.signal(self.config.drain_signal, signal.SIG_IGN)
         signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
         null = os.open(os.devnull, os.O_RDONLY)
-        for config in self.config.workers(os.getpid()):
-            out_r, out_w = os.pipe()
-            err_r, err_w = os.pipe()
-            pid = _procs.fork_worker(
-                config, close=(self._wake_r, self._wake_w, out_r, err_r),
-                stdio=(null, out_w, err_w))
-            os.close(out_w)
-            os.close(err_w)
-            self.children[pid] = config.name
-            self.streams[out_r] = (W.OUT, config.name)
-            self.streams[err_r] = (W.ERR, config.name)
+        address = None
+        if self.config.sub_broker:
+            self.sockets = _procs.private_dir()
+            address = f"ipc://{self.sockets}/node"
+            self.sub_broker = self._fork(null, self.config.node_name,
+                                         self._serve_node(address))
+        for config in self.config.workers(os.getpid(), address):
+            self._fork(null, config.name, lambda config=config:
+                       _procs.serve_worker(config))
         os.close(null)
         self.send(W.READY, "agent",
                   json.dumps(sorted(self.children)).encode())
+
+    def _serve_node(self, address: str):
+        config = self.config
+        return lambda: subbroker.run(
+            config.node_name.encode(), config.address, address,
+            bytes.fromhex(config.token), config.keys())
+
+    def _fork(self, null: int, name: str, run) -> int:
+        """Fork ``run()`` as child ``name``, its output relayed."""
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        pid = _procs.fork(run, os.getpid(), self.config.drain_signal,
+                          close=(self._wake_r, self._wake_w, out_r, err_r),
+                          stdio=(null, out_w, err_w))
+        os.close(out_w)
+        os.close(err_w)
+        self.children[pid] = name
+        self.streams[out_r] = (W.OUT, name)
+        self.streams[err_r] = (W.ERR, name)
+        return pid
 
     def send(self, kind: bytes, name: str, payload: bytes = b"") -> None:
         data = memoryview(W.record(kind, name, payload))
@@ -157,8 +192,15 @@ class Agent:
                 del self.streams[fd]
 
     def _reap(self) -> None:
-        for _, name, code in _procs.reap(self.children):
+        for pid, name, code in _procs.reap(self.children):
             self.send(W.EXIT, name, str(code).encode())
+            if pid == self.sub_broker:      # its workers cannot go on
+                self.sub_broker = None
+                self.stop()
+        if self.sub_broker is not None and list(self.children) == [
+                self.sub_broker]:           # they left: it may go too
+            os.kill(self.sub_broker, signal.SIGTERM)
+            self.sub_broker = None
 
     def stop(self) -> None:
         """Stop the workers that are still there."""
@@ -168,6 +210,8 @@ class Agent:
 
     def close(self) -> None:
         self.stop()
+        if self.sockets is not None:
+            _procs.remove_dir(self.sockets)
         if self.config.unlink:
             with contextlib.suppress(OSError):
                 os.unlink(self.config.unlink)

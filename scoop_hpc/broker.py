@@ -36,6 +36,15 @@ launcher instead). Its flights go back to the pool, each at most
 task's result. Tasks it owned are forgotten (nobody awaits them), and
 whatever it sends later is dropped and answered with SHUTDOWN, so no
 result reaches its owner twice.
+
+Sub-brokers (``subbroker.py``): a host's workers may join a sub-broker
+on their host instead, which joins this broker as one peer (HELLO with
+``info["node"]``) and names the workers behind it (ATTACH). Results for
+those workers go to their sub-broker (``routes``); a task returns *home*
+when it goes to the sub-broker of its owner. Losing a sub-broker loses
+its workers, and runs again what it held; losing a worker behind one
+tells the sub-broker (LOST), which runs that worker's tasks again on its
+host.
 """
 from __future__ import annotations
 
@@ -61,14 +70,15 @@ ROOT = b"w0"               # watched by its launcher, not by heartbeats
 class _Worker:
     """What the broker knows of one worker."""
 
-    __slots__ = ("identity", "name", "pid", "host", "credit", "side",
-                 "stealing", "next_try", "delay", "seen")
+    __slots__ = ("identity", "name", "pid", "host", "node", "credit",
+                 "side", "stealing", "next_try", "delay", "seen")
 
     def __init__(self, identity: bytes, info: dict) -> None:
         self.identity = identity
         self.name = info.get("name", identity.decode(errors="replace"))
         self.pid = info.get("pid")
         self.host = info.get("host")
+        self.node = bool(info.get("node"))    # a sub-broker
         self.credit = 0
         self.side: Optional[bytes] = None
         self.stealing = False
@@ -77,7 +87,8 @@ class _Worker:
         self.seen = time.monotonic()
 
     def describe(self) -> str:
-        return f"worker {self.name} (pid {self.pid} on host {self.host})"
+        what = "sub-broker" if self.node else "worker"
+        return f"{what} {self.name} (pid {self.pid} on host {self.host})"
 
     def reset_backoff(self) -> None:
         self.next_try = 0.0
@@ -120,6 +131,7 @@ class Broker:
         self._order: List[_Worker] = []
         self._rotor = 0
         self.pool: Deque = deque()
+        self.routes: Dict[bytes, bytes] = {}   # worker -> its sub-broker
         self.constants: Dict[str, list] = {}
         self._retry_at: Optional[float] = None
         self._closing = False
@@ -132,6 +144,7 @@ class Broker:
             P.STATS: self._on_stats,
             P.RESULTS: self._on_results, P.SET_CONST: self._on_set_const,
             P.HEARTBEAT: self._on_heartbeat,
+            P.ATTACH: self._on_attach, P.LOST: self._on_lost,
         }
 
     # -- the loop ------------------------------------------------------------
@@ -214,7 +227,8 @@ class Broker:
             index.append((name, len(value)))
             payload.extend(value)
         info = {"size": self.size, "broker": "broker",
-                "constants": index, "heartbeat": self.heartbeat}
+                "constants": index, "heartbeat": self.heartbeat,
+                "retries": self.retries}
         self.router.send(peer, [P.header(P.WELCOME), P.pack(info),
                                 *payload])
         log.debug("worker %s joined (pid %s on %s)", worker.name,
@@ -269,7 +283,9 @@ class Broker:
         """``(workers joined, tasks done, tasks queued)`` as last told."""
         done = sum(entry[0] for entry in self.stats.values())
         queued = len(self.pool) + sum(e[1] for e in self.stats.values())
-        return len(self.workers), done, queued
+        joined = len(self.routes) + sum(1 for w in self._order
+                                        if not w.node)
+        return joined, done, queued
 
     def _on_have_work(self, peer: bytes, frames: list) -> None:
         self.workers[peer].reset_backoff()
@@ -284,16 +300,37 @@ class Broker:
         except (TypeError, IndexError, KeyError) as exc:
             raise TransportError(f"malformed results index: {exc}") from None
         self.done += len(index)
-        if owner in self.lost or not self.router.send(owner, frames):
-            log.debug("results for worker %r dropped: it has left", owner)
+        self._deliver(owner, frames, index)
         credit = P.unpack(frames[2])
         if credit:
             self.workers[peer].credit = credit
+
+    def _deliver(self, owner: bytes, frames: list, index: list) -> None:
+        """Send a RESULTS message to ``owner``, or to its sub-broker."""
+        if owner in self.lost or not self.router.send(
+                self.routes.get(owner, owner), frames):
+            log.debug("results for worker %r dropped: it has left", owner)
 
     def _on_heartbeat(self, peer: bytes, frames: list) -> None:
         worker = self._sides.get(peer) or self.workers[peer]
         worker.seen = time.monotonic()
         self.router.send(peer, [P.header(P.HEARTBEAT)])
+
+    def _on_attach(self, peer: bytes, frames: list) -> None:
+        if not self.workers[peer].node:
+            raise TransportError("ATTACH from a worker, not a sub-broker")
+        for identity in P.unpack(frames[1]):
+            identity = bytes(identity)
+            if identity in self._gone or identity in self.workers:
+                self.router.send(peer, [P.header(P.LOST), identity, P.pack(
+                    "its name is taken or was lost already")])
+            else:
+                self.routes[identity] = peer
+
+    def _on_lost(self, peer: bytes, frames: list) -> None:
+        identity = bytes(frames[1])
+        if self.routes.get(identity) == peer:
+            self.lose(identity, str(P.unpack(frames[2])))
 
     def _on_set_const(self, peer: bytes, frames: list) -> None:
         name = bytes(frames[1]).decode()
@@ -321,16 +358,18 @@ class Broker:
         if self.draining:
             return
         pool = self.pool
+        home = self.routes.get
         hungry = [w for w in self._order if w.credit]
         served: List[Tuple[_Worker, int]] = []   # and what each asked
         while pool and hungry:
             owner = pool[0][0][0]
+            owner = home(owner, owner)
             worker = next((w for w in hungry if w.identity != owner),
                           hungry[0])
             batch = [pool.popleft()]
             while (pool and len(batch) < worker.credit
-                   and (pool[0][0][0] != worker.identity
-                        or len(hungry) == 1)):
+                   and (home(pool[0][0][0], pool[0][0][0])
+                        != worker.identity or len(hungry) == 1)):
                 batch.append(pool.popleft())
             self._send_tasks(worker, batch)
             served.append((worker, worker.credit))
@@ -355,11 +394,12 @@ class Broker:
         index = [entry for entry, _ in items]
         assignee = worker.identity
         flights = self.flights
+        home = self.routes.get
         for item in items:
             entry = item[0]
             key = (entry[0], entry[1])
-            if entry[0] == assignee:      # home: its owner has it again
-                flights.pop(key, None)
+            if home(entry[0], entry[0]) == assignee:   # home: its owner
+                flights.pop(key, None)    # (or its sub-broker) has it
                 continue
             flight = flights.get(key)
             if flight is None:
@@ -425,13 +465,24 @@ class Broker:
                                        f"{now - worker.seen:.1f} s")
 
     def lose(self, identity: bytes, why: str) -> bool:
-        """Forget a worker that died or stopped answering; run its tasks
-        again elsewhere. Returns False if it was lost already."""
+        """Forget a worker that died or stopped answering, or a sub-broker
+        and the workers behind it; run what they held again elsewhere.
+        Returns False if it was lost already."""
         if identity in self.lost:
             return False
-        self.lost[identity] = why
-        self._gone.add(identity)
         worker = self.workers.pop(identity, None)
+        gone = [identity]
+        if worker is not None and worker.node:
+            gone += [w for w, node in self.routes.items() if node == identity]
+        for each in gone:
+            self.lost[each] = why
+            self._gone.add(each)
+        node = self.routes.pop(identity, None)
+        for each in gone[1:]:
+            del self.routes[each]
+        if node is not None:     # it runs its tasks again on its host
+            self.router.send(node, [P.header(P.LOST), identity, P.pack(why)])
+        self._drop_owned()
         replayed = failed = 0
         if worker is not None:
             self._order.remove(worker)
@@ -444,21 +495,37 @@ class Broker:
             self.replays += replayed
             self.failures += failed
         who = worker.describe() if worker else f"worker {identity.decode()}"
-        log.warning("%s is lost: %s; %d of its tasks run again, %d failed; "
-                    "the job goes on with %d workers", who, why, replayed,
-                    failed, self.size - 1)
-        self.resize(self.size - 1)
+        workers = len(gone) - 1 if worker is not None and worker.node else 1
+        if worker is not None and worker.node:
+            who += f" and the {workers} workers behind it"
+        if node is not None:
+            what = f"sub-broker {self.workers[node].name} runs its tasks again"
+        else:
+            what = f"{replayed} of its tasks run again, {failed} failed"
+        log.warning("%s is lost: %s; %s; the job goes on with %d workers",
+                    who, why, what, self.size - workers)
+        self._shrink(identity, why, workers)
         return True
 
+    def _shrink(self, identity: bytes, why: str, workers: int) -> None:
+        """The job lost ``workers`` workers (``identity`` and why)."""
+        self.resize(self.size - workers)
+
+    def _drop_owned(self) -> None:
+        """Forget the tasks of lost workers: nobody awaits their results."""
+        lost = self.lost
+        for key in [key for key in self.flights if key[0] in lost]:
+            del self.flights[key]
+        self.pool = deque(item for item in self.pool
+                          if item[0][0] not in lost)
+
     def _replay(self, worker: _Worker, why: str) -> Tuple[int, int]:
-        """Put the lost ``worker``'s tasks back in the pool; fail those
-        replayed ``retries`` times already. Returns both counts."""
+        """Put the tasks the lost ``worker`` held back in the pool; fail
+        those replayed ``retries`` times already. Returns both counts."""
         identity = worker.identity
         replay, failures = [], {}
         for key, flight in list(self.flights.items()):
-            if key[0] == identity or key[0] in self.lost:
-                del self.flights[key]        # nobody awaits its result
-            elif flight[0] == identity:
+            if flight[0] == identity:
                 if flight[2] >= self.retries:
                     del self.flights[key]
                     failures.setdefault(key[0], []).append(
@@ -467,8 +534,6 @@ class Broker:
                     flight[0] = None
                     flight[2] += 1
                     replay.append(flight[1])
-        self.pool = deque(item for item in self.pool
-                          if item[0][0] not in self.lost)
         self.pool.extendleft(reversed(replay))
         for owner, seqs in failures.items():
             self._fail(owner, seqs, worker, why)
@@ -486,5 +551,5 @@ class Broker:
                 f"{self.retries})"))
             index.append((seq, False, 0.0, len(frames)))
             payload.extend(frames)
-        self.router.send(owner, [P.header(P.RESULTS), owner, P.pack(0),
-                                 P.pack(index), *payload])
+        self._deliver(owner, [P.header(P.RESULTS), owner, P.pack(0),
+                              P.pack(index), *payload], index)

@@ -6,6 +6,7 @@
       fork -> w0  root: runs the program as __main__      (local hosts)
       fork -> w1 .. wk: import it as SCOOP_WORKER, serve tasks
       ssh node1 -> agent -> fork wk+1 ..                  (remote hosts)
+                            (fork n<k+1>: --sub-brokers, subbroker.py)
 
 The broker binds an ipc socket in a private directory for local workers
 and, with remote hosts, one TCP address chosen by ``network`` (or none:
@@ -57,6 +58,7 @@ _GRACE = 3.0          # seconds workers get to leave after SHUTDOWN
 _KILL_GRACE = 2.0     # then after SIGTERM, before SIGKILL
 _EVENT = b"\0"        # wakes the loop for an agent's report (not a signal)
 _END_MARGIN = 15.0    # seconds before SLURM_JOB_END_TIME a drain must end
+SUB_BROKERS_FROM = 512  # workers: --sub-brokers auto turns them on
 
 
 def main(argv: Optional[List[str]] = None,
@@ -207,7 +209,8 @@ class Job:
                 path=args.path or os.getcwd(), nice=args.nice,
                 debug=args.debug, unlink=unlink,
                 curve=[key.decode() for key in self.curve.for_workers()]
-                if self.curve else None, **self._worker_settings())
+                if self.curve else None, sub_broker=self._sub_brokers(),
+                **self._worker_settings())
             argv = starter.command(host, count, self.placement.ranks.get(host),
                                    forward, config_file)
             remote = RemoteHost(host, argv, config, self.console,
@@ -218,6 +221,12 @@ class Job:
             else:
                 remote.start()
         self._fork_local(local, ipc)
+
+    def _sub_brokers(self) -> bool:
+        """Whether remote hosts' workers join a broker on their host."""
+        choice = self.args.sub_brokers
+        return choice == "yes" or (choice == "auto"
+                                   and self.size >= SUB_BROKERS_FROM)
 
     def _worker_settings(self) -> dict:
         """What every worker is told alike, forked here or by an agent."""

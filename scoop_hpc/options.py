@@ -108,6 +108,12 @@ def make_parser(prog: str = "python -m scoop_hpc") -> argparse.ArgumentParser:
     parser.add_argument("--interface", metavar="NAME",
                         help="listen on, and announce, the address of "
                              "this interface (e.g. ib0)")
+    parser.add_argument("--sub-brokers", choices=("auto", "yes", "no"),
+                        default="auto",
+                        help="run a broker on every remote host for its "
+                             "workers, under the job's broker, which then "
+                             "sees one peer per host (auto: for jobs of "
+                             "512 workers or more)")
     parser.add_argument("--python-executable", "--python-interpreter",
                         dest="python", default=sys.executable,
                         metavar="PATH",

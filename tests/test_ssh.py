@@ -6,6 +6,7 @@ rig fails them.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -82,19 +83,25 @@ def started(stderr: str) -> dict:
 
 
 # -- a job over every host ------------------------------------------------
-def test_every_host_runs_tasks_and_the_root_code_is_kept(program):
+SUB_BROKERS = ["--sub-brokers", "yes"]
+
+
+@pytest.mark.parametrize("options", [[], SUB_BROKERS,
+                                     [*SUB_BROKERS, "--encrypt"]])
+def test_every_host_runs_tasks_and_the_root_code_is_kept(program, options):
     prog = program(WHERE)
-    run = launch(remote("--hosts", HERE, "node1", "node1", "node2", "node2",
-                        prog, "3"))
+    run = launch(remote(*options, "--hosts", HERE, "node1", "node1",
+                        "node2", "node2", prog, "3"))
     assert run.returncode == 3, run
     assert f"hosts {' '.join(sorted([HERE, 'node1', 'node2']))} size 5 " \
            f"root {HERE}" in run.stdout, run
 
 
-def test_tunnel_every_host_runs_tasks(program):
+@pytest.mark.parametrize("options", [[], SUB_BROKERS])
+def test_tunnel_every_host_runs_tasks(program, options):
     prog = program(WHERE)
-    run = launch(remote("-e", "--hosts", HERE, "node1", "node2", "node2",
-                        prog))
+    run = launch(remote(*options, "-e", "--hosts", HERE, "node1", "node2",
+                        "node2", prog))
     assert run.returncode == 0, run
     assert f"hosts {' '.join(sorted([HERE, 'node1', 'node2']))} size 4" \
         in run.stdout, run
@@ -336,9 +343,11 @@ SQUARES = """
 """
 
 
-def _remote_workers(marker: str, count: int) -> list:
-    """The workers forked by the agents whose PYTHONPATH holds
-    ``marker`` (this job's, not another's on the rig)."""
+def _remote_workers(marker: str, count: int, sub_broker: bool = False
+                    ) -> list:
+    """The workers (or with ``sub_broker``, the sub-broker) forked by the
+    agents whose PYTHONPATH holds ``marker`` (this job's, not another's
+    on the rig)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         found = []
@@ -346,7 +355,8 @@ def _remote_workers(marker: str, count: int) -> list:
             try:
                 if ("scoop_hpc.agent" in " ".join(proc.info["cmdline"] or ())
                         and marker in proc.environ().get("PYTHONPATH", "")):
-                    found += proc.children()
+                    found += [child for child in proc.children()
+                              if _is_sub_broker(child) == sub_broker]
             except psutil.Error:
                 continue
         if len(found) >= count:
@@ -355,15 +365,25 @@ def _remote_workers(marker: str, count: int) -> list:
     raise AssertionError(f"no {count} remote workers of the job")
 
 
+def _is_sub_broker(proc: psutil.Process) -> bool:
+    """Whether ``proc`` listens on a sub-broker's socket."""
+    return any(str(c.laddr).endswith("/node")
+               for c in proc.net_connections("unix"))
+
+
+@pytest.mark.parametrize("options", [[], SUB_BROKERS])
 @pytest.mark.parametrize("fault", ["SIGKILL", "SIGSTOP"])
-def test_a_remote_worker_lost_mid_run_is_replayed(program, tmp_path, fault):
+def test_a_remote_worker_lost_mid_run_is_replayed(program, tmp_path, fault,
+                                                  options):
     """SIGKILL: the agent reports the exit. SIGSTOP: the heartbeats stop,
-    then SIGCONT: the worker's late results are dropped and it leaves."""
+    then SIGCONT: the worker's late results are dropped and it leaves.
+    Behind a sub-broker, its host runs the worker's tasks again (and
+    kills it, if silent)."""
     marker = str(tmp_path)
     launcher = subprocess.Popen(
         [PYTHON, "-m", "scoop_hpc", *remote(
-            "--pythonpath", marker, "--heartbeat-timeout", "2", "--hosts",
-            HERE, "node1", "node1", program(SQUARES))], cwd=ROOT,
+            *options, "--pythonpath", marker, "--heartbeat-timeout", "2",
+            "--hosts", HERE, "node1", "node1", program(SQUARES))], cwd=ROOT,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=dict(os.environ, PYTHONUNBUFFERED="1"))
     try:
@@ -372,7 +392,9 @@ def test_a_remote_worker_lost_mid_run_is_replayed(program, tmp_path, fault):
         victim.send_signal(getattr(signal, fault))
         if fault == "SIGSTOP":
             time.sleep(3.5)
-            victim.send_signal(signal.SIGCONT)
+            # a sub-broker kills a worker it lost for its silence
+            with contextlib.suppress(psutil.NoSuchProcess):
+                victim.send_signal(signal.SIGCONT)
         out, err = launcher.communicate(timeout=60)
     finally:
         if launcher.poll() is None:
@@ -381,3 +403,28 @@ def test_a_remote_worker_lost_mid_run_is_replayed(program, tmp_path, fault):
     assert (launcher.returncode, out) == (0, "True 2000\n"), err
     why = "it was killed by SIGKILL" if fault == "SIGKILL" else "no heartbeat"
     assert f"(pid {victim.pid} on host node1) is lost: {why}" in err, err
+
+
+def test_a_lost_sub_broker_takes_its_workers_and_its_tasks_run_again(
+        program, tmp_path):
+    marker = str(tmp_path)
+    launcher = subprocess.Popen(
+        [PYTHON, "-m", "scoop_hpc", *remote(
+            *SUB_BROKERS, "--pythonpath", marker, "--hosts", HERE, "node1",
+            "node1", "node2", program(SQUARES))], cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    try:
+        assert launcher.stdout.readline() == "running\n"
+        victim = next(proc for proc in _remote_workers(marker, 2, True)
+                      if proc.environ().get("SSH_CONNECTION", "").split()[2:3]
+                      == ["127.0.0.2"])     # node1's
+        victim.kill()
+        out, err = launcher.communicate(timeout=60)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.communicate()
+    assert (launcher.returncode, out) == (0, "True 2000\n"), err
+    assert (f"sub-broker n1 (pid {victim.pid} on host node1) and the 2 "
+            f"workers behind it is lost: it was killed by SIGKILL") in err, err

@@ -47,6 +47,10 @@ NOTHING = b"N"      # [HDR]                            steal found nothing
 STATS = b"Q"        # [HDR, marshal((done, queued))]   progress, every 1 s
 HEARTBEAT = b"B"    # [HDR]                            alive (side socket;
 #                                                      the broker answers)
+# Sub-broker -> broker (a sub-broker joins with HELLO, info["node"] true).
+ATTACH = b"J"       # [HDR, marshal([identity, ...])]  workers behind it
+# Both directions between a sub-broker and the broker.
+LOST = b"L"         # [HDR, identity, marshal(why)]    a worker is lost
 # Both directions.
 TASKS = b"T"
 RESULTS = b"P"

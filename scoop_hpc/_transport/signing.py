@@ -123,6 +123,10 @@ class SignedEndpoint:
     def readable(self) -> bool:
         return self._endpoint.readable()
 
+    @property
+    def socket(self):
+        return self._endpoint.socket
+
     def close(self) -> None:
         self._endpoint.close()
 

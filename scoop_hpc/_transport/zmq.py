@@ -114,6 +114,11 @@ class ZmqEndpoint:
     def readable(self) -> bool:
         return readable(self._sock)
 
+    @property
+    def socket(self) -> zmq.Socket:
+        """The DEALER socket, for a poller (``ZmqRouter.watch``)."""
+        return self._sock
+
     def close(self) -> None:
         self._sock.close()
 
@@ -158,8 +163,9 @@ class ZmqRouter:
         self._poller.register(sock, zmq.POLLIN)
         self._watched: set = set()
 
-    def watch(self, fd: int) -> None:
-        """Wake ``recv`` up when ``fd`` is readable."""
+    def watch(self, fd: Union[int, zmq.Socket]) -> None:
+        """Wake ``recv`` up when ``fd`` (a file descriptor, or another
+        socket: a sub-broker's to its own broker) is readable."""
         self._poller.register(fd, zmq.POLLIN)
         self._watched.add(fd)
 
