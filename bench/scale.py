@@ -5,7 +5,11 @@ router stack: ``ZmqRouter`` + ``SignedRouter`` keyed by a job secret, on
 an ipc socket in a private directory) runs in this process, stepped as
 the launcher steps it; ``--procs`` processes hold the simulated workers
 (``_simworkers``: real protocol, real signatures, no work) and one more
-holds the root that owns every task. For each worker count it measures,
+holds the root that owns every task. With ``--sub-brokers K`` the
+simulated workers join K sub-brokers (``scoop_hpc.subbroker``, one
+process each, as on K hosts) that join the broker, and the root joins the
+broker directly, as on the launcher's host. For each worker count it
+measures,
 over ``--seconds`` after a warm-up, the tasks the workers received and
 the results the root received per second, and the CPU share of the
 broker's process and of the simulated workers' processes.
@@ -30,7 +34,7 @@ import psutil
 import zmq
 from run import WORKLOADS, Impl, fmt, run_once, scoop_launcher
 
-from scoop_hpc import _procs
+from scoop_hpc import _procs, subbroker
 from scoop_hpc._runtime.hub import heartbeat_period
 from scoop_hpc._runtime.pace import MAX_CREDIT, PREFETCH
 from scoop_hpc._transport import protocol as P
@@ -73,24 +77,42 @@ def step_until(broker, deadline, done=lambda: False):
     return steps
 
 
-def start_workers(address, key, workers, procs, shared, credit):
+def start_nodes(address, key, tmpdir, count):
+    """Fork ``count`` sub-brokers joined to the broker at ``address``;
+    return them and the addresses their workers join."""
+    nodes, binds = [], []
+    for slot in range(count):
+        bind = "ipc://%s/n%d" % (tmpdir, slot)
+        nodes.append(sim.start(subbroker.run, b"n%d" % slot, address, bind,
+                               key))
+        binds.append(bind)
+    return nodes, binds
+
+
+def start_workers(address, key, workers, procs, shared, credit, binds=()):
     """Fork the root and ``procs`` processes holding ``workers`` simulated
-    workers between them, each asking for ``credit`` tasks at a time;
-    return the processes, the root's first."""
+    workers between them, each asking for ``credit`` tasks at a time (and
+    joining the sub-brokers at ``binds`` in turn, if any); return the
+    processes, the root's first."""
     beat = heartbeat_period(workers + 1, HEARTBEAT_TIMEOUT)
     children = [sim.start(sim.serve_root, address, key, shared, procs, beat)]
     first = 1
     for slot in range(procs):
         count = workers // procs + (slot < workers % procs)
-        children.append(sim.start(sim.serve_workers, address, key, first,
+        joins = binds[slot % len(binds)] if binds else address
+        children.append(sim.start(sim.serve_workers, joins, key, first,
                                   count, shared, slot, credit, beat))
         first += count
     return children
 
 
-def stop_workers(children, shared):
-    """Ask the worker processes to leave; kill those that do not."""
+def stop_workers(children, shared, nodes=()):
+    """Ask the worker processes (and sub-brokers) to leave; kill those
+    that do not."""
     shared.stop.value = 1
+    for node in nodes:
+        node.terminate()
+    children = [*children, *nodes]
     deadline = time.monotonic() + LEAVE_SECONDS
     for child in children:
         child.join(max(0.0, deadline - time.monotonic()))
@@ -102,11 +124,11 @@ def stop_workers(children, shared):
 
 def joined(broker, size):
     """Tell whether ``size`` workers and their side sockets joined."""
-    return (len(broker.workers) == size
+    return (broker.progress()[0] == size
             and all(w.side is not None for w in broker.workers.values()))
 
 
-def measure_round(broker, children, shared, args, workers):
+def measure_round(broker, children, shared, args, workers, nodes=()):
     """Warm up, then measure one steady-state window; return its row."""
     size = workers + 1
     limit = JOIN_SECONDS + workers / 100
@@ -120,17 +142,22 @@ def measure_round(broker, children, shared, args, workers):
     log("  %d workers joined in %.1f s" % (size, time.monotonic() - start))
     step_until(broker, time.monotonic() + args.warmup)
     watched = [None] + [psutil.Process(child.pid) for child in children]
+    subs = [psutil.Process(node.pid) for node in nodes]
     before = (time.monotonic(), shared.snapshot(), broker.done,
-              cpu_seconds(watched[:1]), cpu_seconds(watched[1:]))
+              cpu_seconds(watched[:1]), cpu_seconds(watched[1:]),
+              cpu_seconds(subs))
     steps = step_until(broker, before[0] + args.seconds)
     after = (time.monotonic(), shared.snapshot(), broker.done,
-             cpu_seconds(watched[:1]), cpu_seconds(watched[1:]))
+             cpu_seconds(watched[:1]), cpu_seconds(watched[1:]),
+             cpu_seconds(subs))
     wall = after[0] - before[0]
     rate = {name: (after[1][name] - before[1][name]) / wall
             for name in after[1]}
     completed = rate["results"]
     return {
         "workers": workers, "procs": len(children) - 1, "seconds": wall,
+        "sub_brokers": len(nodes),
+        "sub_brokers_cpu_pct": 100 * (after[5] - before[5]) / wall,
         "dispatched_per_s": rate["tasks"], "completed_per_s": completed,
         "futile_steals_per_s": rate["nothing"],
         "heartbeats_per_s": rate["beats"],
@@ -149,17 +176,19 @@ def sim_round(workers, args):
     key = secrets.token_bytes(32)
     context = zmq.Context()
     router = children = None
+    nodes = []
     shared = sim.Shared(args.procs)
     try:
         router = SignedRouter(ZmqRouter(context, [address]), key)
         P.set_key(key)                  # as the launcher does
         broker = Broker(router, workers + 1)
+        nodes, binds = start_nodes(address, key, tmpdir, args.sub_brokers)
         children = start_workers(address, key, workers, args.procs, shared,
-                                 args.credit)
-        return measure_round(broker, children, shared, args, workers)
+                                 args.credit, binds)
+        return measure_round(broker, children, shared, args, workers, nodes)
     finally:
-        if children:
-            stop_workers(children, shared)
+        if children or nodes:
+            stop_workers(children or [], shared, nodes)
         if router is not None:
             router.close()
         context.destroy(linger=0)
@@ -168,14 +197,17 @@ def sim_round(workers, args):
 
 def sim_table(rows):
     """The Markdown table of the ``sim`` rounds."""
-    lines = ["| workers | dispatched/s | completed/s | broker CPU % | "
-             "sim workers CPU % | results per worker per s | steps/s | "
-             "futile steals/s | heartbeats/s |",
-             "| ---: " * 9 + "|"]
+    lines = ["| workers | sub-brokers | dispatched/s | completed/s | "
+             "broker CPU % | sub-brokers CPU % | sim workers CPU % | "
+             "results per worker per s | steps/s | futile steals/s | "
+             "heartbeats/s |",
+             "| ---: " * 11 + "|"]
     for row in rows:
-        lines.append("| %d | %s | %s | %.0f | %.0f | %s | %s | %s | %s |" % (
-            row["workers"], fmt(row["dispatched_per_s"]),
+        lines.append("| %d | %d | %s | %s | %.0f | %.0f | %.0f | %s | %s | "
+                     "%s | %s |" % (
+            row["workers"], row["sub_brokers"], fmt(row["dispatched_per_s"]),
             fmt(row["completed_per_s"]), row["broker_cpu_pct"],
+            row["sub_brokers_cpu_pct"],
             row["clients_cpu_pct"], fmt(row["per_worker_per_s"]),
             fmt(row["steps_per_s"]), fmt(row["futile_steals_per_s"]),
             fmt(row["heartbeats_per_s"])))
@@ -191,7 +223,8 @@ def run_sim(args):
             "(ulimit -Hn)" % (limit, max(args.workers), need))
     rows = []
     for workers in args.workers:
-        log("sim: %d workers in %d processes" % (workers, args.procs))
+        log("sim: %d workers in %d processes, %d sub-brokers" % (
+            workers, args.procs, args.sub_brokers))
         rows.append(sim_round(workers, args))
         log("  %s tasks/s completed" % fmt(rows[-1]["completed_per_s"]))
     print(sim_table(rows))
@@ -274,6 +307,9 @@ def parse_args(argv):
                       help="measured window per count (default 3)")
     simp.add_argument("--warmup", type=float, default=1.0,
                       help="seconds of traffic before it (default 1)")
+    simp.add_argument("--sub-brokers", type=int, default=0, metavar="K",
+                      help="K sub-brokers between the broker and the "
+                      "simulated workers (default 0: none)")
     simp.add_argument("--credit", type=int, default=PREFETCH,
                       help="tasks a worker asks for at a time: %d (default)"
                       " as for long tasks, up to %d as for tasks of "
@@ -292,7 +328,8 @@ def parse_args(argv):
                          help="also write the rows to FILE")
     args = parser.parse_args(argv)
     if args.command == "sim" and (args.procs < 1 or args.seconds <= 0
-                                  or args.warmup < 0 or args.credit < 1):
+                                  or args.warmup < 0 or args.credit < 1
+                                  or args.sub_brokers < 0):
         parser.error("--procs, --seconds and --credit must be positive")
     if args.command == "real":
         unknown = set(args.only) - {w.key for w in WORKLOADS}

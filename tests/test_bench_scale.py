@@ -15,12 +15,15 @@ SCALE = str(ROOT / "bench" / "scale.py")
 
 
 @pytest.mark.timeout(30)
-def test_sim_dispatches_tasks_and_leaves_nothing_behind(tmp_path):
+@pytest.mark.parametrize("sub_brokers", [0, 2])
+def test_sim_dispatches_tasks_and_leaves_nothing_behind(tmp_path,
+                                                        sub_brokers):
     report = tmp_path / "scale.json"
     env = dict(os.environ, TMPDIR=str(tmp_path))
     run = run_watched([PYTHON, SCALE, "sim", "--workers", "4,16",
                        "--seconds", "0.5", "--warmup", "0.2", "--json",
-                       report], cwd=ROOT, timeout=25, env=env)
+                       report, "--sub-brokers", str(sub_brokers)], cwd=ROOT,
+                      timeout=25, env=env)
     assert run.returncode == 0, run
     rows = json.loads(report.read_text())["rows"]
     assert [row["workers"] for row in rows] == [4, 16]
@@ -28,8 +31,11 @@ def test_sim_dispatches_tasks_and_leaves_nothing_behind(tmp_path):
         assert row["completed_per_s"] > 0, rows
         assert row["dispatched_per_s"] > 0, rows
         assert row["lost"] == 0, rows
+        assert row["sub_brokers"] == sub_brokers
+        assert (row["sub_brokers_cpu_pct"] > 0) == bool(sub_brokers), rows
     assert "| 16 |" in run.stdout
-    assert len(run.pids) == 2 * 3   # root + 2 clients per round
+    # root + 2 clients (+ the sub-brokers) per round
+    assert len(run.pids) == 2 * (3 + sub_brokers)
     assert not [p for p in tmp_path.iterdir() if p.name != report.name]
 
 
