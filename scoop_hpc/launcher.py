@@ -380,6 +380,8 @@ class Job:
             if event[0] == "exit":
                 name, code = event[2], event[3]
                 host.workers.discard(name)
+                if name == host.node:
+                    host.node = None
                 ends.append((name, code, f"on host {host.name}",
                              _procs.end_reason(code)))
             elif event[0] == "ended":
@@ -391,6 +393,9 @@ class Job:
         lost = sorted(host.workers)
         host.workers.clear()
         if host.ready:
+            if host.node is not None:    # first: it held their tasks
+                lost.insert(0, host.node)
+                host.node = None
             text = host.stderr_text()
             log.error("the agent on host %s ended%s", host.name,
                       f"; its stderr:\n{text}" if text else "")

@@ -103,6 +103,9 @@ class RemoteHost:
         self.notify = notify
         self.workers = {f"w{i}" for i in range(config.first,
                                                config.first + config.count)}
+        # the host's sub-broker, while it runs (--sub-brokers)
+        self.node: Optional[str] = (config.node_name if config.sub_broker
+                                    else None)
         self.ready = False
         self.failure: Optional[str] = None
         self.proc: Optional[subprocess.Popen] = None
@@ -198,9 +201,10 @@ class RemoteHost:
             self.notify(("exit", self.name, name, int(payload)))
         elif kind == W.READY:
             self.ready = True
-            log.info("host %s: workers %s started (pids %s)", self.name,
+            log.info("host %s: workers %s started (pids %s)%s", self.name,
                      ", ".join(sorted(self.workers, key=_index)),
-                     payload.decode())
+                     payload.decode(), f", under sub-broker {self.node}"
+                     if self.node else "")
             self.notify(("ready", self.name))
         elif kind == W.FAIL:
             self.failure = payload.decode(errors="replace")

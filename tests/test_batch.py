@@ -87,14 +87,16 @@ slurm_up = needs("slurm", "sinfo", "-h", "-p", "multi")
 
 @slurm
 @slurm_up
+@pytest.mark.parametrize("options", ["", "--sub-brokers yes"])
 def test_slurm_job_over_two_nodes_starts_workers_with_srun(program,
-                                                           tmp_path):
+                                                           tmp_path,
+                                                           options):
     prog = program(WHERE)
     out = tmp_path / "job.out"
     script = job_script(tmp_path, f"""
         cd {ROOT}
         {PYTHON} -m scoop_hpc.cli hosts --json
-        {PYTHON} -m scoop_hpc -v {prog}
+        {PYTHON} -m scoop_hpc -v {options} {prog}
     """)
     done = subprocess.run(
         ["sbatch", "--wait", "-p", "multi", "-N2", "-n4", "-o", str(out),
@@ -107,6 +109,7 @@ def test_slurm_job_over_two_nodes_starts_workers_with_srun(program,
             '"launcher": "srun"}') in text, text
     assert "ran on ['node1', 'node2'] size 4" in text, text
     assert "host node2: workers w2, w3 started" in text, text
+    assert ("under sub-broker n2" in text) == bool(options), text
 
 
 @slurm

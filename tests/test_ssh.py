@@ -405,26 +405,34 @@ def test_a_remote_worker_lost_mid_run_is_replayed(program, tmp_path, fault,
     assert f"(pid {victim.pid} on host node1) is lost: {why}" in err, err
 
 
+@pytest.mark.parametrize("victim", ["sub-broker", "agent"])
 def test_a_lost_sub_broker_takes_its_workers_and_its_tasks_run_again(
-        program, tmp_path):
+        program, tmp_path, victim):
+    """Killed alone, or with its agent (and so the host's workers): the
+    launcher hears of it at once (heartbeats would take a minute)."""
     marker = str(tmp_path)
     launcher = subprocess.Popen(
         [PYTHON, "-m", "scoop_hpc", *remote(
-            *SUB_BROKERS, "--pythonpath", marker, "--hosts", HERE, "node1",
-            "node1", "node2", program(SQUARES))], cwd=ROOT,
+            *SUB_BROKERS, "--pythonpath", marker, "--heartbeat-timeout",
+            "60", "--hosts", HERE, "node1", "node1", "node2",
+            program(SQUARES))], cwd=ROOT,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=dict(os.environ, PYTHONUNBUFFERED="1"))
     try:
         assert launcher.stdout.readline() == "running\n"
-        victim = next(proc for proc in _remote_workers(marker, 2, True)
-                      if proc.environ().get("SSH_CONNECTION", "").split()[2:3]
-                      == ["127.0.0.2"])     # node1's
-        victim.kill()
+        node = next(proc for proc in _remote_workers(marker, 2, True)
+                    if proc.environ().get("SSH_CONNECTION", "").split()[2:3]
+                    == ["127.0.0.2"])     # node1's
+        killed = time.monotonic()
+        (node if victim == "sub-broker" else node.parent()).kill()
         out, err = launcher.communicate(timeout=60)
+        assert time.monotonic() - killed < 30, err
     finally:
         if launcher.poll() is None:
             launcher.kill()
             launcher.communicate()
     assert (launcher.returncode, out) == (0, "True 2000\n"), err
-    assert (f"sub-broker n1 (pid {victim.pid} on host node1) and the 2 "
-            f"workers behind it is lost: it was killed by SIGKILL") in err, err
+    why = ("it was killed by SIGKILL" if victim == "sub-broker"
+           else "it lost its agent, which ended")
+    assert (f"sub-broker n1 (pid {node.pid} on host node1) and the 2 "
+            f"workers behind it is lost: {why}") in err, err
