@@ -7,12 +7,13 @@ the launcher steps it; ``--procs`` processes hold the simulated workers
 (``_simworkers``: real protocol, real signatures, no work) and one more
 holds the root that owns every task. With ``--sub-brokers K`` the
 simulated workers join K sub-brokers (``scoop_hpc.subbroker``, one
-process each, as on K hosts) that join the broker, and the root joins the
-broker directly, as on the launcher's host. For each worker count it
-measures,
-over ``--seconds`` after a warm-up, the tasks the workers received and
-the results the root received per second, and the CPU share of the
-broker's process and of the simulated workers' processes.
+process each, as on K hosts) that join the broker, and the root joins
+the broker directly, as on the launcher's host. For each worker count it
+measures, over ``--seconds`` after a warm-up, the tasks the workers
+received and the results the root received per second, the CPU share of
+the broker's process, of the sub-brokers and of the simulated workers'
+processes, and the broker's CPU time per completed task: its capacity,
+where the machine has fewer cores than processes.
 
 ``real``: ``python -m scoop_hpc -n W`` on the bench workloads W2 (map)
 and W8 (single submits), as ``bench/run.py`` runs them, for each W and
@@ -157,6 +158,8 @@ def measure_round(broker, children, shared, args, workers, nodes=()):
     return {
         "workers": workers, "procs": len(children) - 1, "seconds": wall,
         "sub_brokers": len(nodes),
+        "broker_us_per_task": 1e6 * (after[3] - before[3])
+        / max(1.0, (after[1]["results"] - before[1]["results"])),
         "sub_brokers_cpu_pct": 100 * (after[5] - before[5]) / wall,
         "dispatched_per_s": rate["tasks"], "completed_per_s": completed,
         "futile_steals_per_s": rate["nothing"],
@@ -198,15 +201,16 @@ def sim_round(workers, args):
 def sim_table(rows):
     """The Markdown table of the ``sim`` rounds."""
     lines = ["| workers | sub-brokers | dispatched/s | completed/s | "
-             "broker CPU % | sub-brokers CPU % | sim workers CPU % | "
-             "results per worker per s | steps/s | futile steals/s | "
-             "heartbeats/s |",
-             "| ---: " * 11 + "|"]
+             "broker CPU % | broker CPU us per task | sub-brokers CPU % | "
+             "sim workers CPU % | results per worker per s | steps/s | "
+             "futile steals/s | heartbeats/s |",
+             "| ---: " * 12 + "|"]
     for row in rows:
-        lines.append("| %d | %d | %s | %s | %.0f | %.0f | %.0f | %s | %s | "
-                     "%s | %s |" % (
+        lines.append("| %d | %d | %s | %s | %.0f | %.1f | %.0f | %.0f | %s | "
+                     "%s | %s | %s |" % (
             row["workers"], row["sub_brokers"], fmt(row["dispatched_per_s"]),
             fmt(row["completed_per_s"]), row["broker_cpu_pct"],
+            row["broker_us_per_task"],
             row["sub_brokers_cpu_pct"],
             row["clients_cpu_pct"], fmt(row["per_worker_per_s"]),
             fmt(row["steps_per_s"]), fmt(row["futile_steals_per_s"]),
