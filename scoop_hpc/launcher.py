@@ -130,6 +130,10 @@ class Job:
         local: List[int] = []
         agents = self._agents(local)
         remote = [host for host, _, _ in agents]
+        if not agents and self.args.sub_brokers == "yes":
+            log.warning("--sub-brokers yes: every worker runs on this host "
+                        "and joins the job's broker; sub-brokers serve "
+                        "other hosts' workers")
         binds, routes, unreachable = [], {}, {}
         if remote and not self.args.tunnel:
             binds, routes, unreachable = network.plan(

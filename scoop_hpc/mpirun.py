@@ -192,6 +192,11 @@ def _conflict(args, size: int) -> Optional[str]:
             return (f"{option}: under an MPI launcher the ranks are the "
                     f"workers and the launcher places them; give hosts to "
                     f"mpiexec (-f/-hostfile) instead")
+    if args.sub_brokers == "yes":
+        return ("--sub-brokers yes: under an MPI launcher every rank joins "
+                "rank 0's broker; sub-brokers need the launcher's agents "
+                "(python -m scoop_hpc --hosts ..., or a batch job's "
+                "srun/qrsh/pbsdsh/blaunch)")
     return None
 
 

@@ -161,13 +161,15 @@ sge = pytest.mark.sge
 sge_up = needs("sge", "qstat")
 
 
-def qsub(tmp_path, prog, *options: str) -> str:
+def qsub(tmp_path, prog, *options: str, extra: str = "") -> str:
+    """Run ``prog`` in a Grid Engine job (``options`` also go to
+    ``scoop-hpc hosts``, ``extra`` only to the launcher)."""
     out = tmp_path / "job.out"
     script = job_script(tmp_path, f"""
         #$ -S /bin/bash
         cd {ROOT}
         {PYTHON} -m scoop_hpc.cli hosts --json {' '.join(options)}
-        {PYTHON} -m scoop_hpc -v {' '.join(options)} {prog}
+        {PYTHON} -m scoop_hpc -v {' '.join(options)} {extra} {prog}
     """)
     done = subprocess.run(
         ["qsub", "-sync", "y", "-w", "e", "-pe", "mpi", "3", "-j", "y",
@@ -180,13 +182,15 @@ def qsub(tmp_path, prog, *options: str) -> str:
 
 @sge
 @sge_up
-def test_sge_job_workers_started_by_qrsh_inherit(program, tmp_path):
+@pytest.mark.parametrize("extra", ["", "--sub-brokers yes"])
+def test_sge_job_workers_started_by_qrsh_inherit(program, tmp_path, extra):
     prog = program(WHERE.replace("or \"forked\"",
                                  "or str(os.getppid())"))
-    text = qsub(tmp_path, prog, "--launcher", "qrsh")
+    text = qsub(tmp_path, prog, "--launcher", "qrsh", extra=extra)
     assert (f'{{"source": "sge", "hosts": [{{"name": "{HERE}", '
             f'"workers": 3}}], "workers": 3, "launcher": "qrsh"}}') in text
     assert f"host {HERE}: workers w1, w2 started" in text, text
+    assert ("under sub-broker n1" in text) == bool(extra), text
     assert "size 3" in text, text
 
 
@@ -228,16 +232,18 @@ def slot_file(tmp_path, lines) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("starter", ["pbsdsh", "pbs_tmrsh"])
+@pytest.mark.parametrize("starter, options", [
+    ("pbsdsh", []), ("pbs_tmrsh", []), ("pbsdsh", ["--sub-brokers", "yes"])])
 def test_pbs_job_through_its_node_file_and_starter(program, tmp_path,
-                                                   starter):
+                                                   starter, options):
     nodes = slot_file(tmp_path, [HERE, HERE, "127.0.0.2", "127.0.0.2"])
     env = clean_environ(PBS_JOBID="7.server", PBS_NODEFILE=nodes,
                         PATH=stand_in(tmp_path, starter))
-    run = launch(["-v", program(WHERE)], env=env, cwd=tmp_path)
+    run = launch(["-v", *options, program(WHERE)], env=env, cwd=tmp_path)
     assert run.returncode == 0, run
     assert f"ran on ['forked', '{starter}'] size 4" in run.stdout, run
     assert "host 127.0.0.2: workers w2, w3 started" in run.stderr, run
+    assert ("under sub-broker n2" in run.stderr) == bool(options), run
     assert not [n for n in os.listdir(tmp_path)
                 if n.startswith(".scoop_hpc-")], "config files left"
 

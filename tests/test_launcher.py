@@ -40,6 +40,13 @@ def test_hello_and_default_worker_count(program, tmp_path):
     assert (run.returncode, run.stdout) == (0, "5050\n"), run
 
 
+def test_sub_brokers_on_one_host_say_they_do_not_apply(program, tmp_path):
+    run = launch(["-n", "2", "--sub-brokers", "yes", program(HELLO)],
+                 cwd=tmp_path)
+    assert (run.returncode, run.stdout) == (0, "5050\n"), run
+    assert "sub-brokers serve other hosts' workers" in run.stderr, run
+
+
 @pytest.mark.parametrize("code", [0, 3, 42])
 def test_sys_exit_code_is_the_launchers(program, code):
     path = program(f"""

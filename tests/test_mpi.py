@@ -193,6 +193,9 @@ def test_options_that_cannot_apply_are_usage_errors(program):
     run = mpirun(2, ["--hosts", "a", "b", path])
     assert run.returncode == 2, run
     assert "give hosts to mpiexec" in run.stderr
+    run = mpirun(2, ["--sub-brokers", "yes", path])
+    assert run.returncode == 2, run
+    assert "sub-brokers need the launcher's agents" in run.stderr
 
 
 SIZE_AND_SOCKETS = """
