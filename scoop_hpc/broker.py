@@ -367,9 +367,10 @@ class Broker:
             worker = next((w for w in hungry if w.identity != owner),
                           hungry[0])
             batch = [pool.popleft()]
-            while (pool and len(batch) < worker.credit
-                   and (home(pool[0][0][0], pool[0][0][0])
-                        != worker.identity or len(hungry) == 1)):
+            while pool and len(batch) < worker.credit:
+                owner = pool[0][0][0]
+                if home(owner, owner) == worker.identity and len(hungry) > 1:
+                    break
                 batch.append(pool.popleft())
             self._send_tasks(worker, batch)
             served.append((worker, worker.credit))
@@ -471,8 +472,9 @@ class Broker:
         if identity in self.lost:
             return False
         worker = self.workers.pop(identity, None)
+        is_node = worker is not None and worker.node
         gone = [identity]
-        if worker is not None and worker.node:
+        if is_node:
             gone += [w for w, node in self.routes.items() if node == identity]
         for each in gone:
             self.lost[each] = why
@@ -495,8 +497,8 @@ class Broker:
             self.replays += replayed
             self.failures += failed
         who = worker.describe() if worker else f"worker {identity.decode()}"
-        workers = len(gone) - 1 if worker is not None and worker.node else 1
-        if worker is not None and worker.node:
+        workers = len(gone) - 1 if is_node else 1
+        if is_node:
             who += f" and the {workers} workers behind it"
         if node is not None:
             what = f"sub-broker {self.workers[node].name} runs its tasks again"
