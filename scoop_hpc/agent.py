@@ -134,7 +134,7 @@ class Agent:
         config = self.config
         return lambda: subbroker.run(
             config.node_name.encode(), config.address, address,
-            bytes.fromhex(config.token), config.keys())
+            bytes.fromhex(config.token), config.keys(), config.debug)
 
     def _fork(self, null: int, name: str, run) -> int:
         """Fork ``run()`` as child ``name``, its output relayed."""

@@ -132,6 +132,7 @@ class Broker:
         self._rotor = 0
         self.pool: Deque = deque()
         self.routes: Dict[bytes, bytes] = {}   # worker -> its sub-broker
+        self.nodes: set = set()                 # sub-brokers that joined
         self.constants: Dict[str, list] = {}
         self._retry_at: Optional[float] = None
         self._closing = False
@@ -217,6 +218,8 @@ class Broker:
     # -- handlers ------------------------------------------------------------
     def _on_hello(self, peer: bytes, frames: list) -> None:
         worker = _Worker(peer, P.unpack(frames[1]))
+        if worker.node:
+            self.nodes.add(peer)
         if peer not in self.workers:
             self._order.append(worker)
         else:
@@ -279,6 +282,10 @@ class Broker:
         done, queued = P.unpack(frames[1])
         self.stats[peer] = (int(done), int(queued))
 
+    def lost_workers(self) -> int:
+        """How many workers (not sub-brokers) the job lost."""
+        return len(self.lost) - len(self.nodes & self.lost.keys())
+
     def progress(self) -> tuple:
         """``(workers joined, tasks done, tasks queued)`` as last told."""
         done = sum(entry[0] for entry in self.stats.values())
@@ -328,7 +335,14 @@ class Broker:
                 self.routes[identity] = peer
 
     def _on_lost(self, peer: bytes, frames: list) -> None:
+        """A sub-broker lost a worker (or did what this broker told it):
+        the tasks it ran again or gave up count here too."""
+        if not self.workers[peer].node:
+            raise TransportError("LOST from a worker, not a sub-broker")
         identity = bytes(frames[1])
+        replayed, failed = P.unpack(frames[3])
+        self.replays += replayed
+        self.failures += failed
         if self.routes.get(identity) == peer:
             self.lose(identity, str(P.unpack(frames[2])))
 

@@ -32,16 +32,17 @@ def read(folder: str) -> List[dict]:
 def summary(records: List[dict], size: int, broker) -> str:
     """Tasks and time in tasks per worker, the broker's peak queue, the
     workers lost and the tasks run again or given up."""
+    lost = broker.lost_workers()
     lines = [f"summary: {sum(r['tasks'] for r in records)} tasks on "
              f"{len(records)} of {size} workers; the broker's queue peaked "
-             f"at {broker.peak} tasks; faults: {len(broker.lost)} workers "
-             f"lost, {broker.replays} tasks run again, {broker.failures} "
+             f"at {broker.peak} tasks; faults: {lost} workers lost, "
+             f"{broker.replays} tasks run again, {broker.failures} "
              f"given up"]
     for record in records:
         lines.append(f"  {record['worker']}@{record['host']}: "
                      f"{record['tasks']} tasks, "
                      f"{record['busy']:.3f} s in tasks")
-    missing = size - len(records) - len(broker.lost)
+    missing = size - len(records) - lost
     if missing > 0:
         lines.append(f"  ({missing} workers left no record: they died, or "
                      f"their host does not share this file system)")

@@ -71,6 +71,7 @@ class SubBroker(Broker):
         self.outbox: Dict[bytes, tuple] = {}   # owner -> (index, payload)
         self.setting: Dict[bytes, deque] = {}  # name -> (who, value)
         self.pids: Dict[bytes, int] = {}
+        self._told = (0, 0)     # replays and failures the root knows of
         self.heard = time.monotonic()
         self._next_beat = self._next_stats = 0.0
         self._up_handlers = {
@@ -169,8 +170,12 @@ class SubBroker(Broker):
         self.outbox.clear()
 
     def _shrink(self, identity: bytes, why: str, workers: int) -> None:
-        """The root says how many workers the job has (SIZE)."""
-        self.up.send([P.header(P.LOST), identity, P.pack(why)])
+        """Tell the root, with the tasks run again or given up since the
+        last loss; the root says how many workers the job has (SIZE)."""
+        counts = (self.replays - self._told[0], self.failures - self._told[1])
+        self._told = (self.replays, self.failures)
+        self.up.send([P.header(P.LOST), identity, P.pack(why),
+                      P.pack(counts)])
 
     # -- scheduling ----------------------------------------------------------
     def _feed(self) -> None:
@@ -266,13 +271,19 @@ def _kill(pid: int) -> None:
 
 
 def run(identity: bytes, address: str, bind: str, token: bytes,
-        curve=None) -> int:
+        curve=None, debug: bool = False) -> int:
     """Join the job's broker at ``address`` as ``identity``; serve the
     host's workers on ``bind`` until SIGTERM (the agent's, once they
     have left). Returns the exit code."""
     import zmq
 
+    import scoop_hpc
+
     from ._transport.zmq import ZmqEndpoint, ZmqRouter
+    from .logs import configure_logging
+    name = identity.decode()
+    scoop_hpc.IS_RUNNING, scoop_hpc.WORKER_NAME = True, name  # in its logs
+    configure_logging(0, debug=debug)
     stopping: List[int] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     P.set_key(token)
@@ -283,7 +294,6 @@ def run(identity: bytes, address: str, bind: str, token: bytes,
         context, address, identity + b"/side", curve, send_timeout=1.0),
         token)
     router: Optional[SignedRouter] = None
-    name = identity.decode()
     try:
         # bound first: the workers, forked next, need not retry connecting
         router = SignedRouter(ZmqRouter(context, bind), token)

@@ -204,6 +204,8 @@ def test_a_lost_sub_broker_loses_its_workers_and_its_tasks_run_again(rig):
     assert rig.root.lose(b"nB", "its agent ended")
     assert rig.root.size == 1                  # w0 alone
     assert {b"nB", b"b1", b"b2"} <= set(rig.root.lost)
+    assert rig.root.lost_workers() == 2        # the sub-broker is not one
+    assert rig.root.replays == 2
     assert rig.root.routes == {}
     assert [item[0][1] for item in rig.root.pool] == [1, 2]
     assert all(f[0] is None and f[2] == 1
@@ -224,6 +226,7 @@ def test_a_worker_lost_behind_a_sub_broker_is_replayed_on_its_host(rig):
     got = _recv(a2_main, P.TASKS)               # run again on host A
     assert P.unpack(got[1])[0][:2] == (b"w0", 7)
     assert rig.nodes[b"nA"].replays == 1
+    assert rig.root.replays == 1                # told with LOST
     assert rig.root.flights[(b"w0", 7)][0] == b"nA"   # still A's
     a2_main.send(_results(b"w0", 7))
     rig.pump()

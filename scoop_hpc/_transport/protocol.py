@@ -51,6 +51,7 @@ HEARTBEAT = b"B"    # [HDR]                            alive (side socket;
 ATTACH = b"J"       # [HDR, marshal([identity, ...])]  workers behind it
 # Both directions between a sub-broker and the broker.
 LOST = b"L"         # [HDR, identity, marshal(why)]    a worker is lost
+#                     (+ marshal((run again, given up)) from a sub-broker)
 # Both directions.
 TASKS = b"T"
 RESULTS = b"P"
