@@ -436,3 +436,61 @@ def test_a_lost_sub_broker_takes_its_workers_and_its_tasks_run_again(
            else "it lost its agent, which ended")
     assert (f"sub-broker n1 (pid {node.pid} on host node1) and the 2 "
             f"workers behind it is lost: {why}") in err, err
+
+
+NESTED = """
+    import os, socket, sys, time
+    from scoop_hpc import futures
+
+    def tree(depth):
+        time.sleep(0.01)
+        if depth == 0:
+            return 1, [socket.gethostname()]
+        count, hosts = 1, set()
+        for sub in [futures.submit(tree, depth - 1) for _ in range(3)]:
+            got, where = sub.result()
+            count += got
+            hosts.update(where)
+        return count, sorted(hosts)
+
+    if __name__ == "__main__":
+        print("running", flush=True)
+        count, hosts = futures.submit(tree, 6).result()
+        print(count, " ".join(hosts))
+"""
+
+
+@pytest.mark.parametrize("kill", [False, True])
+def test_a_nested_tree_over_sub_brokers_routes_results_between_hosts(
+        program, tmp_path, kill):
+    """Tasks submitted on every host run on every other, and their
+    results find their owners (and with a worker of node2 killed, its
+    tasks run again)."""
+    marker = str(tmp_path)
+    launcher = subprocess.Popen(
+        [PYTHON, "-m", "scoop_hpc", *remote(
+            *SUB_BROKERS, "-v", "--pythonpath", marker, "--hosts", HERE,
+            "node1", "node1", "node2", "node2", program(NESTED))], cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    try:
+        assert launcher.stdout.readline() == "running\n"
+        if kill:
+            time.sleep(0.7)
+            victim = next(proc for proc in _remote_workers(marker, 4)
+                          if proc.environ().get("SSH_CONNECTION", "")
+                          .split()[2:3] == ["127.0.0.3"])     # node2's
+            victim.kill()
+        out, err = launcher.communicate(timeout=90)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.communicate()
+    hosts = " ".join(sorted([HERE, "node1", "node2"]))
+    assert (launcher.returncode, out) == (0, f"1093 {hosts}\n"), err
+    assert ("is lost: it was killed by SIGKILL" in err) == kill, err
+    # the summary counts what the sub-broker ran again on its host
+    again = sum(int(n) for n in re.findall(r"; (\d+) of its tasks run again",
+                                           err))
+    assert (f"faults: {int(kill)} workers lost, {again} tasks run again, "
+            f"0 given up") in err, err
