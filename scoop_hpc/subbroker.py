@@ -27,6 +27,7 @@ of two sockets and a few messages per task for every worker.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -131,7 +132,8 @@ class SubBroker(Broker):
         while self.newly_lost:      # silent: make sure they are gone
             pid = self.pids.get(self.newly_lost.pop())
             if pid:
-                _kill(pid)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
     # -- the host's workers --------------------------------------------------
     def _on_hello(self, peer: bytes, frames: list) -> None:
@@ -261,13 +263,6 @@ class SubBroker(Broker):
 
 class RootGone(Exception):
     """The job's broker stopped answering: the job is over."""
-
-
-def _kill(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def run(identity: bytes, address: str, bind: str, token: bytes,

@@ -107,10 +107,16 @@ def _recv(end, kind, timeout=1.0):
             return frames
 
 
-def test_a_task_runs_on_another_host_and_its_results_come_home(rig):
-    rig = rig(2)
+def _hosts_a_and_b(make, size: int) -> Rig:
+    """A root for ``size`` workers, with sub-brokers nA and nB."""
+    rig = make(size)
     rig.node(b"nA")
     rig.node(b"nB")
+    return rig
+
+
+def test_a_task_runs_on_another_host_and_its_results_come_home(rig):
+    rig = _hosts_a_and_b(rig, 2)
     a_main, a_side = rig.worker(b"a1", "inproc://nA")
     b_main, _ = rig.worker(b"b1", "inproc://nB")
     assert rig.root.routes == {b"a1": b"nA", b"b1": b"nB"}
@@ -155,9 +161,7 @@ def test_a_task_that_returns_to_its_host_is_left_to_its_sub_broker(rig):
 
 
 def test_constants_set_behind_a_sub_broker_reach_every_host(rig):
-    rig = rig(3)
-    rig.node(b"nA")
-    rig.node(b"nB")
+    rig = _hosts_a_and_b(rig, 3)
     a_main, _ = rig.worker(b"a1", "inproc://nA")
     a2_main, _ = rig.worker(b"a2", "inproc://nA")
     b_main, _ = rig.worker(b"b1", "inproc://nB")
