@@ -2,9 +2,12 @@
 import signal
 import subprocess
 import time
+from types import SimpleNamespace
 
 import psutil
 import pytest
+
+from scoop_hpc.launcher import Job
 
 from .conftest import PYTHON, assert_no_orphans, launch
 
@@ -200,3 +203,12 @@ def test_scoop_hpc_run_is_the_launcher(program, tmp_path):
                            "sys.exit(main())", "run", "-n", "2", str(path)],
                           capture_output=True, text=True, timeout=30)
     assert (proc.returncode, proc.stdout) == (0, "5050\n")
+
+
+@pytest.mark.parametrize("choice, size, expected", [
+    ("auto", 511, False), ("auto", 512, True), ("yes", 2, True),
+    ("no", 4096, False)])
+def test_sub_brokers_auto_turns_on_from_512_workers(choice, size, expected):
+    job = SimpleNamespace(args=SimpleNamespace(sub_brokers=choice),
+                          size=size)
+    assert Job._sub_brokers(job) is expected
