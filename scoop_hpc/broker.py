@@ -121,6 +121,7 @@ class Broker:
         self.flights: Dict[tuple, list] = {}
         self.lost: Dict[bytes, str] = {}    # identity -> why
         self.replays = self.failures = 0    # tasks run again / given up
+        self.workers_lost = 0                # sub-brokers are not counted
         self.newly_lost: List[bytes] = []   # by heartbeat, for the launcher
         self._gone: set = set()              # lost identities, sides too
         self.done = 0                        # results relayed
@@ -132,7 +133,6 @@ class Broker:
         self._rotor = 0
         self.pool: Deque = deque()
         self.routes: Dict[bytes, bytes] = {}   # worker -> its sub-broker
-        self.nodes: set = set()                 # sub-brokers that joined
         self.constants: Dict[str, list] = {}
         self._retry_at: Optional[float] = None
         self._closing = False
@@ -218,8 +218,6 @@ class Broker:
     # -- handlers ------------------------------------------------------------
     def _on_hello(self, peer: bytes, frames: list) -> None:
         worker = _Worker(peer, P.unpack(frames[1]))
-        if worker.node:
-            self.nodes.add(peer)
         if peer not in self.workers:
             self._order.append(worker)
         else:
@@ -281,10 +279,6 @@ class Broker:
     def _on_stats(self, peer: bytes, frames: list) -> None:
         done, queued = P.unpack(frames[1])
         self.stats[peer] = (int(done), int(queued))
-
-    def lost_workers(self) -> int:
-        """How many workers (not sub-brokers) the job lost."""
-        return len(self.lost) - len(self.nodes & self.lost.keys())
 
     def progress(self) -> tuple:
         """``(workers joined, tasks done, tasks queued)`` as last told."""
@@ -520,6 +514,7 @@ class Broker:
             what = f"{replayed} of its tasks run again, {failed} failed"
         log.warning("%s is lost: %s; %s; the job goes on with %d workers",
                     who, why, what, self.size - workers)
+        self.workers_lost += workers
         self._shrink(identity, why, workers)
         return True
 

@@ -47,7 +47,7 @@ from .agent import AgentConfig
 from .broker import Broker
 from .errors import TransportError, UsageError
 from .logs import configure_logging
-from .options import parse
+from .options import SUB_BROKERS_FROM, parse
 from .relay import Console
 from .remote import START_TIMEOUT, RemoteHost, Starter
 
@@ -58,7 +58,6 @@ _GRACE = 3.0          # seconds workers get to leave after SHUTDOWN
 _KILL_GRACE = 2.0     # then after SIGTERM, before SIGKILL
 _EVENT = b"\0"        # wakes the loop for an agent's report (not a signal)
 _END_MARGIN = 15.0    # seconds before SLURM_JOB_END_TIME a drain must end
-SUB_BROKERS_FROM = 512  # workers: --sub-brokers auto turns them on
 
 
 def main(argv: Optional[List[str]] = None,

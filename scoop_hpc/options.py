@@ -14,6 +14,8 @@ from typing import List, Optional
 from . import _worker, mpirun, placement, starters
 from .errors import UsageError
 
+SUB_BROKERS_FROM = 512  # workers: --sub-brokers auto turns them on
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # exit code 2, as argparse
@@ -113,7 +115,7 @@ def make_parser(prog: str = "python -m scoop_hpc") -> argparse.ArgumentParser:
                         help="run a broker on every remote host for its "
                              "workers, under the job's broker, which then "
                              "sees one peer per host (auto: for jobs of "
-                             "512 workers or more)")
+                             f"{SUB_BROKERS_FROM} workers or more)")
     parser.add_argument("--python-executable", "--python-interpreter",
                         dest="python", default=sys.executable,
                         metavar="PATH",

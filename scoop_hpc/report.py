@@ -32,7 +32,7 @@ def read(folder: str) -> List[dict]:
 def summary(records: List[dict], size: int, broker) -> str:
     """Tasks and time in tasks per worker, the broker's peak queue, the
     workers lost and the tasks run again or given up."""
-    lost = broker.lost_workers()
+    lost = broker.workers_lost
     lines = [f"summary: {sum(r['tasks'] for r in records)} tasks on "
              f"{len(records)} of {size} workers; the broker's queue peaked "
              f"at {broker.peak} tasks; faults: {lost} workers lost, "

@@ -208,7 +208,7 @@ def test_a_lost_sub_broker_loses_its_workers_and_its_tasks_run_again(rig):
     assert rig.root.lose(b"nB", "its agent ended")
     assert rig.root.size == 1                  # w0 alone
     assert {b"nB", b"b1", b"b2"} <= set(rig.root.lost)
-    assert rig.root.lost_workers() == 2        # the sub-broker is not one
+    assert rig.root.workers_lost == 2        # the sub-broker is not one
     assert rig.root.replays == 2
     assert rig.root.routes == {}
     assert [item[0][1] for item in rig.root.pool] == [1, 2]

@@ -161,13 +161,11 @@ class ZmqRouter:
         self._sock = sock
         self._poller = zmq.Poller()
         self._poller.register(sock, zmq.POLLIN)
-        self._watched: set = set()
 
     def watch(self, fd: Union[int, zmq.Socket]) -> None:
         """Wake ``recv`` up when ``fd`` (a file descriptor, or another
         socket: a sub-broker's to its own broker) is readable."""
         self._poller.register(fd, zmq.POLLIN)
-        self._watched.add(fd)
 
     def send(self, peer: bytes, frames: Frames) -> bool:
         """Send to ``peer``; return False if no such peer is connected."""
