@@ -195,7 +195,8 @@ def serve_workers(address, key, first, count, shared, slot, want, beat):
     mains = set(side_of)
     tasks, nothings = shared.tasks, shared.nothing
     send = ends.send
-    results_head, nothing = P.header(P.RESULTS), [P.header(P.NOTHING)]
+    results_head = P.header(P.RESULTS)
+    nothing = [P.header(P.NOTHING), P.pack(0)]   # never announces work
     request = [P.header(P.REQUEST), P.pack(want)]
     credit = P.pack(want)
     payload = P.dumps(None)             # every result: ``None``
@@ -254,6 +255,7 @@ def serve_root(address, key, shared, slot, beat):
                              *payload * wanted])
         elif head == heads[P.WELCOME]:
             ends.send(side, [P.header(P.SIDE_HELLO), ROOT])
+            ends.send(main, [P.header(P.HAVE_WORK), P.pack(1)])  # always
             beats.sides.append(side)
 
     ends.serve(shared, handle, beats)

@@ -20,8 +20,13 @@ strands queued ones. When a request of a worker whose tasks are long
 empties the pool, the broker steals again at once for its next one (a
 *restock*): waking a busy worker's side thread takes milliseconds on a
 loaded node, so it is done while the worker just served is busy. A
-worker that had nothing to give is asked again after a back-off that
-doubles, and at once when it announces new work.
+worker that had nothing to give, or has just joined, is *quiet*: it is
+not asked until it announces new work (HAVE_WORK: its first submit
+does) or is handed more than one task. Its
+answer and its announcement travel on different sockets, so each carries
+the worker's count of announcements: a NOTHING that looked before the
+latest announcement does not silence it. An idle job thus wakes no
+worker for steals, however many workers it has.
 
 The broker never unpickles a payload: it reads the small envelopes only.
 
@@ -58,8 +63,6 @@ from .errors import TransportError, WorkerLostError
 
 log = logging.getLogger("scoop_hpc.broker")
 
-_BACKOFF_MIN = 0.002
-_BACKOFF_MAX = 1.0
 _BURST = 1000          # messages handled per step at most
 _GREETINGS = (P.HELLO, P.SIDE_HELLO)
 HEARTBEAT_TIMEOUT = 10.0   # seconds of silence that make a worker lost
@@ -67,11 +70,19 @@ RETRIES = 3                # replays of a task whose worker was lost
 ROOT = b"w0"               # watched by its launcher, not by heartbeats
 
 
+def _count(frames: list) -> int:
+    """The announcement count a HAVE_WORK or NOTHING carries."""
+    count = P.unpack(frames[1]) if len(frames) > 1 else None
+    if type(count) is not int:
+        raise TransportError(f"malformed announcement count {count!r:.40}")
+    return count
+
+
 class _Worker:
     """What the broker knows of one worker."""
 
     __slots__ = ("identity", "name", "pid", "host", "node", "credit",
-                 "side", "stealing", "next_try", "delay", "seen")
+                 "side", "stealing", "quiet", "announced", "seen")
 
     def __init__(self, identity: bytes, info: dict) -> None:
         self.identity = identity
@@ -82,17 +93,13 @@ class _Worker:
         self.credit = 0
         self.side: Optional[bytes] = None
         self.stealing = False
-        self.next_try = 0.0
-        self.delay = _BACKOFF_MIN
+        self.quiet = True        # nothing to give until it announces
+        self.announced = 0       # its latest HAVE_WORK's count
         self.seen = time.monotonic()
 
     def describe(self) -> str:
         what = "sub-broker" if self.node else "worker"
         return f"{what} {self.name} (pid {self.pid} on host {self.host})"
-
-    def reset_backoff(self) -> None:
-        self.next_try = 0.0
-        self.delay = _BACKOFF_MIN
 
 
 class Broker:
@@ -134,7 +141,6 @@ class Broker:
         self.pool: Deque = deque()
         self.routes: Dict[bytes, bytes] = {}   # worker -> its sub-broker
         self.constants: Dict[str, list] = {}
-        self._retry_at: Optional[float] = None
         self._closing = False
         self.peak = 0              # the longest the pool has been
         self.stats: Dict[bytes, tuple] = {}   # worker -> (done, queued)
@@ -157,7 +163,7 @@ class Broker:
         caller hears signals and dead workers under a steady stream. Tasks
         are matched with credit once, after the messages of the step.
         """
-        wait = self._retry_wait(timeout)
+        wait = timeout
         for _ in range(_BURST):
             got = self.router.recv(wait)
             if got is None:
@@ -268,13 +274,12 @@ class Broker:
         worker = self._sides.get(peer)
         if worker is not None:
             worker.stealing = False
-            worker.reset_backoff()
 
     def _on_nothing(self, peer: bytes, frames: list) -> None:
         worker = self._sides[peer]
         worker.stealing = False
-        worker.next_try = time.monotonic() + worker.delay
-        worker.delay = min(worker.delay * 2, _BACKOFF_MAX)
+        if _count(frames) >= worker.announced:
+            worker.quiet = True
 
     def _on_stats(self, peer: bytes, frames: list) -> None:
         done, queued = P.unpack(frames[1])
@@ -289,7 +294,9 @@ class Broker:
         return joined, done, queued
 
     def _on_have_work(self, peer: bytes, frames: list) -> None:
-        self.workers[peer].reset_backoff()
+        worker = self.workers[peer]
+        worker.announced = max(worker.announced, _count(frames))
+        worker.quiet = False
 
     def _on_results(self, peer: bytes, frames: list) -> None:
         owner = bytes(frames[1])
@@ -385,7 +392,7 @@ class Broker:
             worker.credit = 0  # a request is answered once: a worker that
             hungry.remove(worker)  # got less asks again when it idles
             if len(batch) > 1:
-                worker.reset_backoff()
+                worker.quiet = False
         # restock for those just served that run long tasks: they will ask
         # again, as much as before (short tasks run fastest where they were
         # submitted: they are not fetched before they are wanted)
@@ -396,8 +403,6 @@ class Broker:
         elif restock:
             self._steal([w for w, _ in restock],
                         sum(asked for _, asked in restock))
-        else:
-            self._retry_at = None
 
     def _send_tasks(self, worker: _Worker, items: list) -> None:
         index = [entry for entry, _ in items]
@@ -422,20 +427,15 @@ class Broker:
 
     def _steal(self, hungry: List[_Worker], wanted: int) -> None:
         """Ask other workers' side threads for ``wanted`` tasks for
-        ``hungry`` ones."""
+        ``hungry`` ones; quiet workers have nothing to give."""
         alone = hungry[0] if len(hungry) == 1 else None
-        now = time.monotonic()
-        self._retry_at = None
         order = self._order
         count = len(order)
         asked = 0
         for offset in range(count):
             worker = order[(self._rotor + offset) % count]
-            if worker is alone or worker.side is None or worker.stealing:
-                continue
-            if worker.next_try > now:
-                if self._retry_at is None or worker.next_try < self._retry_at:
-                    self._retry_at = worker.next_try
+            if worker is alone or worker.side is None or worker.stealing \
+                    or worker.quiet:
                 continue
             worker.stealing = True
             self.router.send(worker.side, [P.header(P.STEAL),
@@ -444,13 +444,6 @@ class Broker:
             if asked >= wanted:
                 break
         self._rotor = (self._rotor + 1) % max(count, 1)
-
-    def _retry_wait(self, timeout: Optional[float]) -> Optional[float]:
-        """Shorten ``timeout`` to the next steal retry, if one is due."""
-        if self._retry_at is None:
-            return timeout
-        wait = max(0.0, self._retry_at - time.monotonic())
-        return wait if timeout is None else min(wait, timeout)
 
     # -- losing workers ------------------------------------------------------
     def _check_heartbeats(self, now: float) -> None:

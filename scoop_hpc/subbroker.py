@@ -68,7 +68,8 @@ class SubBroker(Broker):
         self.up, self.up_side = up, up_side
         self.asked = 0          # the credit last asked of the root
         self.to_give = 0        # tasks the root wants from this host
-        self.dry = False        # told the root there was nothing to give
+        self.dry = True         # the root thinks this host has nothing
+        self.announced = 0      # announcements of new work to the root
         self.outbox: Dict[bytes, tuple] = {}   # owner -> (index, payload)
         self.setting: Dict[bytes, deque] = {}  # name -> (who, value)
         self.pids: Dict[bytes, int] = {}
@@ -143,9 +144,14 @@ class SubBroker(Broker):
 
     def _on_have_work(self, peer: bytes, frames: list) -> None:
         super()._on_have_work(peer, frames)
+        self._announce()
+
+    def _announce(self) -> None:
+        """Tell the root of work here, if its last STEAL found none."""
         if self.dry:
             self.dry = False
-            self.up.send([P.header(P.HAVE_WORK)])
+            self.announced += 1
+            self.up.send([P.header(P.HAVE_WORK), P.pack(self.announced)])
 
     def _on_set_const(self, peer: bytes, frames: list) -> None:
         """The root decides: the first to set a name wins, job-wide."""
@@ -213,15 +219,19 @@ class SubBroker(Broker):
             self.up_side.send(message)
             self.to_give = 0
         elif not any(w.stealing for w in self._order):
-            self.up_side.send([P.header(P.NOTHING)])
+            self.up_side.send([P.header(P.NOTHING),
+                               P.pack(self.announced)])
             self.to_give = 0
             self.dry = True
 
     # -- the root's messages -------------------------------------------------
     def _up_tasks(self, frames: list) -> None:
         self.asked = 0          # a request is answered once
-        self.pool.extend(P.split_items(P.unpack(frames[1]), frames, 2))
+        items = P.split_items(P.unpack(frames[1]), frames, 2)
+        self.pool.extend(items)
         self.peak = max(self.peak, len(self.pool))
+        if len(items) > 1:      # the root's STEAL may have overtaken them
+            self._announce()
 
     def _up_steal(self, frames: list) -> None:
         self.to_give = max(1, P.unpack(frames[1]))

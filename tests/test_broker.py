@@ -22,7 +22,8 @@ def rig():
     ends = []
     welcomes = {}
 
-    def worker(name: bytes):
+    def worker(name: bytes, announce: bool = True):
+        """A worker that joined, and has work to give if ``announce``."""
         main = SignedEndpoint(
             ZmqEndpoint(context, "inproc://broker", name), TOKEN)
         side = SignedEndpoint(
@@ -34,6 +35,8 @@ def rig():
         assert P.kind_of(welcome) == P.WELCOME
         welcomes[name] = welcome
         side.send([P.header(P.SIDE_HELLO), name])
+        if announce:
+            main.send([P.header(P.HAVE_WORK), P.pack(1)])
         broker.step(0.05)
         ends.extend([main, side])
         return main, side
@@ -67,6 +70,54 @@ def test_idle_worker_steals_from_a_busy_one(rig):
     assert P.kind_of(got) == P.TASKS
     assert [e[1] for e in P.unpack(got[1])] == [1, 2]   # credit 2
     assert list(broker.pool)[0][0] == (b"a", 3, 1)      # one left over
+
+
+def _steals_of(side, steps, broker):
+    """How many STEALs ``side`` gets over ``steps`` broker steps."""
+    count = 0
+    for _ in range(steps):
+        broker.step(0.01)
+        while side.recv(0) is not None:
+            count += 1
+    return count
+
+
+def test_a_worker_with_nothing_is_asked_again_only_once_it_announces(rig):
+    broker, worker = rig
+    a_main, a_side = worker(b"a")
+    b_main, _ = worker(b"b")
+    b_main.send([P.header(P.REQUEST), P.pack(2)])
+    broker.step(0.05)
+    assert P.kind_of(a_side.recv(1)) == P.STEAL
+    a_side.send([P.header(P.NOTHING), P.pack(1)])
+    assert _steals_of(a_side, 30, broker) == 0   # b is still hungry
+    a_main.send([P.header(P.HAVE_WORK), P.pack(2)])
+    assert _steals_of(a_side, 3, broker) == 1
+
+
+def test_a_worker_that_just_joined_is_asked_once_it_announces(rig):
+    broker, worker = rig
+    a_main, a_side = worker(b"a", announce=False)
+    b_main, _ = worker(b"b")
+    b_main.send([P.header(P.REQUEST), P.pack(2)])
+    assert _steals_of(a_side, 10, broker) == 0
+    a_main.send([P.header(P.HAVE_WORK), P.pack(1)])
+    assert _steals_of(a_side, 3, broker) == 1
+
+
+def test_a_nothing_that_looked_before_an_announcement_is_not_believed(rig):
+    """The announcement (main socket) may overtake the NOTHING (side
+    socket) that the worker sent before it: the counts tell."""
+    broker, worker = rig
+    a_main, a_side = worker(b"a")
+    b_main, _ = worker(b"b")
+    b_main.send([P.header(P.REQUEST), P.pack(2)])
+    broker.step(0.05)
+    assert P.kind_of(a_side.recv(1)) == P.STEAL
+    a_main.send([P.header(P.HAVE_WORK), P.pack(2)])
+    broker.step(0.05)
+    a_side.send([P.header(P.NOTHING), P.pack(1)])
+    assert _steals_of(a_side, 3, broker) == 1
 
 
 def _served_from_a_steal(rig, credit):

@@ -47,3 +47,40 @@ def test_the_last_task_asks_ahead_when_tasks_take_milliseconds(
         assert heard == [None]
     results = _BROKER["router"].recv(1)[1]  # the result reaches the broker
     assert P.kind_of(results) == P.RESULTS
+
+
+class _Side:
+    """The side socket of ``_give_away``: keeps what it was sent."""
+
+    def __init__(self):
+        self.sent = []
+
+    def send(self, frames):
+        self.sent.append(frames)
+
+
+def _heard(router):
+    frames = router.recv(1)
+    assert frames is not None, "the broker heard nothing"
+    return P.kind_of(frames[1]), P.unpack(frames[1][1])
+
+
+def test_work_that_arrives_after_a_steal_found_none_is_announced(hub):
+    """A STEAL answered NOTHING (side socket) may have overtaken a batch
+    of tasks (main socket): the batch is announced, counted past it."""
+    router, side = _BROKER["router"], _Side()
+    hub.dry = False
+    hub._give_away(side, 1)
+    assert P.kind_of(side.sent[0]) == P.NOTHING
+    seen = P.unpack(side.sent[0][1])
+    hub._on_tasks([P.header(P.TASKS),
+                   P.pack([(b"w0", 1, 1), (b"w0", 2, 1)]), b"a", b"b"])
+    assert _heard(router) == (P.HAVE_WORK, seen + 1)
+    hub.submit(abs, (-1,), {})          # announced already: no message
+    assert router.recv(0.1) is None
+    hub._give_away(side, 1)             # the oldest goes; then a submit
+    hub._give_away(side, 9)             # ... after another NOTHING
+    hub._give_away(side, 9)
+    assert P.kind_of(side.sent[-1]) == P.NOTHING
+    hub.submit(abs, (-2,), {})
+    assert _heard(router) == (P.HAVE_WORK, P.unpack(side.sent[-1][1]) + 1)

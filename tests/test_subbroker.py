@@ -58,6 +58,7 @@ class Rig:
         self.pump()
         assert P.kind_of(main.recv(1)) == P.WELCOME
         side.send([P.header(P.SIDE_HELLO), name])
+        main.send([P.header(P.HAVE_WORK), P.pack(1)])   # it submitted
         self.pump()
         return main, side
 
@@ -188,7 +189,7 @@ def _held_on(rig, node: bytes, worker_main, other_side, seqs):
     worker_main.send([P.header(P.REQUEST), P.pack(len(seqs))])
     rig.pump()
     _recv(other_side, P.STEAL)
-    other_side.send([P.header(P.NOTHING)])
+    other_side.send([P.header(P.NOTHING), P.pack(0)])
     rig.pump()
     _recv(w0_side, P.STEAL)
     w0_side.send(_tasks(b"w0", *seqs))

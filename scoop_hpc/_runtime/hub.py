@@ -107,7 +107,9 @@ class Hub:
         self._timer_limit = _TIMER_FLOOR
         self.state_lock = threading.Lock()
         self.asked = False  # a request for work awaits its answer
-        self.dry = False
+        # the broker takes a new worker for one with nothing to give:
+        self.dry = endpoint is not None  # the next submit announces work
+        self.announced = 0  # announcements of new work so far
         self.stopping = False
         self.draining = False      # the job ends: start no more tasks
         self.strict = 0            # main-program waits with a deadline
@@ -175,10 +177,17 @@ class Hub:
             raise _culprit(fn, args, kwargs) from None
         fut = Future(self, next(self._seq), fn, args, kwargs, payload)
         self.local.append(fut)
+        self._announce()
+        return fut
+
+    def _announce(self) -> None:
+        """Tell the broker of queued work, if a steal found none here
+        since the last time (see ``_give_away``)."""
         if self.dry:
             self.dry = False
-            self.endpoint.send([P.header(P.HAVE_WORK)])
-        return fut
+            self.announced += 1
+            self.endpoint.send([P.header(P.HAVE_WORK),
+                                P.pack(self.announced)])
 
     # -- waiting -------------------------------------------------------------
     def wait_done(self, fut: Future, timeout: Optional[float]) -> None:
@@ -525,6 +534,8 @@ class Hub:
             if fut is not None and fut._state is RUNNING:
                 fut._state = PENDING
                 self.local.append(fut)
+        if len(items) > 1:  # a steal may have overtaken them: one of
+            self._announce()  # them may be stranded behind a long one
 
     def _on_results(self, frames: list) -> None:
         items = P.split_items(P.unpack(frames[3]), frames, 4)
@@ -597,6 +608,7 @@ class Hub:
         """Send the oldest queued tasks to the broker (see pace.py)."""
         local, parked = self.local, self.parked
         self.dry = True  # before looking: a submit from now on announces
+        seen = self.announced  # ... and counts past what was seen here
         take = self.pace.give(wanted, len(local))
         index: list = []
         frames: list = []
@@ -620,7 +632,7 @@ class Hub:
             self.dry = False
             side.send([P.header(P.TASKS), P.pack(index), *frames])
         else:
-            side.send([P.header(P.NOTHING)])
+            side.send([P.header(P.NOTHING), P.pack(seen)])
 
 
 def heartbeat_period(size: int, timeout: float) -> Optional[float]:

@@ -41,9 +41,11 @@ PROTOCOL_VERSION = b"\x01"
 HELLO = b"H"        # [HDR, marshal(info)]             a worker joins
 SIDE_HELLO = b"h"   # [HDR, main identity]             its steal socket joins
 REQUEST = b"R"      # [HDR, marshal(n)]                credit for n tasks
-HAVE_WORK = b"A"    # [HDR]                            backlog appeared
+HAVE_WORK = b"A"    # [HDR, marshal(count)]            backlog appeared:
+#                                                      the count-th notice
 SET_CONST = b"C"    # [HDR, name, *payload]            define a constant
-NOTHING = b"N"      # [HDR]                            steal found nothing
+NOTHING = b"N"      # [HDR, marshal(count)]            steal found nothing
+#                                                      (notices seen: count)
 STATS = b"Q"        # [HDR, marshal((done, queued))]   progress, every 1 s
 HEARTBEAT = b"B"    # [HDR]                            alive (side socket;
 #                                                      the broker answers)
