@@ -50,14 +50,60 @@ def test_a_map_of_a_map_pulls_items_from_the_consumer_only(hub):
 def test_chunks_carry_between_floor_and_target_seconds(
         hub, workers, items, per_item, seconds):
     hub.size = workers
-    chunker = mapping.Chunker(hub, (range(items),))
+    chunker = mapping.Chunker(hub, square, (range(items),))
     chunker._per_item = per_item
     assert len(chunker.take()) == pytest.approx(seconds / per_item, abs=1)
 
 
 def test_the_floor_gives_way_to_big_items(hub):
     hub.size = 2
-    chunker = mapping.Chunker(hub, (range(64),))
+    chunker = mapping.Chunker(hub, len, (range(64),))
     chunker._per_item = 1e-7                    # len() of 1 MiB: quick
     chunker.weigh([b"x" * (1 << 20)], 1)        # ... but big
     assert len(chunker.take()) == 4             # an eighth of 64 per worker
+
+
+class _Done:
+    """What ``Chunker.observe`` reads of a finished chunk."""
+
+    def __init__(self, duration):
+        self.duration = duration
+
+
+@pytest.fixture
+def big_job():
+    """A hub of a job of ``PROBE_FROM`` workers (never connected)."""
+    return Hub(b"w0", endpoint=object(), size=mapping.PROBE_FROM)
+
+
+def test_a_big_job_probes_with_one_chunk_then_opens_gradually(big_job):
+    chunker = mapping.Chunker(big_job, square, (range(10**5),))
+    assert chunker.probing and chunker.window == 1
+    assert len(chunker.take()) == 1
+    chunker.observe(_Done(5e-6), 1)        # one quick item: mostly overhead
+    assert chunker.window == 3             # two more for the one landed
+    chunker.observe(_Done(4e-5), len(chunker.take()))
+    assert chunker.window == 5
+    chunker.observe(_Done(mapping.FLOOR), len(chunker.take()))
+    assert chunker.window == chunker.full  # a chunk long enough to trust
+    assert not big_job.pace.long_items(square)
+
+
+def test_a_probe_that_does_not_come_back_opens_the_whole_window(big_job):
+    chunker = mapping.Chunker(big_job, square, (range(10**5),))
+    assert chunker.probe_over()
+    assert chunker.window == chunker.full and len(chunker.take()) == 1
+    assert not chunker.probe_over()
+
+
+def test_no_probe_for_long_items_seen_before_big_items_or_small_jobs(
+        big_job):
+    first = mapping.Chunker(big_job, square, (range(100),))
+    first.observe(_Done(0.01), 1)           # 10 ms an item
+    assert big_job.pace.long_items(square)
+    assert not mapping.Chunker(big_job, square, (range(100),)).probing
+    big = mapping.Chunker(big_job, len, (range(64),))
+    big.weigh([b"x" * (mapping.FLOOR_BYTES // mapping.BIG)], 1)
+    assert not big.probing and big.window == big.full
+    small_job = Hub(b"w0", endpoint=object(), size=mapping.PROBE_FROM - 1)
+    assert not mapping.Chunker(small_job, len, (range(64),)).probing

@@ -83,6 +83,20 @@ class _Job:
         self.fn = fn
 
 
+class _Alarm:
+    """A timer of the hub that runs a callable (see ``Hub.call_later``)."""
+
+    __slots__ = ("hub", "fn")
+    generation = 0  # never outdated, unlike a waiter's deadline
+
+    def __init__(self, hub: "Hub", fn: Callable[[], Any]) -> None:
+        self.hub = hub
+        self.fn = fn
+
+    def _wake(self) -> None:
+        self.hub.runnable.append(_Job(self.fn))
+
+
 class Hub:
     """The task scheduler of one process.
 
@@ -233,6 +247,12 @@ class Hub:
         waiter.scheduled = False
         waiter.greenlet = None
         waiter.generation += 1
+
+    def call_later(self, delay: float, fn: Callable[[], Any]) -> None:
+        """Run ``fn()`` in a runner greenlet once ``delay`` seconds have
+        passed and the hub loop looks (not while a task runs here)."""
+        heapq.heappush(self.timers, (time.monotonic() + delay,
+                                     next(self._tseq), _Alarm(self, fn), 0))
 
     def check_thread(self) -> None:
         """Refuse use from a thread other than the program's.

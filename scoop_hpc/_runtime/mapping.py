@@ -2,15 +2,34 @@
 
 A map submits one task per chunk, keeps a bounded window of chunks in
 flight (so a generator of a million items streams), and sizes each chunk
-from the measured time per item: the first chunks hold one item; once a
-chunk has run, chunks grow towards ``TARGET`` seconds each, and never
-above an eighth of the remaining items per worker, so every worker gets
-work and a slow item delays little, but never below ``FLOOR`` seconds: a
-task's messages cost tens of microseconds, so spreading less work than
-that over more workers (256 workers on 20,000 items of a microsecond)
-would only slow the map down. The floor gives way to the items' size: it
-never makes a chunk's payload exceed ``FLOOR_BYTES`` (big arguments
-travel faster spread over workers).
+from the measured time per item: chunks grow towards ``TARGET`` seconds
+each, and never above an eighth of the remaining items per worker, so
+every worker gets work and a slow item delays little, but never below
+``FLOOR`` seconds: a task's messages cost tens of microseconds, and
+waking an idle worker much more where workers outnumber cores, so
+spreading less work than that over more workers (256 workers on 20,000
+items of a microsecond) would only slow the map down. The floor gives
+way to the items' size: it never makes a chunk's payload exceed
+``FLOOR_BYTES`` (big arguments travel faster spread over workers).
+
+Until a chunk has run, nothing is known of the items. In a job of
+``PROBE_FROM`` workers or more, a map over a sized collection first sends
+one item ahead, to another worker (a *probe*): not run here, because an
+item may take hours, and the rest of the map would then wait for it. If
+the probe comes back within ``PROBE_WAIT`` seconds, the window opens
+gradually (two more chunks for each that lands) until a chunk has run
+for ``FLOOR / 2`` seconds, since a chunk of one quick item times mostly
+its own overhead; meanwhile the chunks grow with the estimate. So 256
+workers do not wake for a thousand one-item chunks of a map that takes
+milliseconds in all. If the probe does not come back in time, the items
+are long: the whole window opens, one item a chunk. No probe is sent
+
+- in smaller jobs, where a first window of one-item chunks costs less
+  than the probe's round trip;
+- for items of ``FLOOR_BYTES / BIG`` bytes or more: their chunks hold a
+  few items at most anyway, and they spread at once, as the bytes travel;
+- for a function whose items took ``FLOOR / 2`` seconds or more at the
+  end of its last map here (``Pace.long_items``).
 """
 from __future__ import annotations
 
@@ -27,7 +46,10 @@ TARGET = 0.02           # seconds of work per chunk
 FLOOR = 0.001           # seconds of work per chunk at least
 FLOOR_BYTES = 1 << 20   # ... unless its payload would exceed this
 MAX_CHUNK = 1 << 14     # items per chunk at most
-_SMOOTHING = 0.5
+PROBE_FROM = 16         # workers in the job for a probe to pay
+PROBE_WAIT = 0.1        # seconds the probe may take before the window opens
+BIG = 16                # items of FLOOR_BYTES / BIG or more are big
+_DECAY = 0.5            # weight of the earlier chunks in the time per item
 
 
 def _length(iterables: Tuple[Iterable, ...]) -> Optional[int]:
@@ -38,10 +60,13 @@ def _length(iterables: Tuple[Iterable, ...]) -> Optional[int]:
 
 
 class Chunker:
-    """Cuts the arguments of a map into adaptively sized chunks."""
+    """Cuts the arguments of a map into adaptively sized chunks, and says
+    how many may be in flight (``window``)."""
 
-    def __init__(self, hub: Hub, iterables: Tuple[Iterable, ...]) -> None:
+    def __init__(self, hub: Hub, fn: Callable,
+                 iterables: Tuple[Iterable, ...]) -> None:
         self.hub = hub
+        self.fn = fn
         self.star = len(iterables) != 1
         self._items = zip(*iterables) if self.star else iter(iterables[0])
         self._left = _length(iterables)
@@ -49,8 +74,24 @@ class Chunker:
         # wait on futures (a map of a map): only the consumer does that.
         self.may_block = self._left is None
         self._per_item: Optional[float] = None
+        self._timed = [0.0, 0.0]   # seconds and items of landed chunks,
+        #                            the earlier ones decayed
         self._bytes_per_item = 0.0
-        self.window = 4 * hub.size + 2
+        self.full = 4 * hub.size + 2
+        self.trusted = False      # a chunk ran long enough to time items
+        self.probing = (not self.may_block and hub.size >= PROBE_FROM
+                        and hub.endpoint is not None
+                        and not hub.pace.long_items(fn))
+        self.landed = 0
+
+    @property
+    def window(self) -> int:
+        """How many chunks may be submitted and unfinished at once."""
+        if self.probing:
+            return 1
+        if self.trusted or self._per_item is None:
+            return self.full
+        return min(self.full, 2 * self.landed + 1)
 
     def take(self) -> list:
         """Return the next chunk of items ([] when exhausted)."""
@@ -61,19 +102,35 @@ class Chunker:
         return chunk
 
     def observe(self, fut: Future, count: int) -> None:
-        """Learn the time per item from a finished chunk."""
+        """Learn the time per item from a finished chunk (a chunk of more
+        items weighs more)."""
         if fut.duration is None or not count:
             return
-        per_item = fut.duration / count
-        if self._per_item is None:
-            self._per_item = per_item
-        else:
-            self._per_item += _SMOOTHING * (per_item - self._per_item)
+        timed = self._timed
+        timed[0] = timed[0] * _DECAY + fut.duration
+        timed[1] = timed[1] * _DECAY + count
+        self._per_item = timed[0] / timed[1]
+        self.probing = False
+        self.landed += 1
+        if fut.duration >= FLOOR / 2:
+            self.trusted = True
+        if self.trusted:     # the map's last estimate is what is kept
+            self.hub.pace.note_items(self.fn,
+                                     self._per_item >= FLOOR / 2)
+
+    def probe_over(self) -> bool:
+        """The probe took ``PROBE_WAIT``: open the window (returns whether
+        it was still probing)."""
+        was, self.probing = self.probing, False
+        return was
 
     def weigh(self, payload: list, count: int) -> None:
         """Learn the payload bytes per item from a chunk just submitted."""
         nbytes = sum(memoryview(frame).nbytes for frame in payload)
         self._bytes_per_item = nbytes / count
+        if self._bytes_per_item * BIG >= FLOOR_BYTES:
+            self.probing = False   # chunks of a few items at most: they
+            self.trusted = True    # spread at once, as the bytes travel
 
     def _size(self) -> int:
         if self._per_item is None:
@@ -103,7 +160,7 @@ class _Window:
                  iterables: Tuple[Iterable, ...], extra: tuple,
                  kwargs: dict) -> None:
         self.hub = hub
-        self.chunker = Chunker(hub, iterables)
+        self.chunker = Chunker(hub, fn, iterables)
         self.task = task
         self.head = (fn, *extra)
         self.kwargs = kwargs
@@ -113,6 +170,7 @@ class _Window:
         self.closed = False
         self.filling = False
         self.waiter: Optional[Waiter] = None
+        self.probe: Optional[Future] = None
 
     def fill(self) -> None:
         """Submit chunks while the window has room and items are left.
@@ -131,9 +189,8 @@ class _Window:
 
     def _fill(self) -> None:
         chunker = self.chunker
-        window = chunker.window
-        while (len(self.unfinished) < window
-               and len(self.inflight) < 4 * window
+        while (len(self.unfinished) < chunker.window
+               and len(self.inflight) < 4 * chunker.window
                and not self.closed):
             chunk = chunker.take()
             if not chunk:
@@ -143,6 +200,10 @@ class _Window:
                 self.task, (*self.head, chunk, chunker.star,
                             self.kwargs), {})
             chunker.weigh(fut._payload, len(chunk))
+            if chunker.probing:         # for another worker (see above)
+                self.probe = fut
+                fut._reserved += 1
+                self.hub.call_later(PROBE_WAIT, self._probe_over)
             self.inflight[fut] = len(chunk)
             self.unfinished.add(fut)
             if self.waiter is not None:
@@ -154,6 +215,24 @@ class _Window:
         count = self.inflight.get(fut)
         if count is not None:  # else the consumer had it first
             self.chunker.observe(fut, count)
+        if fut is self.probe:
+            self._release_probe()
+        self._refill()
+
+    def _probe_over(self) -> None:
+        if self.chunker.probe_over():
+            self._release_probe()
+            self._refill()
+
+    def _release_probe(self) -> None:
+        """Let any worker run the probe, this one too."""
+        probe, self.probe = self.probe, None
+        if probe is not None:
+            probe._reserved -= 1
+            self.hub.unpark()
+
+    def _refill(self) -> None:
+        """Fill from a callback: over a sized collection only."""
         if self.chunker.may_block:
             return
         try:
@@ -177,6 +256,7 @@ class _Window:
 
     def cancel(self) -> None:
         self.closed = True
+        self._release_probe()
         for fut in self.inflight:
             fut.cancel()
         self.inflight.clear()

@@ -19,6 +19,10 @@ measures how long its tasks run and sizes its traffic to them:
 - **results**: sent before the next task starts, unless that task's
   function is known to be quick; then results travel together, at most
   ``RESULT_AGE`` late (the hub loop checks their age between tasks).
+
+It also remembers which mapped functions have long items (``mapping.py``
+sends no probe ahead of their next maps). Only that: a function whose
+items were quick may be given far bigger ones next time.
 """
 from __future__ import annotations
 
@@ -47,11 +51,12 @@ class Pace:
     """Running means of task durations: the whole process's, and each
     function's."""
 
-    __slots__ = ("grain", "_kinds")
+    __slots__ = ("grain", "_kinds", "_long")
 
     def __init__(self) -> None:
         self.grain = HOLD        # a worker starts as if tasks were long
         self._kinds: Dict[Tuple[Any, Any], float] = {}
+        self._long: set = set()   # code of functions with long items
 
     def record(self, fn: Callable, seconds: float) -> None:
         """Count a task of ``fn`` that ran for ``seconds``."""
@@ -66,6 +71,22 @@ class Pace:
             kinds[key] = seconds
         else:
             kinds[key] = mean + (seconds - mean) * _WEIGHT
+
+    def note_items(self, fn: Callable, long: bool) -> None:
+        """Remember whether the items of a map of ``fn`` take long."""
+        code = getattr(fn, "__code__", None)   # a partial's cost varies
+        if code is None:
+            return
+        if not long:
+            self._long.discard(code)
+        elif code not in self._long:
+            if len(self._long) >= _MAX_KINDS:
+                self._long.clear()
+            self._long.add(code)
+
+    def long_items(self, fn: Callable) -> bool:
+        """Whether the items of a map of ``fn`` took long before."""
+        return getattr(fn, "__code__", None) in self._long
 
     @property
     def short(self) -> bool:
