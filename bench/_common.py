@@ -101,9 +101,15 @@ def load_futures():
 futures = load_futures()
 
 
-def echo(value):
-    """Return ``value``; the task of the warm-up round."""
-    return value
+def pid_of(_):
+    """Return the id of the process that ran this warm-up task."""
+    return os.getpid()
+
+
+def pid_after_nap(_):
+    """Return the process id after 2 ms: tasks that spread over workers."""
+    time.sleep(0.002)
+    return os.getpid()
 
 
 def count(default):
@@ -112,9 +118,20 @@ def count(default):
     return int(os.environ.get("BENCH_TASKS") or default)
 
 
-def warm_up():
-    """Run two trivial tasks per worker, so that every worker is up."""
-    list(futures.map(echo, range(2 * workers())))
+def warm_up(limit=30.0):
+    """Map until every worker has run a task, so that no start-up falls
+    in a timed region: one map of 2 x N trivial tasks, then maps of tasks
+    of 2 ms (idle workers take those) while the number of processes seen
+    grows; ``limit`` seconds at most. Returns how many were seen."""
+    tasks = range(2 * workers())
+    seen = set(futures.map(pid_of, tasks))
+    deadline, stalled = time.monotonic() + limit, 0
+    while len(seen) < workers() and stalled < 3 \
+            and time.monotonic() < deadline:
+        before = len(seen)
+        seen.update(futures.map(pid_after_nap, tasks))
+        stalled = stalled + 1 if len(seen) == before else 0
+    return len(seen)
 
 
 def timed(func, *args):
