@@ -22,11 +22,11 @@ empties the pool, the broker steals again at once for its next one (a
 loaded node, so it is done while the worker just served is busy. A
 worker that had nothing to give, or has just joined, is *quiet*: it is
 not asked until it announces new work (HAVE_WORK: its first submit
-does) or is handed more than one task. Its
-answer and its announcement travel on different sockets, so each carries
-the worker's count of announcements: a NOTHING that looked before the
-latest announcement does not silence it. An idle job thus wakes no
-worker for steals, however many workers it has.
+does) or is handed more than one task. Its answer and its announcement
+travel on different sockets, so each carries the worker's count of
+announcements: a NOTHING that looked before the latest announcement
+does not silence it. An idle job thus wakes no worker for steals,
+however many workers it has.
 
 The broker never unpickles a payload: it reads the small envelopes only.
 

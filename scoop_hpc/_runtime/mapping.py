@@ -16,13 +16,13 @@ Until a chunk has run, nothing is known of the items. In a job of
 ``PROBE_FROM`` workers or more, a map over a sized collection first sends
 one item ahead, to another worker (a *probe*): not run here, because an
 item may take hours, and the rest of the map would then wait for it. If
-the probe comes back within ``PROBE_WAIT`` seconds, the window opens
-gradually (two more chunks for each that lands) until a chunk has run
-for ``FLOOR / 2`` seconds, since a chunk of one quick item times mostly
-its own overhead; meanwhile the chunks grow with the estimate. So 256
+the probe does not come back within ``PROBE_WAIT`` seconds, the items
+are long: the whole window opens, one item a chunk. Once a chunk has
+landed, and until one has run for ``FLOOR / 2`` seconds, the estimate is
+mostly the chunks' own overhead: the window then opens gradually (two
+more chunks for each that lands), while the chunks grow with it. So 256
 workers do not wake for a thousand one-item chunks of a map that takes
-milliseconds in all. If the probe does not come back in time, the items
-are long: the whole window opens, one item a chunk. No probe is sent
+milliseconds in all. No probe is sent
 
 - in smaller jobs, where a first window of one-item chunks costs less
   than the probe's round trip;
