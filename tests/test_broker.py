@@ -82,13 +82,20 @@ def _steals_of(side, steps, broker):
     return count
 
 
-def test_a_worker_with_nothing_is_asked_again_only_once_it_announces(rig):
+def _a_asked_for_b(rig):
+    """Workers a (it announced work) and b (hungry): a is asked for work;
+    returns the broker and a's two ends."""
     broker, worker = rig
     a_main, a_side = worker(b"a")
     b_main, _ = worker(b"b")
     b_main.send([P.header(P.REQUEST), P.pack(2)])
     broker.step(0.05)
     assert P.kind_of(a_side.recv(1)) == P.STEAL
+    return broker, a_main, a_side
+
+
+def test_a_worker_with_nothing_is_asked_again_only_once_it_announces(rig):
+    broker, a_main, a_side = _a_asked_for_b(rig)
     a_side.send([P.header(P.NOTHING), P.pack(1)])
     assert _steals_of(a_side, 30, broker) == 0   # b is still hungry
     a_main.send([P.header(P.HAVE_WORK), P.pack(2)])
@@ -108,12 +115,7 @@ def test_a_worker_that_just_joined_is_asked_once_it_announces(rig):
 def test_a_nothing_that_looked_before_an_announcement_is_not_believed(rig):
     """The announcement (main socket) may overtake the NOTHING (side
     socket) that the worker sent before it: the counts tell."""
-    broker, worker = rig
-    a_main, a_side = worker(b"a")
-    b_main, _ = worker(b"b")
-    b_main.send([P.header(P.REQUEST), P.pack(2)])
-    broker.step(0.05)
-    assert P.kind_of(a_side.recv(1)) == P.STEAL
+    broker, a_main, a_side = _a_asked_for_b(rig)
     a_main.send([P.header(P.HAVE_WORK), P.pack(2)])
     broker.step(0.05)
     a_side.send([P.header(P.NOTHING), P.pack(1)])

@@ -191,17 +191,16 @@ class Hub:
             raise _culprit(fn, args, kwargs) from None
         fut = Future(self, next(self._seq), fn, args, kwargs, payload)
         self.local.append(fut)
-        self._announce()
+        if self.dry:
+            self._announce()
         return fut
 
     def _announce(self) -> None:
-        """Tell the broker of queued work, if a steal found none here
-        since the last time (see ``_give_away``)."""
-        if self.dry:
-            self.dry = False
-            self.announced += 1
-            self.endpoint.send([P.header(P.HAVE_WORK),
-                                P.pack(self.announced)])
+        """Tell the broker of queued work: a steal found none here since
+        the last time (``dry``, see ``_give_away``)."""
+        self.dry = False
+        self.announced += 1
+        self.endpoint.send([P.header(P.HAVE_WORK), P.pack(self.announced)])
 
     # -- waiting -------------------------------------------------------------
     def wait_done(self, fut: Future, timeout: Optional[float]) -> None:
@@ -554,8 +553,8 @@ class Hub:
             if fut is not None and fut._state is RUNNING:
                 fut._state = PENDING
                 self.local.append(fut)
-        if len(items) > 1:  # a steal may have overtaken them: one of
-            self._announce()  # them may be stranded behind a long one
+        if self.dry and len(items) > 1:  # a steal may have overtaken them:
+            self._announce()  # one may be stranded behind a long one
 
     def _on_results(self, frames: list) -> None:
         items = P.split_items(P.unpack(frames[3]), frames, 4)

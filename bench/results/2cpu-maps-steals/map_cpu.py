@@ -47,10 +47,15 @@ def processes():
     return out
 
 
-def main():
+def every_worker_up():
+    """Map tasks of 2 ms until every worker has run one."""
     seen = set()
     while len(seen) < scoop_hpc.SIZE:
         seen.update(futures.map(pid_after_nap, range(2 * scoop_hpc.SIZE)))
+
+
+def main():
+    every_worker_up()
     for _ in range(3):
         busy, before, start = machine(), processes(), time.perf_counter()
         out = list(futures.map(inc, range(ITEMS)))

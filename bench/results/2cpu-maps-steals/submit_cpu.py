@@ -6,11 +6,10 @@ import os
 import sys
 import time
 
-import scoop_hpc
 from scoop_hpc import futures
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from map_cpu import machine, pid_after_nap, processes  # noqa: E402
+from map_cpu import every_worker_up, machine, processes  # noqa: E402
 
 TASKS = 100000
 
@@ -20,9 +19,7 @@ def inc(x):
 
 
 def main():
-    seen = set()
-    while len(seen) < scoop_hpc.SIZE:
-        seen.update(futures.map(pid_after_nap, range(2 * scoop_hpc.SIZE)))
+    every_worker_up()
     for _ in range(3):
         busy, before, start = machine(), processes(), time.perf_counter()
         pending = [futures.submit(inc, i) for i in range(TASKS)]
