@@ -78,6 +78,14 @@ def _count(frames: list) -> int:
     return count
 
 
+def tasks_message(items: list) -> list:
+    """A TASKS message carrying ``items`` ((entry, payload frames) each)."""
+    message = [P.header(P.TASKS), P.pack([entry for entry, _ in items])]
+    for _, payload in items:
+        message.extend(payload)
+    return message
+
+
 class _Worker:
     """What the broker knows of one worker."""
 
@@ -163,13 +171,12 @@ class Broker:
         caller hears signals and dead workers under a steady stream. Tasks
         are matched with credit once, after the messages of the step.
         """
-        wait = timeout
         for _ in range(_BURST):
-            got = self.router.recv(wait)
+            got = self.router.recv(timeout)
             if got is None:
                 break
             self.handle(*got)
-            wait = 0
+            timeout = 0
         self._feed()
         if self.heartbeat:
             now = time.monotonic()
@@ -201,16 +208,25 @@ class Broker:
     def resize(self, size: int) -> None:
         """Tell every worker that the job now has ``size`` workers."""
         self.size = size
-        message = [P.header(P.SIZE), P.pack(size)]
-        for worker in self._order:
-            self.router.send(worker.identity, message)
+        self._to_workers([P.header(P.SIZE), P.pack(size)])
 
     def drain(self) -> None:
         """Hand out no more tasks; tell every worker to start none."""
         self.draining = True
-        message = [P.header(P.DRAIN)]
+        self._to_workers([P.header(P.DRAIN)])
+
+    def _to_workers(self, message: list, but: Optional[bytes] = None) -> None:
+        """Send ``message`` to every worker (but ``but``)."""
         for worker in self._order:
-            self.router.send(worker.identity, message)
+            if worker.identity != but:
+                self.router.send(worker.identity, message)
+
+    def _publish(self, name: bytes, value: list,
+                 but: Optional[bytes] = None) -> None:
+        """Keep constant ``name`` for later joiners and send it to every
+        worker (but ``but``, who set it)."""
+        self.constants[name.decode()] = value
+        self._to_workers([P.header(P.CONST), name, *value], but)
 
     def shutdown(self) -> None:
         """Tell every worker to leave, and those that join later too."""
@@ -348,17 +364,12 @@ class Broker:
             self.lose(identity, str(P.unpack(frames[2])))
 
     def _on_set_const(self, peer: bytes, frames: list) -> None:
-        name = bytes(frames[1]).decode()
-        if name in self.constants:
-            error = f"shared constant {name!r} is already defined"
+        name = bytes(frames[1])
+        if name.decode() in self.constants:
+            error = f"shared constant {name.decode()!r} is already defined"
         else:
             error = None
-            value = list(frames[2:])
-            self.constants[name] = value
-            message = [P.header(P.CONST), frames[1], *value]
-            for worker in self._order:
-                if worker.identity != peer:
-                    self.router.send(worker.identity, message)
+            self._publish(name, list(frames[2:]), peer)
         self.router.send(peer, [P.header(P.CONST_ACK), frames[1],
                                 P.pack(error)])
 
@@ -405,7 +416,6 @@ class Broker:
                         sum(asked for _, asked in restock))
 
     def _send_tasks(self, worker: _Worker, items: list) -> None:
-        index = [entry for entry, _ in items]
         assignee = worker.identity
         flights = self.flights
         home = self.routes.get
@@ -420,10 +430,7 @@ class Broker:
                 flights[key] = [assignee, item, 0]
             else:
                 flight[0], flight[1] = assignee, item
-        message = [P.header(P.TASKS), P.pack(index)]
-        for _, payload in items:
-            message.extend(payload)
-        self.router.send(worker.identity, message)
+        self.router.send(worker.identity, tasks_message(items))
 
     def _steal(self, hungry: List[_Worker], wanted: int) -> None:
         """Ask other workers' side threads for ``wanted`` tasks for

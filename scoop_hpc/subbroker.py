@@ -39,7 +39,7 @@ from typing import Callable, Dict, List, Optional
 from ._runtime.hub import heartbeat_period
 from ._transport import protocol as P
 from ._transport.signing import SignedEndpoint, SignedRouter
-from .broker import Broker
+from .broker import Broker, tasks_message
 from .errors import TransportError
 
 log = logging.getLogger("scoop_hpc.subbroker")
@@ -213,10 +213,7 @@ class SubBroker(Broker):
                      for _ in range(min(self.to_give, len(pool)))]
             for entry, _ in items:      # the root answers for them now
                 self.flights.pop((entry[0], entry[1]), None)
-            message = [P.header(P.TASKS), P.pack([e for e, _ in items])]
-            for _, payload in items:
-                message.extend(payload)
-            self.up_side.send(message)
+            self.up_side.send(tasks_message(items))
             self.to_give = 0
         elif not any(w.stealing for w in self._order):
             self.up_side.send([P.header(P.NOTHING),
@@ -244,9 +241,7 @@ class SubBroker(Broker):
             self.router.send(owner, frames)
 
     def _up_const(self, frames: list) -> None:
-        self.constants[bytes(frames[1]).decode()] = list(frames[2:])
-        for worker in self._order:
-            self.router.send(worker.identity, frames)
+        self._publish(bytes(frames[1]), list(frames[2:]))
 
     def _up_const_ack(self, frames: list) -> None:
         name = bytes(frames[1])
@@ -257,11 +252,7 @@ class SubBroker(Broker):
         if not waiting:
             del self.setting[name]
         if P.unpack(frames[2]) is None:   # set: the others learn it here
-            self.constants[name.decode()] = list(value)
-            message = [P.header(P.CONST), name, *value]
-            for worker in self._order:
-                if worker.identity != peer:
-                    self.router.send(worker.identity, message)
+            self._publish(name, list(value), peer)
         self.router.send(peer, frames)
 
     def _up_size(self, frames: list) -> None:
