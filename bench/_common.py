@@ -122,21 +122,23 @@ def warm_up(limit=30.0):
     """Map until every worker has run a task, so that no start-up falls
     in a timed region: a map of 2 x N trivial tasks; if some workers were
     not seen, maps of tasks of 2 ms (idle workers take those) while the
-    number of processes seen grows, ``limit`` seconds at most, then the
-    trivial map again, so that the tasks run last are trivial in either
-    case (runtimes size their batches by them). Returns how many
-    processes were seen."""
+    number of processes seen grows, ``limit`` seconds at most; then the
+    trivial map again and 2 x N single submits of trivial tasks, so that
+    the tasks run last are trivial in every case: runtimes size their
+    batches by them, and a map may run its items in a few large chunks.
+    Returns how many processes were seen."""
     tasks = range(2 * workers())
     seen = set(futures.map(pid_of, tasks))
-    if len(seen) >= workers():
-        return len(seen)
-    deadline, stalled = time.monotonic() + limit, 0
-    while len(seen) < workers() and stalled < 3 \
-            and time.monotonic() < deadline:
-        before = len(seen)
-        seen.update(futures.map(pid_after_nap, tasks))
-        stalled = stalled + 1 if len(seen) == before else 0
-    seen.update(futures.map(pid_of, tasks))
+    if len(seen) < workers():
+        deadline, stalled = time.monotonic() + limit, 0
+        while len(seen) < workers() and stalled < 3 \
+                and time.monotonic() < deadline:
+            before = len(seen)
+            seen.update(futures.map(pid_after_nap, tasks))
+            stalled = stalled + 1 if len(seen) == before else 0
+        seen.update(futures.map(pid_of, tasks))
+    pending = [futures.submit(pid_of, task) for task in tasks]
+    seen.update(future.result() for future in pending)
     return len(seen)
 
 
