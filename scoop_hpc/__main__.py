@@ -1,7 +1,6 @@
 """``python -m scoop_hpc [options] program.py [args]``."""
-import sys
-
+from scoop_hpc._exit import leave
 from scoop_hpc.launcher import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    leave(main())

@@ -16,6 +16,7 @@ import time
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from . import _worker
+from ._exit import finish
 
 
 def fork_worker(config: _worker.WorkerConfig, close: Iterable[int] = (),
@@ -69,7 +70,7 @@ def fork(run: Callable[[], int], parent_pid: Optional[int],
         import traceback
         traceback.print_exc()
     finally:
-        _worker.finish(code)
+        finish(code)
     raise AssertionError("unreachable")  # pragma: no cover
 
 

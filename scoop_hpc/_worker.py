@@ -8,9 +8,7 @@ same module in every process).
 """
 from __future__ import annotations
 
-import atexit
 import builtins
-import contextlib
 import os
 import sys
 import types
@@ -18,6 +16,7 @@ from typing import List, Optional
 
 import scoop_hpc
 
+from ._exit import finish
 from ._runtime import activity, context, execution
 from ._runtime.hub import Hub
 from ._transport import protocol as P
@@ -169,27 +168,6 @@ def _leave_record(hub: Hub, config: WorkerConfig) -> None:
         except OSError as exc:
             print(f"scoop_hpc: worker {config.name} could not write its "
                   f"record to {config.activity}: {exc}", file=sys.stderr)
-
-
-def finish(code: int) -> None:
-    """Leave this process now: exit handlers, flush, ``os._exit``."""
-    try:
-        _join_threads()
-        atexit._run_exitfuncs()
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(OSError, ValueError, AttributeError):
-                stream.flush()
-        os._exit(code)
-
-
-def _join_threads() -> None:
-    """Wait for the program's non-daemon threads, as Python's exit does."""
-    import threading
-    current = threading.current_thread()
-    for thread in threading.enumerate():
-        if thread is not current and not thread.daemon:
-            thread.join()
 
 
 def _set_constants(config: WorkerConfig) -> None:

@@ -5,6 +5,7 @@ import sys
 from typing import List, Optional
 
 from . import launcher, options, placement
+from ._exit import leave
 from .errors import UsageError
 
 _USAGE = """usage: scoop-hpc COMMAND [options]
@@ -16,6 +17,11 @@ commands:
   gen-submit
           write a job script for slurm, pbs, torque, sge or lsf (--submit)
 """
+
+
+def entry() -> None:
+    """The ``scoop-hpc`` command: run :func:`main`, then leave at once."""
+    leave(main())
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -62,4 +68,4 @@ def hosts(argv: List[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
