@@ -70,12 +70,33 @@ def cpu_seconds(procs):
 
 def step_until(broker, deadline, done=lambda: False):
     """Step ``broker`` as the launcher does until ``deadline`` or
-    ``done()``; return the number of steps."""
+    ``done()``; return the number of steps. A signal noted meanwhile
+    ends the round (see ``_note``)."""
     steps = 0
     while not done() and time.monotonic() < deadline:
         broker.step(min(STEP, max(0.0, deadline - time.monotonic())))
         steps += 1
+        _act_on_signals()
     return steps
+
+
+def _note(signum, frame):
+    """Note a signal during ``sim``; the broker's loop acts on it. Raised
+    here, its exception could land in a finaliser of pyzmq's (a
+    ``Frame``'s), which would print it and go on."""
+    _caught.append(signum)
+
+
+def _act_on_signals():
+    """Stop as a noted signal asks: Ctrl-C, or 128 + the signal."""
+    if _caught:
+        signum = _caught.pop(0)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise SystemExit(128 + signum)
+
+
+_caught = []   # signals noted by ``_note``, oldest first
 
 
 def start_nodes(address, key, tmpdir, count):
@@ -227,6 +248,7 @@ def run_sim(args):
             "(ulimit -Hn)" % (limit, max(args.workers), need))
     rows = []
     for workers in args.workers:
+        _act_on_signals()
         log("sim: %d workers in %d processes, %d sub-brokers" % (
             workers, args.procs, args.sub_brokers))
         rows.append(sim_round(workers, args))
@@ -349,8 +371,12 @@ def _stop(signum, frame):
 def main(argv=None):
     """Run the chosen command; print its table (and write --json)."""
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGHUP, _stop)
+    if args.command == "sim":      # the broker runs here: see _note
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, _note)
+    else:
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGHUP, _stop)
     try:
         rows = run_sim(args) if args.command == "sim" else run_real(args)
     except KeyboardInterrupt:
