@@ -22,6 +22,7 @@ from typing import Dict, List, Optional
 
 from . import _agentwire as W
 from . import _procs, _worker, subbroker
+from ._exit import leave
 from ._transport.zmq import Curve
 
 _STOP_GRACE = 2.0      # seconds between SIGTERM and SIGKILL
@@ -263,4 +264,4 @@ def _read_config(path: Optional[str]) -> bytes:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    leave(main())

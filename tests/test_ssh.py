@@ -251,12 +251,15 @@ SLOW = """
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM,
                                  signal.SIGINT])
-def test_launcher_stopped_mid_run_leaves_nothing_on_any_host(program, sig):
+def test_launcher_stopped_mid_run_leaves_nothing_on_any_host(program, sig,
+                                                            tmp_path):
     prog = program(SLOW)
+    work = tmp_path / "work"   # where -v's shared folder goes
+    work.mkdir()
     launcher = subprocess.Popen(
         [PYTHON, "-m", "scoop_hpc", *remote(
             "-v", "--drain-grace", "2", "--hosts", HERE, "node1", "node1",
-            "node2", "node2", prog)], cwd=ROOT, stdout=subprocess.PIPE,
+            "node2", "node2", prog)], cwd=work, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=dict(os.environ, PYTHONUNBUFFERED="1"))
     try:
@@ -277,6 +280,8 @@ def test_launcher_stopped_mid_run_leaves_nothing_on_any_host(program, sig):
         assert not left, [psutil.Process(p).cmdline() for p in left]
         code = launcher.wait(15)
         assert code == (-9 if sig == signal.SIGKILL else 128 + sig)
+        if sig != signal.SIGKILL:   # a killed launcher cannot clean up
+            assert not list(work.iterdir())
     finally:
         if launcher.poll() is None:
             launcher.kill()
