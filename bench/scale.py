@@ -46,6 +46,7 @@ from scoop_hpc.broker import HEARTBEAT_TIMEOUT, Broker
 STEP = 0.5           # seconds, the launcher's ``broker.step`` timeout
 JOIN_SECONDS = 30.0  # for every worker to join, plus 1 s per 100 workers
 LEAVE_SECONDS = 5.0  # for the worker processes to leave after a round
+_caught = []         # signals noted by ``_note`` during sim, oldest first
 
 
 def log(text):
@@ -95,8 +96,6 @@ def _act_on_signals():
             raise KeyboardInterrupt
         raise SystemExit(128 + signum)
 
-
-_caught = []   # signals noted by ``_note``, oldest first
 
 
 def start_nodes(address, key, tmpdir, count):
