@@ -490,7 +490,3 @@ def _drain_time(environ, grace: float) -> Optional[float]:
 
 def _note_signal(signum, frame) -> None:
     """Python-level handler: the wakeup pipe carries the signal number."""
-
-
-if __name__ == "__main__":
-    sys.exit(main())
