@@ -26,9 +26,7 @@ does) or is handed more than one task. Its answer and its announcement
 travel on different sockets, so each carries the worker's count of
 announcements: a NOTHING that looked before the latest announcement
 does not silence it. An idle job thus wakes no worker for steals,
-however many workers it has. On a host whose workers outnumber its
-CPUs, a request for short tasks waits while the host's CPUs hold such
-batches (``occupancy.py``), so that they do not wake every idle worker.
+however many workers it has.
 
 The broker never unpickles a payload: it reads the small envelopes only.
 
