@@ -16,7 +16,6 @@ from typing import List, Optional
 
 import scoop_hpc
 
-from . import occupancy
 from ._exit import finish
 from ._runtime import activity, context, execution
 from ._runtime.hub import Hub
@@ -138,7 +137,7 @@ def serve(config: WorkerConfig, transport) -> int:
         hub.recorder = activity.Recorder(config.name, config.timeline)
         hub.stats_every = config.stats_every
     info = {"name": config.name, "pid": os.getpid(),
-            "host": os.uname().nodename, "cpus": occupancy.cpus_here()}
+            "host": os.uname().nodename}
     welcome = hub.join(info, side=SignedEndpoint(
         transport.connect_side(identity), config.token))
     scoop_hpc.SIZE = hub.size

@@ -60,7 +60,6 @@ from typing import Deque, Dict, List, Optional, Tuple
 
 from ._transport import protocol as P
 from .errors import TransportError, WorkerLostError
-from .occupancy import Occupancy
 
 log = logging.getLogger("scoop_hpc.broker")
 
@@ -153,7 +152,6 @@ class Broker:
         self._closing = False
         self.peak = 0              # the longest the pool has been
         self.stats: Dict[bytes, tuple] = {}   # worker -> (done, queued)
-        self.occupancy = Occupancy()
         self._handlers = {
             P.HELLO: self._on_hello, P.SIDE_HELLO: self._on_side_hello,
             P.REQUEST: self._on_request, P.TASKS: self._on_tasks,
@@ -241,16 +239,12 @@ class Broker:
 
     # -- handlers ------------------------------------------------------------
     def _on_hello(self, peer: bytes, frames: list) -> None:
-        info = P.unpack(frames[1])
-        worker = _Worker(peer, info)
+        worker = _Worker(peer, P.unpack(frames[1]))
         if peer not in self.workers:
             self._order.append(worker)
         else:
-            old = self.workers[peer]
-            self._order[self._order.index(old)] = worker
-            self.occupancy.leave(old)
+            self._order[self._order.index(self.workers[peer])] = worker
         self.workers[peer] = worker
-        self.occupancy.join(worker, info.get("cpus", ()))
         index, payload = [], []
         for name, value in self.constants.items():
             index.append((name, len(value)))
@@ -279,9 +273,7 @@ class Broker:
             self.router.send(peer, [P.header(P.SHUTDOWN)])
 
     def _on_request(self, peer: bytes, frames: list) -> None:
-        worker = self.workers[peer]
-        worker.credit = P.unpack(frames[1])
-        self.occupancy.idle(worker)
+        self.workers[peer].credit = P.unpack(frames[1])
 
     def _on_tasks(self, peer: bytes, frames: list) -> None:
         items = P.split_items(P.unpack(frames[1]), frames, 2)
@@ -335,9 +327,7 @@ class Broker:
         self._deliver(owner, frames, index)
         credit = P.unpack(frames[2])
         if credit:
-            worker = self.workers[peer]
-            worker.credit = credit
-            self.occupancy.idle(worker)
+            self.workers[peer].credit = credit
 
     def _deliver(self, owner: bytes, frames: list, index: list) -> None:
         """Send a RESULTS message to ``owner``, or to its sub-broker."""
@@ -389,36 +379,25 @@ class Broker:
 
         A task goes back to the worker that submitted it only when no
         other worker wants work: its owner may have given it away on
-        purpose (it waits for it with a timeout). A request for short
-        tasks from a host whose CPUs are taken waits (``occupancy``): no
-        steal is made for it, and it gets no pooled task but its own.
-        An owner asking for short tasks gets all of its own that lead
-        the pool: they run fastest where they were submitted, and its
-        side thread can still give them away.
+        purpose (it waits for it with a timeout).
         """
         if self.draining:
             return
         pool = self.pool
         home = self.routes.get
-        gate = self.occupancy.gate()
         hungry = [w for w in self._order if w.credit]
         served: List[Tuple[_Worker, int]] = []   # and what each asked
         while pool and hungry:
             owner = pool[0][0][0]
             owner = home(owner, owner)
-            worker = next((w for w in hungry if w.identity != owner
-                           and gate.fits(w)), None)
-            if worker is not None:
-                gate.take(worker)
-                self.occupancy.served(worker)
-                batch = self._batch(worker, worker.credit, len(hungry) > 1)
-            else:
-                worker = next((w for w in hungry if w.identity == owner),
-                              None)
-                if worker is None:
+            worker = next((w for w in hungry if w.identity != owner),
+                          hungry[0])
+            batch = [pool.popleft()]
+            while pool and len(batch) < worker.credit:
+                owner = pool[0][0][0]
+                if home(owner, owner) == worker.identity and len(hungry) > 1:
                     break
-                batch = self._batch(worker, len(pool) if worker.credit
-                                    > P.LONG_TASKS_CREDIT else worker.credit)
+                batch.append(pool.popleft())
             self._send_tasks(worker, batch)
             served.append((worker, worker.credit))
             worker.credit = 0  # a request is answered once: a worker that
@@ -430,34 +409,11 @@ class Broker:
         # submitted: they are not fetched before they are wanted)
         restock = [] if pool else [(w, asked) for w, asked in served
                                    if asked <= P.LONG_TASKS_CREDIT]
-        wanting = []
-        for worker in hungry:
-            if gate.fits(worker):
-                gate.take(worker)
-                wanting.append(worker)
-        if wanting:
-            self._steal(wanting, sum(w.credit for w in wanting))
+        if hungry:
+            self._steal(hungry, sum(w.credit for w in hungry))
         elif restock:
             self._steal([w for w, _ in restock],
                         sum(asked for _, asked in restock))
-
-    def _batch(self, worker: _Worker, limit: int,
-               others: bool = False) -> list:
-        """Take up to ``limit`` tasks for ``worker`` from the pool's head:
-        none of its own if ``others`` want work, and only its own if it
-        owns the first."""
-        pool = self.pool
-        home = self.routes.get
-        mine = worker.identity
-        first = pool[0][0][0]
-        own = home(first, first) == mine
-        batch = [pool.popleft()]
-        while pool and len(batch) < limit:
-            owner = pool[0][0][0]
-            if (home(owner, owner) == mine) != own and (own or others):
-                break
-            batch.append(pool.popleft())
-        return batch
 
     def _send_tasks(self, worker: _Worker, items: list) -> None:
         assignee = worker.identity
@@ -540,7 +496,6 @@ class Broker:
         replayed = failed = 0
         if worker is not None:
             self._order.remove(worker)
-            self.occupancy.leave(worker)
             if worker.side is not None:
                 self._sides.pop(worker.side, None)
                 self._gone.add(worker.side)

@@ -9,7 +9,6 @@ from scoop_hpc._transport.signing import SignedEndpoint, SignedRouter
 from scoop_hpc._transport.zmq import ZmqEndpoint, ZmqRouter
 from scoop_hpc.broker import Broker
 from scoop_hpc.errors import WorkerLostError
-from scoop_hpc.occupancy import STALE
 
 pytestmark = pytest.mark.timeout(20)
 TOKEN = b"job-secret"
@@ -23,17 +22,14 @@ def rig():
     ends = []
     welcomes = {}
 
-    def worker(name: bytes, announce: bool = True, cpus=None):
-        """A worker that joined, and has work to give if ``announce``;
-        its host has ``cpus`` (unknown if None)."""
+    def worker(name: bytes, announce: bool = True):
+        """A worker that joined, and has work to give if ``announce``."""
         main = SignedEndpoint(
             ZmqEndpoint(context, "inproc://broker", name), TOKEN)
         side = SignedEndpoint(
             ZmqEndpoint(context, "inproc://broker", name + b"/side"), TOKEN)
-        info = {"name": name.decode(), "pid": 100 + len(ends), "host": "n1"}
-        if cpus is not None:
-            info["cpus"] = cpus
-        main.send([P.header(P.HELLO), P.pack(info)])
+        main.send([P.header(P.HELLO), P.pack(
+            {"name": name.decode(), "pid": 100 + len(ends), "host": "n1"})])
         broker.step(0.5)
         welcome = main.recv(1)
         assert P.kind_of(welcome) == P.WELCOME
@@ -191,58 +187,6 @@ def test_a_task_goes_home_only_when_nobody_else_wants_it(rig):
     broker.step(0.05)
     assert b_main.recv(0.5) is not None
     assert a_main.recv(0.05) is None
-
-
-def _crowded(rig):
-    """Host n1 (not the broker's) has one CPU and three workers: a owns
-    tasks, b and c ask for 64 short ones. a's side is asked for b's only,
-    gives 100, and b gets 64 of them. Returns the broker, a's main end,
-    and b's and c's."""
-    broker, worker = rig
-    a_main, a_side = worker(b"a", cpus=[0])
-    b_main, _ = worker(b"b", announce=False, cpus=[0])
-    c_main, _ = worker(b"c", announce=False, cpus=[0])
-    b_main.send([P.header(P.REQUEST), P.pack(64)])
-    c_main.send([P.header(P.REQUEST), P.pack(64)])
-    broker.step(0.05)
-    steal = a_side.recv(1)
-    assert P.kind_of(steal) == P.STEAL and P.unpack(steal[1]) == 64
-    a_side.send(_tasks(b"a", *range(1, 101)))
-    broker.step(0.05)
-    assert len(P.unpack(b_main.recv(1)[1])) == 64
-    return broker, a_main, b_main, c_main
-
-
-def test_on_a_crowded_host_one_worker_per_cpu_holds_short_tasks(rig):
-    broker, _, _, c_main = _crowded(rig)
-    assert c_main.recv(0.05) is None         # held: the CPU is taken
-    assert len(broker.pool) == 36
-    time.sleep(STALE)                        # b's batch outlived its 2 ms
-    broker.step(0.05)
-    assert len(P.unpack(c_main.recv(1)[1])) == 36
-
-
-def test_a_holder_asking_again_frees_its_cpu(rig):
-    broker, _, b_main, c_main = _crowded(rig)
-    b_main.send([P.header(P.REQUEST), P.pack(64)])     # b ran its batch
-    broker.step(0.05)
-    assert len(P.unpack(b_main.recv(1)[1])) == 36      # first in line
-    assert c_main.recv(0.05) is None
-
-
-def test_on_a_crowded_host_long_tasks_are_never_held(rig):
-    broker, _, _, c_main = _crowded(rig)
-    c_main.send([P.header(P.REQUEST), P.pack(2)])      # its tasks are long
-    broker.step(0.05)
-    assert len(P.unpack(c_main.recv(1)[1])) == 2
-
-
-def test_an_owner_asking_for_short_tasks_takes_back_all_of_its_own(rig):
-    broker, a_main, _, c_main = _crowded(rig)
-    a_main.send([P.header(P.REQUEST), P.pack(8)])
-    broker.step(0.05)
-    assert [e[1] for e in P.unpack(a_main.recv(1)[1])] == list(range(65, 101))
-    assert c_main.recv(0.05) is None and not broker.pool
 
 
 def test_constants_reach_everyone_once(rig):
