@@ -207,6 +207,31 @@ BIG_JOB = {   # at -n 16 (mapping.PROBE_FROM): maps send a probe first
             print(len(seen), max(s for s, _ in spans) < min(
                 e for _, e in spans))
     """, "16 True"),      # else the map waits for its probe: 2 s, then 2 s
+    "waiting_tasks_spread_right_after_quick_ones": ("""
+        import os
+        import time
+        from scoop_hpc import futures
+        def inc(x):
+            return x + 1
+        def pid(x):
+            time.sleep(0.05)
+            return os.getpid()
+        def nap(x):
+            start = time.monotonic()
+            time.sleep(2)
+            return start, time.monotonic()
+        if __name__ == "__main__":
+            seen, deadline = set(), time.monotonic() + 30
+            while len(seen) < 16 and time.monotonic() < deadline:
+                seen |= set(futures.map(pid, range(64)))  # all joined
+            list(futures.map(inc, range(20000)))          # quick tasks:
+            [f.result() for f in [futures.submit(inc, i)  # the workers
+                                  for i in range(2000)]]  # ask for many
+            spans = list(futures.map(nap, range(16)))
+            first = min(s for s, _ in spans)
+            print(len(seen), sum(s < first + 1 for s, _ in spans) >= 12)
+    """, "16 True"),      # not one worker after another (1 of 16 in 1 s
+    #                       with a rule that held quick requests back)
 }
 
 
