@@ -167,21 +167,31 @@ def test_relative_program_path_with_path_option(tmp_path):
     assert (run.returncode, run.stdout) == (0, "[1, 2]\n"), run
 
 
-BIG_JOB = {   # at -n 16 (mapping.PROBE_FROM): maps send a probe first
-    "quick_items_travel_in_few_chunks": ("""
+_SIXTEEN = """
         import os
         import time
         from scoop_hpc import futures
-        from scoop_hpc._runtime import context
         def inc(x):
             return x + 1
         def pid(x):
             time.sleep(0.05)
             return os.getpid()
-        if __name__ == "__main__":
+        def nap(x):
+            start = time.monotonic()
+            time.sleep(2)
+            return start, time.monotonic()
+        def join_all():
             seen, deadline = set(), time.monotonic() + 30
             while len(seen) < 16 and time.monotonic() < deadline:
-                seen |= set(futures.map(pid, range(64)))  # all joined
+                seen |= set(futures.map(pid, range(64)))
+            return seen
+"""   # the programs of BIG_JOB start with these (join_all: every worker)
+
+BIG_JOB = {   # at -n 16 (mapping.PROBE_FROM): maps send a probe first
+    "quick_items_travel_in_few_chunks": ("""
+        from scoop_hpc._runtime import context
+        if __name__ == "__main__":
+            join_all()
             seq = context.current()._seq     # numbers every task submitted
             before = next(seq)
             out = list(futures.map(inc, range(20000)))
@@ -189,41 +199,15 @@ BIG_JOB = {   # at -n 16 (mapping.PROBE_FROM): maps send a probe first
             print(out == list(range(1, 20001)), chunks <= 40 or chunks)
     """, "True True"),    # one-item chunks first: 66 (4 x 16 + 2), and more
     "long_items_spread_when_the_probe_is_overdue": ("""
-        import os
-        import time
-        from scoop_hpc import futures
-        def pid(x):
-            time.sleep(0.05)
-            return os.getpid()
-        def nap(x):
-            start = time.monotonic()
-            time.sleep(2)
-            return start, time.monotonic()
         if __name__ == "__main__":
-            seen, deadline = set(), time.monotonic() + 30
-            while len(seen) < 16 and time.monotonic() < deadline:
-                seen |= set(futures.map(pid, range(64)))  # all joined
+            seen = join_all()
             spans = list(futures.map(nap, range(16)))
             print(len(seen), max(s for s, _ in spans) < min(
                 e for _, e in spans))
     """, "16 True"),      # else the map waits for its probe: 2 s, then 2 s
     "waiting_tasks_spread_right_after_quick_ones": ("""
-        import os
-        import time
-        from scoop_hpc import futures
-        def inc(x):
-            return x + 1
-        def pid(x):
-            time.sleep(0.05)
-            return os.getpid()
-        def nap(x):
-            start = time.monotonic()
-            time.sleep(2)
-            return start, time.monotonic()
         if __name__ == "__main__":
-            seen, deadline = set(), time.monotonic() + 30
-            while len(seen) < 16 and time.monotonic() < deadline:
-                seen |= set(futures.map(pid, range(64)))  # all joined
+            seen = join_all()
             list(futures.map(inc, range(20000)))          # quick tasks:
             [f.result() for f in [futures.submit(inc, i)  # the workers
                                   for i in range(2000)]]  # ask for many
@@ -238,5 +222,5 @@ BIG_JOB = {   # at -n 16 (mapping.PROBE_FROM): maps send a probe first
 @pytest.mark.parametrize("name", sorted(BIG_JOB))
 def test_big_job(program, name):
     source, expected = BIG_JOB[name]
-    run = launch(["-n", "16", program(source)], timeout=50)
+    run = launch(["-n", "16", program(_SIXTEEN + source)], timeout=50)
     assert run.returncode == 0 and run.stdout.strip() == expected, run

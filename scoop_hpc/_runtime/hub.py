@@ -54,7 +54,8 @@ from .waiting import Waiter
 _RESULT_BATCH = 64     # results buffered per flush at most
 _RESULT_AGE = 0.002    # seconds a buffered result may wait
 _IDLE_TICK = 2.5       # seconds between liveness checks when idle (each
-#                        wakes the process: 256 idle workers on 2 CPUs)
+#                        wakes the process, which costs where workers
+#                        outnumber CPUs)
 _POLL_INTERVAL = 0.0002  # seconds between looks at the socket when busy
 _MAX_IDLE_RUNNERS = 256
 _TIMER_FLOOR = 1024    # timer heap size below which it is never compacted
