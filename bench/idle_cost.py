@@ -3,8 +3,8 @@
 
     python -m scoop_hpc -n 256 bench/idle_cost.py [--seconds 10]
 
-The root maps a trivial function over 2 x N items (every worker joins
-and runs one), sleeps 2 s for the job to settle, then sleeps
+The root maps a trivial function over 2 x N items, sleeps 2 s for the
+job to settle (every worker started and joined), then sleeps
 ``--seconds`` more and reads, before and after, the CPU time (user +
 system) of the launcher and of its other children: the idle workers of
 this host (run it on one host: workers started over ssh are not seen).

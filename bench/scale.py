@@ -97,7 +97,6 @@ def _act_on_signals():
         raise SystemExit(128 + signum)
 
 
-
 def start_nodes(address, key, tmpdir, count):
     """Fork ``count`` sub-brokers joined to the broker at ``address``;
     return them and the addresses their workers join."""

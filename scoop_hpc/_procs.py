@@ -87,7 +87,15 @@ def die_with_parent(parent_pid: Optional[int]) -> None:
 
 def reap(children: Dict[int, str]) -> List[Tuple[int, str, int]]:
     """Collect exited ``children`` (pid -> name); return ``(pid, name,
-    exit code)`` for each, a negative code being the killing signal."""
+    exit code)`` for each, a negative code being the killing signal.
+
+    One system call says whether any child has exited, without collecting
+    it (another child, an ssh of the launcher, is its ``Popen``'s to
+    wait for); only then is each of ``children`` asked. The launcher calls
+    this after every step of its broker: a ``waitpid`` per worker each
+    time took 8 % of a CPU in an idle job of 256 workers."""
+    if children and not _some_child_exited():
+        return []
     done = []
     for pid in list(children):
         try:
@@ -99,6 +107,16 @@ def reap(children: Dict[int, str]) -> List[Tuple[int, str, int]]:
             done.append((pid, children.pop(pid),
                          os.waitstatus_to_exitcode(status)))
     return done
+
+
+def _some_child_exited() -> bool:
+    """Whether a child of this process waits to be collected (True where
+    that cannot be told, or no child is left: ``reap`` then asks each)."""
+    try:
+        return os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG
+                         | os.WNOWAIT) is not None
+    except (AttributeError, ChildProcessError):    # no waitid; no child
+        return True
 
 
 def signal_all(children: Dict[int, str], sig: int) -> None:

@@ -54,8 +54,6 @@ from .remote import START_TIMEOUT, RemoteHost, Starter
 log = logging.getLogger("scoop_hpc.launcher")
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-_REAP_PERIOD = 1.0   # seconds between looks for exited workers without a
-#                      SIGCHLD (one may be lost when the signal pipe fills)
 _GRACE = 3.0          # seconds workers get to leave after SHUTDOWN
 _KILL_GRACE = 2.0     # then after SIGTERM, before SIGKILL
 _EVENT = b"\0"        # wakes the loop for an agent's report (not a signal)
@@ -295,26 +293,19 @@ class Job:
 
     # -- supervising ---------------------------------------------------------
     def _supervise(self, broker: Broker) -> int:
-        next_reap = 0.0
         while True:
             broker.step(0.5)
             if self.progress is not None:
                 self.progress.tick(broker)
-            signals = self._take_signals()
-            for sig in signals:
+            for sig in self._take_signals():
                 if sig == signal.SIGTERM or sig == self.args.drain_signal:
                     self._drain(broker, sig)
                 elif sig in _STOP_SIGNALS:
                     log.warning("received %s: stopping the job",
                                 signal.Signals(sig).name)
                     return 128 + sig
-            ends = []
-            now = time.monotonic()
-            if signal.SIGCHLD in signals or now >= next_reap:
-                # a waitpid per worker: not after every step of the broker
-                next_reap = now + _REAP_PERIOD
-                ends = [(name, code, f"pid {pid}", _procs.end_reason(code))
-                        for pid, name, code in _procs.reap(self.children)]
+            ends = [(name, code, f"pid {pid}", _procs.end_reason(code))
+                    for pid, name, code in _procs.reap(self.children)]
             ends += self._remote_events(broker)
             for name, code, where, how in ends:
                 if name == "w0":
