@@ -32,7 +32,8 @@ Workload = collections.namedtuple(
     defaults=(False, False, False))
 Impl = collections.namedtuple("Impl", "key label short launcher nests api",
                               defaults=(None,))
-Outcome = collections.namedtuple("Outcome", "value error processes")
+Outcome = collections.namedtuple("Outcome", "value error processes record",
+                                 defaults=(None,))
 
 WORKLOADS = (
     Workload("W1", "w1_startup.py", "startup + teardown, map of 2 items",
@@ -214,7 +215,7 @@ def run_once(workload, impl, args):
     if rc != 0 or record is None:
         return failure("error: " + error_line(out, err, rc))
     value = elapsed if workload.whole_process else record["value"]
-    return Outcome(value, None, record.get("processes"))
+    return Outcome(value, None, record.get("processes"), record)
 
 
 def failure(error):

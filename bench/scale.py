@@ -259,6 +259,8 @@ def run_real(args):
     """The ``real`` command: W2 and W8 under ``python -m scoop_hpc``."""
     if args.tasks:
         os.environ["BENCH_TASKS"] = str(args.tasks)
+    if args.maps > 1:
+        os.environ["BENCH_MAPS"] = str(args.maps)
     impl = Impl("scoop_hpc", "scoop_hpc", "scoop_hpc",
                 scoop_launcher(sys.executable, "scoop_hpc"), True)
     counts = sorted({2, *args.workers})
@@ -268,10 +270,15 @@ def run_real(args):
         for workers in counts:
             run = argparse.Namespace(workers=workers, timeout=args.timeout)
             outcome = run_once(workload, impl, run)
-            log("%s -n %d: %s" % (workload.key, workers, outcome.error
-                                  or fmt(outcome.value)))
+            record = outcome.record or {}
+            log("%s -n %d: %s%s" % (
+                workload.key, workers, outcome.error or fmt(outcome.value),
+                "" if "rates" not in record else " (median of %s; first %s)"
+                % (", ".join(map(fmt, record["rates"])),
+                   fmt(record["first"]))))
             rows.append({"workload": workload.key, "unit": workload.unit,
                          "workers": workers, "value": outcome.value,
+                         "first": record.get("first"),
                          "error": outcome.error})
     if args.tasks:
         chosen = [w._replace(title=w.title.replace(
@@ -343,6 +350,9 @@ def parse_args(argv):
                       help="worker counts, beside 2 (default 64,256)")
     real.add_argument("--tasks", type=int, default=0,
                       help="items or tasks per workload (default 20000)")
+    real.add_argument("--maps", type=int, default=1, metavar="K",
+                      help="W2: K maps back to back in one job, their "
+                      "median rate (default 1)")
     real.add_argument("--only", type=lambda t: t.split(","),
                       default=["W2", "W8"], help="workloads (default W2,W8)")
     real.add_argument("--timeout", type=float, default=300.0,

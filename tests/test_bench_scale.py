@@ -63,3 +63,22 @@ def test_ctrl_c_stops_a_round_and_its_processes(tmp_path):
         proc.wait()
     assert_no_orphans(pids)
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.timeout(60)
+def test_real_maps_back_to_back_report_their_median_and_first(tmp_path):
+    report = tmp_path / "real.json"
+    run = run_watched([PYTHON, SCALE, "real", "--workers", "3", "--only",
+                       "W2", "--tasks", "3000", "--maps", "3", "--json",
+                       report], cwd=ROOT, timeout=55,
+                      env=dict(os.environ, TMPDIR=str(tmp_path)))
+    assert run.returncode == 0, run
+    rows = json.loads(report.read_text())["rows"]
+    assert [row["workers"] for row in rows] == [2, 3]
+    for row in rows:
+        assert row["error"] is None, rows
+        assert row["value"] > 0 and row["first"] > 0, rows
+    assert "W2 map, 3,000 trivial items" in run.stdout
+    for workers in (2, 3):
+        assert "W2 -n %d: " % workers in run.stderr
+    assert run.stderr.count("(median of ") == 2, run.stderr
