@@ -1,0 +1,107 @@
+"""Where the CPU time of a job's maps goes.
+
+Run under the launcher, from bench/::
+
+    BENCH_WORKERS=256 ../.venv/bin/python -m scoop_hpc -n 256 map_cpu.py \\
+        [--items 200000] [--maps 8]
+
+After the warm-up of the other workloads, the root maps a trivial
+function over ``--items`` integers ``--maps`` times, and for each map
+prints one line: its wall time; the CPU time of the root's main thread
+and the time it waited for a CPU (``/proc/thread-self/schedstat``); the
+CPU time of the launcher (the broker) and of the other workers, all
+their threads together, and how many workers used 0.5 ms or more. On a
+host with more workers than CPUs, the difference between the wall time
+and the root's CPU time is mostly its wait for a CPU, and the other
+workers' total shows what running chunks in many processes costs.
+Reading 257 processes' /proc between maps takes a few milliseconds; it
+is outside the timed part. A last ``BENCH`` line gives the medians.
+"""
+import argparse
+import os
+import statistics
+import time
+
+from _common import futures, report, run, warm_up
+
+
+def inc(x):
+    """Return ``x + 1``."""
+    return x + 1
+
+
+def cpu_of(pid):
+    """CPU seconds of every thread of ``pid`` so far (0 if it is gone)."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
+                total += int(stat.read().split()[0])
+        except OSError:
+            pass
+    return total / 1e9
+
+
+def others():
+    """``{pid: CPU seconds}`` of the launcher's other children."""
+    me, launcher = os.getpid(), os.getppid()
+    with open(f"/proc/{launcher}/task/{launcher}/children") as children:
+        pids = [int(pid) for pid in children.read().split()]
+    return {pid: cpu_of(pid) for pid in pids if pid != me}
+
+
+def thread_sched():
+    """(CPU seconds, seconds waited for a CPU) of this thread."""
+    with open("/proc/thread-self/schedstat") as stat:
+        ran, waited = stat.read().split()[:2]
+    return int(ran) / 1e9, int(waited) / 1e9
+
+
+def one_map(items):
+    """Run and account for one map; return its figures in ms."""
+    launcher = os.getppid()
+    before, launcher_before = others(), cpu_of(launcher)
+    ran, waited = thread_sched()
+    start = time.perf_counter()
+    results = list(futures.map(inc, range(items)))
+    wall = time.perf_counter() - start
+    ran_after, waited_after = thread_sched()
+    launcher_cpu = cpu_of(launcher) - launcher_before
+    after = others()
+    if results[-1] != items:
+        raise SystemExit("wrong results")
+    used = [after.get(pid, 0.0) - cpu for pid, cpu in before.items()]
+    return {"wall": wall * 1e3, "root_cpu": (ran_after - ran) * 1e3,
+            "root_wait": (waited_after - waited) * 1e3,
+            "launcher_cpu": launcher_cpu * 1e3,
+            "others_cpu": sum(used) * 1e3,
+            "others": sum(1 for cpu in used if cpu >= 0.0005)}
+
+
+def main():
+    """Warm up, then account for each map."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=200000)
+    parser.add_argument("--maps", type=int, default=8)
+    args = parser.parse_args()
+    warm_up()
+    rows = []
+    for number in range(args.maps):
+        row = one_map(args.items)
+        rows.append(row)
+        print("map %d: wall %.1f ms, root %.1f ms on a CPU and %.1f ms "
+              "waiting for one, launcher %.1f ms, %d other workers %.1f ms"
+              % (number, row["wall"], row["root_cpu"], row["root_wait"],
+                 row["launcher_cpu"], row["others"], row["others_cpu"]),
+              flush=True)
+    medians = {key: statistics.median(row[key] for row in rows)
+               for key in rows[0]}
+    report("map_cpu", "ms", medians["wall"], **medians)
+
+
+if __name__ == "__main__":
+    run(main)
