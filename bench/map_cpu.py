@@ -41,8 +41,8 @@ def cpu_of(pid):
         try:
             with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
                 total += int(stat.read().split()[0])
-        except OSError:
-            pass
+        except OSError:      # the thread ended meanwhile
+            continue
     return total / 1e9
 
 

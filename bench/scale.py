@@ -369,6 +369,8 @@ def parse_args(argv):
         unknown = set(args.only) - {w.key for w in WORKLOADS}
         if unknown:
             parser.error("--only: unknown workload %s" % ",".join(unknown))
+        if args.maps < 1:
+            parser.error("--maps must be 1 or more")
     return args
 
 
