@@ -75,6 +75,22 @@ def test_payloads_are_keyed_by_the_jobs_secret():
         P.set_key(b"")
 
 
+@pytest.mark.parametrize("size", [10, P._SMALL - 64, P._SMALL + 64,
+                                  P._JOIN_LIMIT + 64])
+def test_every_size_of_message_is_keyed_and_checked(size):
+    """Keyed BLAKE2b below ``_SMALL`` bytes, HMAC-SHA256 above, joined
+    or fed in parts: each binds the key and every byte."""
+    frames = [b"\x01T", b"e" * size]
+    mac = P.mac_frames(b"secret", b"w", frames)
+    assert len(mac) == 32
+    assert mac == P.mac_frames(b"secret", b"w", [bytes(f) for f in frames])
+    assert mac != P.mac_frames(b"secreT", b"w", frames)
+    assert mac != P.mac_frames(b"secret", b"b", frames)
+    assert mac != P.mac_frames(b"secret", b"w", [frames[0],
+                                                 b"e" * (size - 1) + b"f"])
+    assert mac != P.mac_frames(b"secret", b"w", [frames[0] + frames[1]])
+
+
 def test_lambdas_and_closures_use_the_fallback_pickler():
     offset = 5
     fn = P.loads(P.dumps(lambda x: x + offset))

@@ -17,8 +17,8 @@ broker can split and re-batch items without unpickling them::
 A RESULTS message also carries the sender's request for ``credit`` more
 tasks (0 for none), so a busy worker sends one message per finished task.
 
-A payload is ``dumps(obj)``: its MAC (HMAC-SHA256 keyed by the job's
-secret, over the frames that follow), one pickle frame, then the pickle
+A payload is ``dumps(obj)``: its MAC (``mac_frames``, keyed by the
+job's secret, over the frames that follow), one pickle frame, then the pickle
 protocol 5 out-of-band buffers, each in a frame of its own (never copied
 into the pickle stream). ``loads`` checks the MAC before unpickling, so a
 payload is signed end to end, however the broker re-batches it; every
@@ -75,9 +75,9 @@ LONG_TASKS_CREDIT = 2
 _ENVELOPE = {TASKS: 2, RESULTS: 4, SET_CONST: 2, CONST: 2, WELCOME: 2}
 
 _HEADERS = {}
-_LEN = struct.Struct(">I")
 _payload_key = b""
 _JOIN_LIMIT = 64 * 1024  # bytes hashed in one call; more are fed in parts
+_SMALL = 2048           # bytes MACed with keyed BLAKE2b; more: HMAC-SHA256
 _UNSIGNED = b"\0" * 32
 _sign_payloads = True
 
@@ -200,20 +200,28 @@ def _mac(frames: Sequence[Any]) -> bytes:
 
 def mac_frames(key: bytes, prefix: bytes, frames: Sequence[Any],
                whole: Optional[int] = None) -> bytes:
-    """HMAC-SHA256 under ``key`` of ``prefix``, then each frame's length
-    and bytes; frames from index ``whole`` on give only their first 32
-    bytes. Small inputs are joined and hashed in one call (a fraction of
-    the cost of feeding an HMAC object part by part)."""
-    whole = len(frames) if whole is None else whole
-    parts = [prefix]
-    size = 0
-    for number, frame in enumerate(frames):
-        view = memoryview(frame)
-        parts.append(_LEN.pack(view.nbytes))
-        if number >= whole:
-            view = view[:32]
-        parts.append(view)
-        size += view.nbytes
+    """A 32-byte MAC under ``key`` of ``prefix``, the number of frames
+    and each one's length, then the frames' bytes; frames from index
+    ``whole`` on give only their first 32 bytes.
+
+    Up to ``_SMALL`` bytes of frames (envelopes, small payloads) it is
+    keyed BLAKE2b-256, a third of the cost of HMAC-SHA256 there (no inner
+    and outer key blocks); above, HMAC-SHA256, which the CPU's SHA
+    extensions make twice as fast on bulk data. What is hashed picks the
+    function, so both ends pick the same one. Up to ``_JOIN_LIMIT``
+    bytes, the input is joined and hashed in one call (a fraction of the
+    cost of feeding a hash object part by part)."""
+    count = len(frames)
+    if whole is None or whole > count:
+        whole = count
+    sizes = [len(frame) for frame in frames]
+    tails = [memoryview(frame)[:32] for frame in frames[whole:]]
+    parts = [prefix, struct.pack(">%dI" % (count + 1), count, *sizes),
+             *frames[:whole], *tails]
+    size = sum(sizes[:whole]) + sum(map(len, tails))
+    if size <= _SMALL:
+        return hashlib.blake2b(b"".join(parts), key=key,
+                               digest_size=32).digest()
     if size <= _JOIN_LIMIT:
         return hmac.digest(key, b"".join(parts), "sha256")
     mac = hmac.new(key, digestmod=hashlib.sha256)

@@ -1,12 +1,14 @@
 """Signed messages: every message between a worker and the broker carries
-an HMAC-SHA256 keyed by the job's secret, and a sequence number.
+a MAC keyed by the job's secret (``protocol.mac_frames``: keyed
+BLAKE2b-256 for up to 2 KiB, HMAC-SHA256 above), and a sequence number.
 
 ::
 
     [*frames, TAG]       TAG = seq (8 bytes, big-endian) + MAC (32 bytes)
-    MAC = HMAC-SHA256(key, role, seq, worker identity,
-                      for each frame: its length, then the frame -- or,
-                      for a payload frame, its first 32 bytes)
+    MAC = mac_frames(key, role, seq, worker identity,
+                     the number of frames and each one's length, then
+                     each frame -- or, for a payload frame, its first
+                     32 bytes)
 
 The receiver checks the MAC before it looks at anything else (the
 envelope is ``marshal`` data, the payloads are pickles), and drops a
