@@ -18,11 +18,11 @@ A RESULTS message also carries the sender's request for ``credit`` more
 tasks (0 for none), so a busy worker sends one message per finished task.
 
 A payload is ``dumps(obj)``: its MAC (``mac_frames``, keyed by the
-job's secret, over the frames that follow), one pickle frame, then the pickle
-protocol 5 out-of-band buffers, each in a frame of its own (never copied
-into the pickle stream). ``loads`` checks the MAC before unpickling, so a
-payload is signed end to end, however the broker re-batches it; every
-message is also signed hop by hop (``signing``).
+job's secret, over the frames that follow), one pickle frame, then the
+pickle protocol 5 out-of-band buffers, each in a frame of its own (never
+copied into the pickle stream). ``loads`` checks the MAC before
+unpickling, so a payload is signed end to end, however the broker
+re-batches it; every message is also signed hop by hop (``signing``).
 """
 from __future__ import annotations
 
@@ -202,7 +202,9 @@ def mac_frames(key: bytes, prefix: bytes, frames: Sequence[Any],
                whole: Optional[int] = None) -> bytes:
     """A 32-byte MAC under ``key`` of ``prefix``, the number of frames
     and each one's length, then the frames' bytes; frames from index
-    ``whole`` on give only their first 32 bytes.
+    ``whole`` on give only their first 32 bytes. Frames are bytes-like
+    with one-byte items (bytes, ``zmq.Frame``, the views of pickle
+    buffers), so ``len`` is their size on both ends.
 
     Up to ``_SMALL`` bytes of frames (envelopes, small payloads) it is
     keyed BLAKE2b-256, a third of the cost of HMAC-SHA256 there (no inner
