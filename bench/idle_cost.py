@@ -5,31 +5,20 @@
 
 The root maps a trivial function over 2 x N items, sleeps 2 s for the
 job to settle (every worker started and joined), then sleeps
-``--seconds`` more and reads, before and after, the CPU time (user +
-system) of the launcher and of its other children: the idle workers of
-this host (run it on one host: workers started over ssh are not seen).
+``--seconds`` more and reads, before and after, the CPU time of the
+launcher and of its other children (``_cpu``): the idle workers of this
+host (run it on one host: workers started over ssh are not seen).
 Their heartbeats and idle ticks are what remains; with many workers on
 few CPUs that is taken from whatever runs beside them.
 """
 import argparse
+import os
 import time
 
-import psutil
+from _cpu import cpu_seconds, siblings
 
 import scoop_hpc
 from scoop_hpc import futures
-
-
-def cpu_seconds(processes):
-    """User + system seconds of ``processes`` (those still there)."""
-    total = 0.0
-    for process in processes:
-        try:
-            times = process.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
 
 
 def main():
@@ -37,14 +26,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
-    launcher = psutil.Process().parent()
+    launcher = [os.getppid()]
     list(futures.map(abs, range(2 * scoop_hpc.SIZE)))
     time.sleep(2.0)
-    workers = [p for p in launcher.children()
-               if p.pid != psutil.Process().pid]
-    before = cpu_seconds(workers), cpu_seconds([launcher])
+    workers = siblings()
+    before = cpu_seconds(workers), cpu_seconds(launcher)
     time.sleep(args.seconds)
-    after = cpu_seconds(workers), cpu_seconds([launcher])
+    after = cpu_seconds(workers), cpu_seconds(launcher)
     spent = [b - a for a, b in zip(before, after)]
     print("| idle workers | seconds | their CPU share | ms per worker "
           "and second | launcher's CPU share |")

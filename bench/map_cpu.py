@@ -23,6 +23,7 @@ import statistics
 import time
 
 from _common import futures, report, run, warm_up
+from _cpu import cpu_seconds, siblings, thread_sched
 
 
 def inc(x):
@@ -30,47 +31,21 @@ def inc(x):
     return x + 1
 
 
-def cpu_of(pid):
-    """CPU seconds of every thread of ``pid`` so far (0 if it is gone)."""
-    total = 0
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return 0.0
-    for task in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
-                total += int(stat.read().split()[0])
-        except OSError:      # the thread ended meanwhile
-            continue
-    return total / 1e9
-
-
 def others():
     """``{pid: CPU seconds}`` of the launcher's other children."""
-    me, launcher = os.getpid(), os.getppid()
-    with open(f"/proc/{launcher}/task/{launcher}/children") as children:
-        pids = [int(pid) for pid in children.read().split()]
-    return {pid: cpu_of(pid) for pid in pids if pid != me}
-
-
-def thread_sched():
-    """(CPU seconds, seconds waited for a CPU) of this thread."""
-    with open("/proc/thread-self/schedstat") as stat:
-        ran, waited = stat.read().split()[:2]
-    return int(ran) / 1e9, int(waited) / 1e9
+    return {pid: cpu_seconds([pid]) for pid in siblings()}
 
 
 def one_map(items):
     """Run and account for one map; return its figures in ms."""
     launcher = os.getppid()
-    before, launcher_before = others(), cpu_of(launcher)
+    before, launcher_before = others(), cpu_seconds([launcher])
     ran, waited = thread_sched()
     start = time.perf_counter()
     results = list(futures.map(inc, range(items)))
     wall = time.perf_counter() - start
     ran_after, waited_after = thread_sched()
-    launcher_cpu = cpu_of(launcher) - launcher_before
+    launcher_cpu = cpu_seconds([launcher]) - launcher_before
     after = others()
     if results[-1] != items:
         raise SystemExit("wrong results")

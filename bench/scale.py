@@ -22,7 +22,6 @@ for W=2, so that one sees whether the rate holds at many processes.
 Progress goes to stderr; stdout carries only the Markdown tables.
 """
 import argparse
-import contextlib
 import json
 import os
 import secrets
@@ -31,8 +30,8 @@ import sys
 import time
 
 import _simworkers as sim
-import psutil
 import zmq
+from _cpu import cpu_seconds
 from run import WORKLOADS, Impl, fmt, run_once, scoop_launcher
 
 from scoop_hpc import _procs, subbroker
@@ -52,21 +51,6 @@ _caught = []         # signals noted by ``_note`` during sim, oldest first
 def log(text):
     """Say how far the run got (stderr, outside the report)."""
     print(text, file=sys.stderr, flush=True)
-
-
-def cpu_seconds(procs):
-    """CPU seconds (user + system) used so far by ``procs`` (psutil
-    processes, or None for this one)."""
-    total = 0.0
-    for proc in procs:
-        if proc is None:
-            times = os.times()
-            total += times.user + times.system
-        else:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                times = proc.cpu_times()
-                total += times.user + times.system
-    return total
 
 
 def step_until(broker, deadline, done=lambda: False):
@@ -161,8 +145,8 @@ def measure_round(broker, children, shared, args, workers, nodes=()):
                 len(broker.workers), size, limit))
     log("  %d workers joined in %.1f s" % (size, time.monotonic() - start))
     step_until(broker, time.monotonic() + args.warmup)
-    watched = [None] + [psutil.Process(child.pid) for child in children]
-    subs = [psutil.Process(node.pid) for node in nodes]
+    watched = [os.getpid()] + [child.pid for child in children]
+    subs = [node.pid for node in nodes]
     before = (time.monotonic(), shared.snapshot(), broker.done,
               cpu_seconds(watched[:1]), cpu_seconds(watched[1:]),
               cpu_seconds(subs))
