@@ -211,9 +211,9 @@ def serve_workers(address, key, first, count, shared, slot, want, beat):
                 index = P.unpack(frames[1])
                 tasks[slot] += len(index)
                 by_owner = {}
-                for owner, seq, _ in index:
+                for owner, seq, _, _ in index:
                     by_owner.setdefault(owner, []).append(
-                        (seq, True, 0.0, size))
+                        (seq, True, 0.0, 0.0, size))
                 given = credit
                 for owner, done in by_owner.items():
                     send(sock, [results_head, owner, given, P.pack(done),
@@ -250,7 +250,8 @@ def serve_root(address, key, shared, slot, beat):
             shared.results[slot] += len(P.unpack(frames[3]))
         elif head == heads[P.STEAL]:
             wanted = max(1, P.unpack(frames[1]))
-            index = [(ROOT, next(seqs), size) for _ in range(wanted)]
+            index = [(ROOT, next(seqs), False, size)
+                     for _ in range(wanted)]
             ends.send(side, [heads[P.TASKS], P.pack(index),
                              *payload * wanted])
         elif head == heads[P.WELCOME]:

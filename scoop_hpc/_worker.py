@@ -137,7 +137,8 @@ def serve(config: WorkerConfig, transport) -> int:
         hub.recorder = activity.Recorder(config.name, config.timeline)
         hub.stats_every = config.stats_every
     info = {"name": config.name, "pid": os.getpid(),
-            "host": os.uname().nodename}
+            "host": os.uname().nodename,
+            "cpus": _usable_cpus()}
     welcome = hub.join(info, side=SignedEndpoint(
         transport.connect_side(identity), config.token))
     scoop_hpc.SIZE = hub.size
@@ -221,6 +222,15 @@ def _exit_code(code) -> int:
         return code & 0xFF
     print(code, file=sys.stderr)
     return 1
+
+
+def _usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity: a batch job's
+    share of the node), or the machine's where that cannot be read."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):    # not Linux
+        return os.cpu_count() or 1
 
 
 def _check_parent(parent_pid: int) -> None:

@@ -28,6 +28,12 @@ announcements: a NOTHING that looked before the latest announcement
 does not silence it. An idle job thus wakes no worker for steals,
 however many workers it has.
 
+Crowded hosts (``crowding.py``): on a host with more workers than CPUs,
+tasks marked by their owners as ones that compute go to at most one
+worker per CPU at a time; the owner may always take its own back. The
+other workers of the host wait with their credit, and ask for no
+steals, until a CPU comes free. Unmarked tasks go to every idle worker.
+
 The broker never unpickles a payload: it reads the small envelopes only.
 
 Liveness and replay: the broker keeps, for every task it hands to a
@@ -59,6 +65,7 @@ from collections import deque
 from typing import Deque, Dict, List, Optional, Tuple
 
 from ._transport import protocol as P
+from .crowding import Host, Hosts
 from .errors import TransportError, WorkerLostError
 
 log = logging.getLogger("scoop_hpc.broker")
@@ -89,8 +96,9 @@ def tasks_message(items: list) -> list:
 class _Worker:
     """What the broker knows of one worker."""
 
-    __slots__ = ("identity", "name", "pid", "host", "node", "credit",
-                 "side", "stealing", "quiet", "announced", "seen")
+    __slots__ = ("identity", "name", "pid", "host", "node", "cpus",
+                 "place", "computing", "credit", "side", "stealing",
+                 "quiet", "announced", "seen")
 
     def __init__(self, identity: bytes, info: dict) -> None:
         self.identity = identity
@@ -98,6 +106,10 @@ class _Worker:
         self.pid = info.get("pid")
         self.host = info.get("host")
         self.node = bool(info.get("node"))    # a sub-broker
+        cpus = info.get("cpus")
+        self.cpus = cpus if type(cpus) is int and not self.node else 0
+        self.place: Optional[Host] = None     # set by ``Hosts.join``
+        self.computing = 0       # tasks that compute it holds (not home)
         self.credit = 0
         self.side: Optional[bytes] = None
         self.stealing = False
@@ -152,6 +164,7 @@ class Broker:
         self._closing = False
         self.peak = 0              # the longest the pool has been
         self.stats: Dict[bytes, tuple] = {}   # worker -> (done, queued)
+        self.hosts = Hosts()
         self._handlers = {
             P.HELLO: self._on_hello, P.SIDE_HELLO: self._on_side_hello,
             P.REQUEST: self._on_request, P.TASKS: self._on_tasks,
@@ -243,8 +256,10 @@ class Broker:
         if peer not in self.workers:
             self._order.append(worker)
         else:
+            self.hosts.leave(self.workers[peer])
             self._order[self._order.index(self.workers[peer])] = worker
         self.workers[peer] = worker
+        self.hosts.join(worker)
         index, payload = [], []
         for name, value in self.constants.items():
             index.append((name, len(value)))
@@ -279,11 +294,14 @@ class Broker:
         items = P.split_items(P.unpack(frames[1]), frames, 2)
         flights = self.flights
         for entry, _ in items:
-            if len(entry) != 3 or type(entry[0]) is not bytes \
-                    or type(entry[1]) is not int:
+            if len(entry) != 4 or type(entry[0]) is not bytes \
+                    or type(entry[1]) is not int \
+                    or type(entry[2]) is not bool:
                 raise TransportError(f"malformed task entry {entry!r:.60}")
             flight = flights.get((entry[0], entry[1]))
             if flight is not None:       # given away again: pooled
+                if flight[0] is not None and entry[2]:
+                    self.hosts.release(self.workers.get(flight[0]), 1)
                 flight[0] = None
         self.pool.extend(items)
         self.peak = max(self.peak, len(self.pool))
@@ -318,11 +336,17 @@ class Broker:
         owner = bytes(frames[1])
         index = P.unpack(frames[3])
         flights = self.flights
+        computed = 0       # tasks that compute, which ``peer`` held
         try:
             for entry in index:
-                flights.pop((owner, entry[0]), None)
+                flight = flights.pop((owner, entry[0]), None)
+                if flight is not None and flight[1][0][2] \
+                        and flight[0] == peer:
+                    computed += 1
         except (TypeError, IndexError, KeyError) as exc:
             raise TransportError(f"malformed results index: {exc}") from None
+        if computed:
+            self.hosts.release(self.workers[peer], computed)
         self.done += len(index)
         self._deliver(owner, frames, index)
         credit = P.unpack(frames[2])
@@ -379,23 +403,32 @@ class Broker:
 
         A task goes back to the worker that submitted it only when no
         other worker wants work: its owner may have given it away on
-        purpose (it waits for it with a timeout).
+        purpose (it waits for it with a timeout). A task marked as one
+        that computes goes to a worker of a crowded host only while that
+        host has a CPU without a worker computing (``crowding.py``);
+        else it waits in the pool, and blocked workers ask for no steals.
         """
         if self.draining:
             return
         pool = self.pool
         home = self.routes.get
+        may_compute = self.hosts.may_compute
         hungry = [w for w in self._order if w.credit]
         served: List[Tuple[_Worker, int]] = []   # and what each asked
         while pool and hungry:
-            owner = pool[0][0][0]
-            owner = home(owner, owner)
-            worker = next((w for w in hungry if w.identity != owner),
-                          hungry[0])
+            entry = pool[0][0]
+            owner = home(entry[0], entry[0])
+            worker = self._taker(hungry, owner, entry[2])
+            if worker is None:
+                break               # it waits for a CPU
+            going_home = worker.identity == owner  # nobody else may
+            allowed = may_compute(worker)
             batch = [pool.popleft()]
             while pool and len(batch) < worker.credit:
-                owner = pool[0][0][0]
-                if home(owner, owner) == worker.identity and len(hungry) > 1:
+                entry = pool[0][0]
+                mine = home(entry[0], entry[0]) == worker.identity
+                if mine and len(hungry) > 1 and not going_home \
+                        or entry[2] and not mine and not allowed:
                     break
                 batch.append(pool.popleft())
             self._send_tasks(worker, batch)
@@ -404,32 +437,50 @@ class Broker:
             hungry.remove(worker)  # got less asks again when it idles
             if len(batch) > 1:
                 worker.quiet = False
+        if pool:
+            return
         # restock for those just served that run long tasks: they will ask
         # again, as much as before (short tasks run fastest where they were
         # submitted: they are not fetched before they are wanted)
-        restock = [] if pool else [(w, asked) for w, asked in served
-                                   if asked <= P.LONG_TASKS_CREDIT]
+        restock = [(w, asked) for w, asked in served
+                   if asked <= P.LONG_TASKS_CREDIT]
+        hungry = [w for w in hungry if may_compute(w)]
         if hungry:
             self._steal(hungry, sum(w.credit for w in hungry))
         elif restock:
             self._steal([w for w, _ in restock],
                         sum(asked for _, asked in restock))
 
+    def _taker(self, hungry: List[_Worker], owner: bytes,
+               computes: bool) -> Optional[_Worker]:
+        """Who of ``hungry`` gets a task of ``owner`` next: another
+        worker if one may take it, else its owner, else nobody."""
+        for worker in hungry:
+            if worker.identity != owner and (
+                    not computes or self.hosts.may_compute(worker)):
+                return worker
+        first = hungry[0]
+        return first if first.identity == owner else None
+
     def _send_tasks(self, worker: _Worker, items: list) -> None:
         assignee = worker.identity
         flights = self.flights
         home = self.routes.get
+        computing = 0
         for item in items:
             entry = item[0]
             key = (entry[0], entry[1])
             if home(entry[0], entry[0]) == assignee:   # home: its owner
                 flights.pop(key, None)    # (or its sub-broker) has it
                 continue
+            computing += entry[2]
             flight = flights.get(key)
             if flight is None:
                 flights[key] = [assignee, item, 0]
             else:
                 flight[0], flight[1] = assignee, item
+        if computing:
+            self.hosts.hold(worker, computing)
         self.router.send(worker.identity, tasks_message(items))
 
     def _steal(self, hungry: List[_Worker], wanted: int) -> None:
@@ -490,6 +541,8 @@ class Broker:
         node = self.routes.pop(identity, None)
         for each in gone[1:]:
             del self.routes[each]
+        if worker is not None:
+            self.hosts.leave(worker)
         if node is not None:     # it runs its tasks again on its host
             self.router.send(node, [P.header(P.LOST), identity, P.pack(why)])
         self._drop_owned()
@@ -560,7 +613,7 @@ class Broker:
                 f"{seq} of worker {owner.decode(errors='replace')}; the "
                 f"task had run on {replays + 1} lost workers (--retries "
                 f"{self.retries})"))
-            index.append((seq, False, 0.0, len(frames)))
+            index.append((seq, False, 0.0, 0.0, len(frames)))
             payload.extend(frames)
         self._deliver(owner, [P.header(P.RESULTS), owner, P.pack(0),
                               P.pack(index), *payload], index)

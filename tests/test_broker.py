@@ -22,14 +22,17 @@ def rig():
     ends = []
     welcomes = {}
 
-    def worker(name: bytes, announce: bool = True):
-        """A worker that joined, and has work to give if ``announce``."""
+    def worker(name: bytes, announce: bool = True, cpus=None):
+        """A worker that joined, and has work to give if ``announce``; on
+        a host of ``cpus`` CPUs if given."""
         main = SignedEndpoint(
             ZmqEndpoint(context, "inproc://broker", name), TOKEN)
         side = SignedEndpoint(
             ZmqEndpoint(context, "inproc://broker", name + b"/side"), TOKEN)
-        main.send([P.header(P.HELLO), P.pack(
-            {"name": name.decode(), "pid": 100 + len(ends), "host": "n1"})])
+        info = {"name": name.decode(), "pid": 100 + len(ends), "host": "n1"}
+        if cpus is not None:
+            info["cpus"] = cpus
+        main.send([P.header(P.HELLO), P.pack(info)])
         broker.step(0.5)
         welcome = main.recv(1)
         assert P.kind_of(welcome) == P.WELCOME
@@ -50,8 +53,8 @@ def rig():
     context.destroy(linger=0)
 
 
-def _tasks(owner, *seqs):
-    index = [(owner, seq, 1) for seq in seqs]
+def _tasks(owner, *seqs, computes=False):
+    index = [(owner, seq, computes, 1) for seq in seqs]
     return [P.header(P.TASKS), P.pack(index),
             *[f"payload {s}".encode() for s in seqs]]
 
@@ -69,7 +72,7 @@ def test_idle_worker_steals_from_a_busy_one(rig):
     got = b_main.recv(1)
     assert P.kind_of(got) == P.TASKS
     assert [e[1] for e in P.unpack(got[1])] == [1, 2]   # credit 2
-    assert list(broker.pool)[0][0] == (b"a", 3, 1)      # one left over
+    assert list(broker.pool)[0][0] == (b"a", 3, False, 1)  # one left over
 
 
 def _steals_of(side, steps, broker):
@@ -160,7 +163,7 @@ def test_results_are_relayed_to_their_owner(rig):
     a_main, _ = worker(b"a")
     b_main, _ = worker(b"b")
     b_main.send([P.header(P.RESULTS), b"a", P.pack(0),
-                 P.pack([(1, True, 0.1, 1)]), b"value"])
+                 P.pack([(1, True, 0.1, 0.1, 1)]), b"value"])
     broker.step(0.05)
     got = a_main.recv(1)
     assert P.kind_of(got) == P.RESULTS and bytes(got[4]) == b"value"
@@ -171,7 +174,7 @@ def test_results_carry_the_senders_next_request(rig):
     worker(b"a")
     b_main, _ = worker(b"b")
     b_main.send([P.header(P.RESULTS), b"a", P.pack(2),
-                 P.pack([(1, True, 0.1, 1)]), b"value"])
+                 P.pack([(1, True, 0.1, 0.1, 1)]), b"value"])
     broker.step(0.05)
     assert broker.workers[b"b"].credit == 2
 
@@ -244,7 +247,7 @@ def test_a_replayed_or_altered_message_is_dropped(rig, caplog):
     assert len(broker.pool) == 1
     raw.send(signed)                               # the same message again
     altered = list(signed)
-    altered[1] = P.pack([(b"a", 2, 2)])            # a changed envelope
+    altered[1] = P.pack([(b"a", 2, False, 2)])     # a changed envelope
     raw.send(altered)
     raw.send(signed[:-2] + signed[-1:])            # a frame cut out
     broker.step(0.05)
@@ -301,7 +304,7 @@ def _only(end, kind):
 
 def _result(owner, seq, value=b"value"):
     return [P.header(P.RESULTS), owner, P.pack(0),
-            P.pack([(seq, True, 0.1, 1)]), value]
+            P.pack([(seq, True, 0.1, 0.1, 1)]), value]
 
 
 def _hand_out(broker, owner_side, taker, owner, seq):
@@ -361,7 +364,7 @@ def test_past_its_retries_a_task_fails_naming_worker_host_and_task(trio):
     broker.lose(b"c", "it exited with code 3")
     got = _only(a_main, P.RESULTS)
     assert len(got) == 1
-    (seq, ok, _, count), = P.unpack(got[0][3])
+    (seq, ok, _, _, count), = P.unpack(got[0][3])
     assert (seq, ok) == (7, False)
     error = P.loads(got[0][4:4 + count])
     assert isinstance(error, WorkerLostError)
@@ -443,8 +446,86 @@ def test_draining_hands_out_nothing(trio):
 def test_malformed_entries_from_a_member_are_dropped(trio, caplog):
     broker, ends = trio
     (a_main, a_side), (b_main, _), _ = ends.values()
-    a_side.send([P.header(P.TASKS), P.pack([([1], 2, 1)]), b"x"])
+    a_side.send([P.header(P.TASKS), P.pack([([1], 2, False, 1)]),
+                 b"x"])
     b_main.send([P.header(P.RESULTS), b"a", P.pack(0), P.pack([1, 2])])
     broker.step(0.05)
     assert caplog.text.count("malformed") == 2
     assert not broker.pool and not _only(a_main, P.RESULTS)
+
+
+@pytest.fixture
+def crowded(rig):
+    """Owner a and three hungry workers on a host of 2 CPUs."""
+    broker, worker = rig
+    broker.size = 4
+    a_main, a_side = worker(b"a", cpus=2)
+    takers = [worker(name, announce=False, cpus=2)[0]
+              for name in (b"b", b"c", b"d")]
+    for end in takers:
+        end.send([P.header(P.REQUEST), P.pack(2)])
+    broker.step(0.05)
+    assert P.kind_of(a_side.recv(1)) == P.STEAL
+    return broker, a_main, a_side, takers
+
+
+def _served(takers):
+    """Which takers got tasks, and the sequence numbers each got."""
+    got = {}
+    for index, end in enumerate(takers):
+        for frames in _only(end, P.TASKS):
+            got.setdefault(index, []).extend(
+                e[1] for e in P.unpack(frames[1]))
+    return got
+
+
+def test_tasks_that_compute_go_to_one_worker_per_cpu_of_a_crowded_host(
+        crowded):
+    broker, a_main, a_side, takers = crowded
+    a_side.send(_tasks(b"a", *range(1, 9), computes=True))
+    broker.step(0.05)
+    first = _served(takers)
+    assert sorted(map(len, first.values())) == [2, 2]   # 2 CPUs, credit 2
+    assert len(broker.pool) == 4                        # they wait
+    holder = next(iter(first))
+    takers[holder].send([P.header(P.RESULTS), b"a", P.pack(0),
+                         P.pack([(seq, True, 0.1, 0.1, 1)
+                                 for seq in first[holder]]),
+                         *[b"v"] * len(first[holder])])
+    broker.step(0.05)
+    _only(a_main, P.RESULTS)
+    then = _served(takers)      # a CPU came free: the idle one gets two
+    assert list(then) == [({0, 1, 2} - set(first)).pop()]
+    assert len(then[list(then)[0]]) == 2
+
+
+def test_tasks_that_wait_go_to_every_idle_worker_of_a_crowded_host(crowded):
+    broker, _, a_side, takers = crowded
+    a_side.send(_tasks(b"a", *range(1, 7)))
+    broker.step(0.05)
+    assert sorted(map(len, _served(takers).values())) == [2, 2, 2]
+
+
+def test_a_crowded_hosts_waiting_tasks_go_home_to_their_owner(crowded):
+    broker, a_main, a_side, takers = crowded
+    a_side.send(_tasks(b"a", *range(1, 9), computes=True))
+    broker.step(0.05)
+    assert len(_served(takers)) == 2
+    a_main.send([P.header(P.REQUEST), P.pack(8)])   # the owner is idle
+    broker.step(0.05)
+    home = _only(a_main, P.TASKS)
+    assert [e[1] for e in P.unpack(home[0][1])] == [5, 6, 7, 8]
+    assert not broker.pool and not _served(takers)
+
+
+def test_a_lost_workers_cpu_goes_to_another(crowded):
+    broker, _, a_side, takers = crowded
+    a_side.send(_tasks(b"a", *range(1, 5), computes=True))
+    broker.step(0.05)
+    first = _served(takers)
+    lost = sorted(first)[0]
+    broker.lose(b"bcd"[lost:lost + 1], "it exited with code 1")
+    broker.step(0.05)
+    then = _served(takers)      # its two tasks run again, on the idle one
+    assert list(then) == [({0, 1, 2} - set(first)).pop()]
+    assert sorted(then[list(then)[0]]) == sorted(first[lost])

@@ -97,7 +97,8 @@ def _valid(kind: bytes) -> list:
     return {
         P.HELLO: [P.header(P.HELLO), P.pack({"name": "w1"})],
         P.REQUEST: [P.header(P.REQUEST), P.pack(3)],
-        P.TASKS: [P.header(P.TASKS), P.pack([(b"w1", 1, len(payload))]),
+        P.TASKS: [P.header(P.TASKS),
+                  P.pack([(b"w1", 1, False, len(payload))]),
                   *payload],
         P.SET_CONST: [P.header(P.SET_CONST), b"c", *payload],
     }[kind]

@@ -38,7 +38,7 @@ def test_the_last_task_asks_ahead_when_tasks_take_milliseconds(
         for _ in range(10):
             hub.pace.record(probe, seconds)
     heard = _BROKER["heard"]
-    hub.local.append(_Foreign(b"w0", 1, P.dumps((probe, (), {}))))
+    hub.local.append(_Foreign(b"w0", 1, False, P.dumps((probe, (), {}))))
     hub.run(lambda: bool(heard))
     if asks_ahead:
         assert P.kind_of(heard[0]) == P.REQUEST
@@ -74,7 +74,8 @@ def test_work_that_arrives_after_a_steal_found_none_is_announced(hub):
     assert P.kind_of(side.sent[0]) == P.NOTHING
     seen = P.unpack(side.sent[0][1])
     hub._on_tasks([P.header(P.TASKS),
-                   P.pack([(b"w0", 1, 1), (b"w0", 2, 1)]), b"a", b"b"])
+                   P.pack([(b"w0", 1, False, 1), (b"w0", 2, False, 1)]),
+                   b"a", b"b"])
     assert _heard(router) == (P.HAVE_WORK, seen + 1)
     hub.submit(abs, (-1,), {})          # announced already: no message
     assert router.recv(0.1) is None

@@ -41,7 +41,7 @@ class Trap:
 def crafted_messages(trap: bytes, name: bytes) -> list:
     """One message of every kind, each carrying the trap pickle."""
     payload = [b"\0" * 32, trap]                 # a payload with a fake MAC
-    index_tasks = pickle.dumps([(name, 1, len(payload))])
+    index_tasks = pickle.dumps([(name, 1, False, len(payload))])
     return [
         [P.header(P.HELLO), trap],
         [P.header(P.HELLO), P.pack({"name": "w0"})],
@@ -50,10 +50,10 @@ def crafted_messages(trap: bytes, name: bytes) -> list:
         [P.header(P.HAVE_WORK), P.pack(1)],
         [P.header(P.NOTHING), P.pack(1)],
         [P.header(P.SET_CONST), b"name", *payload],
-        [P.header(P.TASKS), P.pack([(name, 1, 2)]), *payload],
+        [P.header(P.TASKS), P.pack([(name, 1, False, 2)]), *payload],
         [P.header(P.TASKS), index_tasks, *payload],
-        [P.header(P.RESULTS), b"w0", P.pack(1), P.pack([(1, True, 0.1, 2)]),
-         *payload],
+        [P.header(P.RESULTS), b"w0", P.pack(1),
+         P.pack([(1, True, 0.1, 0.1, 2)]), *payload],
         [P.header(P.RESULTS), b"w0", trap, trap, trap],
         [trap],
         [P.header(P.TASKS), trap, trap, b"x" * 40],

@@ -1,9 +1,10 @@
 """The pace of a hub: credit, steals and result batching from durations."""
 import functools
+import time
 
 import pytest
 
-from scoop_hpc._runtime import pace
+from scoop_hpc._runtime import cpuclock, pace
 from scoop_hpc._runtime.pace import Pace
 
 
@@ -69,3 +70,25 @@ def test_ask_ahead_only_for_tasks_of_milliseconds(seconds, ahead):
         for _ in range(20):
             p.record(slow, seconds)
     assert p.ahead(slow) is ahead
+
+
+def test_a_function_computes_once_its_tasks_demanded_a_cpu_most_of_the_time():
+    p = Pace()
+    assert not p.computes(quick)          # not seen: not marked
+    p.note_busy(quick, 0.004, 0.0039)
+    p.note_busy(slow, 0.3, 0.001)
+    assert p.computes(quick) and not p.computes(slow)
+    for _ in range(8):                    # its tasks began to wait
+        p.note_busy(quick, 0.3, 0.001)
+    assert not p.computes(quick)
+
+
+def test_a_threads_cpu_demand_counts_running_not_sleeping():
+    start = cpuclock.demand()
+    end = time.thread_time() + 0.02
+    while time.thread_time() < end:
+        pass
+    spun = cpuclock.demand() - start
+    time.sleep(0.05)
+    slept = cpuclock.demand() - start - spun
+    assert spun >= 0.02 and slept < 0.01

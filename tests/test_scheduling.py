@@ -6,7 +6,7 @@ from the figures they guard.
 """
 import pytest
 
-from .conftest import launch
+from .conftest import PYTHON, launch, run_watched
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -224,3 +224,42 @@ def test_big_job(program, name):
     source, expected = BIG_JOB[name]
     run = launch(["-n", "16", program(_SIXTEEN + source)], timeout=50)
     assert run.returncode == 0 and run.stdout.strip() == expected, run
+
+
+_CROWDED = """
+        import time
+        import scoop_hpc
+        from scoop_hpc import futures
+        def spin(x):                 # 4 ms on a CPU
+            start, end = time.monotonic(), time.thread_time() + 0.004
+            while time.thread_time() < end:
+                pass
+            return scoop_hpc.WORKER_NAME, start, time.monotonic()
+        def nap(x):
+            start = time.monotonic()
+            time.sleep(0.3)
+            return scoop_hpc.WORKER_NAME, start, time.monotonic()
+        def most_at_once(spans, but=None):
+            ends = [(s, 1) for w, s, _ in spans if w != but]
+            ends += [(e, -1) for w, _, e in spans if w != but]
+            now = most = 0
+            for _, step in sorted(ends):
+                now += step
+                most = max(most, now)
+            return most
+        if __name__ == "__main__":
+            list(futures.map(nap, range(8)))   # every worker has joined
+            list(futures.map(spin, range(50)))    # they compute: learnt
+            spins = list(futures.map(spin, range(50)))
+            naps = list(futures.map(nap, range(8)))
+            print(most_at_once(spins, but=scoop_hpc.WORKER_NAME),
+                  most_at_once(naps) >= 3)
+"""
+
+
+def test_a_crowded_host_computes_on_one_worker_per_cpu(program):
+    """4 workers on 1 CPU: tasks known to compute run on one worker
+    besides the root at a time; tasks that wait still run on all."""
+    run = run_watched(["taskset", "-c", "0", PYTHON, "-m", "scoop_hpc",
+                       "-n", "4", program(_CROWDED)], timeout=50)
+    assert run.returncode == 0 and run.stdout.strip() == "1 True", run

@@ -88,14 +88,14 @@ def rig():
 
 
 def _tasks(owner, *seqs):
-    index = [(owner, seq, 1) for seq in seqs]
+    index = [(owner, seq, False, 1) for seq in seqs]
     return [P.header(P.TASKS), P.pack(index),
             *[f"payload {s}".encode() for s in seqs]]
 
 
 def _results(owner, *seqs):
     return [P.header(P.RESULTS), owner, P.pack(0),
-            P.pack([(seq, True, 0.1, 1) for seq in seqs]),
+            P.pack([(seq, True, 0.1, 0.1, 1) for seq in seqs]),
             *[f"result {s}".encode() for s in seqs]]
 
 
@@ -130,7 +130,8 @@ def test_a_task_runs_on_another_host_and_its_results_come_home(rig):
     rig.pump()
     got = _recv(b_main, P.TASKS)
     assert [e[1] for e in P.unpack(got[1])] == [1, 2, 3]
-    assert [i[0] for i in rig.nodes[b"nA"].pool] == [(b"a1", 4, 1)]  # home
+    assert [i[0] for i in rig.nodes[b"nA"].pool] == [
+        (b"a1", 4, False, 1)]                   # home
     assert set(rig.root.flights) == {(b"a1", 1), (b"a1", 2), (b"a1", 3)}
     for seq in (1, 2, 3):
         b_main.send(_results(b"a1", seq))

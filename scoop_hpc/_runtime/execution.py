@@ -42,6 +42,12 @@ def is_chunk(fn: Any, args: tuple) -> bool:
     return fn in (map_chunk, reduce_chunk, scan_chunk) and len(args) > 1
 
 
+def kind_of(fn: Any, args: tuple) -> Any:
+    """The callable whose tasks ``fn(*args)`` is one of: the mapped
+    callable, for a chunk of a map."""
+    return args[0] if is_chunk(fn, args) else fn
+
+
 def describe_task(fn: Any, args: tuple) -> str:
     """Name a task by its callable; a map chunk by the mapped callable."""
     if is_chunk(fn, args):

@@ -45,7 +45,7 @@ import scoop_hpc
 from .._transport import protocol as P
 from ..errors import RemoteTraceback, SerializationError, WorkerLostError
 from ..errors import TimeoutError as FuturesTimeout
-from . import execution
+from . import cpuclock, execution
 from .constants import SharedConstants
 from .future import PENDING, RUNNING, Future, call_callbacks
 from .pace import Pace
@@ -68,12 +68,14 @@ _BEATS = 1000          # ... hears about this many a second at most (a beat
 class _Foreign:
     """A task received from the broker, owned by another worker."""
 
-    __slots__ = ("owner", "seq", "payload")
+    __slots__ = ("owner", "seq", "computes", "payload")
     _reserved = 0  # nobody here waits for it: parked only in strict waits
 
-    def __init__(self, owner: bytes, seq: int, payload: list) -> None:
+    def __init__(self, owner: bytes, seq: int, computes: bool,
+                 payload: list) -> None:
         self.owner = owner
         self.seq = seq
+        self.computes = computes   # as its owner marked it (pace.py)
         self.payload = payload
 
 
@@ -467,15 +469,17 @@ class Hub:
         try:
             fn, args, kwargs = P.loads(task.payload)
         except BaseException as exc:  # noqa: BLE001 - goes to the caller
-            fn, args = None, ()
+            fn, args, busy = None, (), 0.0
             value, ok = execution.Failure(exc, None), False
         else:
             if self._before(fn):
                 start = time.perf_counter()
+            busy = cpuclock.demand()
             try:
                 value, ok = fn(*args, **kwargs), True
             except BaseException as exc:  # noqa: BLE001 - to the caller
                 value, ok = execution.Failure(exc, fn), False
+            busy = cpuclock.demand() - busy
         duration = time.perf_counter() - start
         self.pace.record(fn, duration)
         if self.recorder is not None:
@@ -491,15 +495,15 @@ class Hub:
                 error.__cause__ = RemoteTraceback(value.text)
             frames = P.dumps(execution.Failure(error, fn))
             ok = False
-        self._queue_result(task.owner, task.seq, ok, duration, frames)
+        self._queue_result(task.owner, task.seq, ok, duration, busy, frames)
 
     # -- results -------------------------------------------------------------
     def _queue_result(self, owner: bytes, seq: int, ok: bool,
-                      duration: float, frames: list) -> None:
+                      duration: float, busy: float, frames: list) -> None:
         batch = self._results.get(owner)
         if batch is None:
             batch = self._results[owner] = ([], [])
-        batch[0].append((seq, ok, duration, len(frames)))
+        batch[0].append((seq, ok, duration, busy, len(frames)))
         batch[1].extend(frames)
         if not self._pending:
             self._first_pending = time.monotonic()
@@ -548,9 +552,9 @@ class Hub:
         self.asked = False  # the broker answers a request once
         # newest first onto the stack: the batch runs in the order it was
         # submitted, as it would have over workers taking one task each
-        for (owner, seq, _), payload in reversed(items):
+        for (owner, seq, computes, _), payload in reversed(items):
             if owner != self.identity:
-                self.local.append(_Foreign(owner, seq, payload))
+                self.local.append(_Foreign(owner, seq, computes, payload))
                 continue
             fut = self.remote.pop(seq, None)  # came back home
             if fut is not None and fut._state is RUNNING:
@@ -561,11 +565,13 @@ class Hub:
 
     def _on_results(self, frames: list) -> None:
         items = P.split_items(P.unpack(frames[3]), frames, 4)
-        for (seq, ok, duration, _), payload in items:
+        for (seq, ok, duration, busy, _), payload in items:
             fut = self.remote.pop(seq, None)
             if fut is None or fut.done():
                 continue
             fut.duration = duration
+            self.pace.note_busy(execution.kind_of(fut._fn, fut._args),
+                                duration, busy)
             try:
                 value = P.loads(payload)
             except Exception as exc:  # noqa: BLE001
@@ -629,6 +635,7 @@ class Hub:
     def _give_away(self, side, wanted: int) -> None:
         """Send the oldest queued tasks to the broker (see pace.py)."""
         local, parked = self.local, self.parked
+        computes = self.pace.computes
         self.dry = True  # before looking: a submit from now on announces
         seen = self.announced  # ... and counts past what was seen here
         take = self.pace.give(wanted, len(local))
@@ -640,7 +647,8 @@ class Hub:
             except IndexError:
                 break
             if type(item) is _Foreign:
-                index.append((item.owner, item.seq, len(item.payload)))
+                index.append((item.owner, item.seq, item.computes,
+                              len(item.payload)))
                 frames.extend(item.payload)
                 continue
             with self.state_lock:
@@ -648,7 +656,9 @@ class Hub:
                     continue
                 item._state = RUNNING
             self.remote[item._seq] = item
-            index.append((self.identity, item._seq, len(item._payload)))
+            index.append((self.identity, item._seq, computes(
+                execution.kind_of(item._fn, item._args)),
+                len(item._payload)))
             frames.extend(item._payload)
         if index:
             self.dry = False

@@ -23,6 +23,18 @@ measures how long its tasks run and sizes its traffic to them:
 It also remembers which mapped functions have long items (``mapping.py``
 sends no probe ahead of their next maps). Only that: a function whose
 items were quick may be given far bigger ones next time.
+
+And, for the tasks this process submits, whether each function's tasks
+*compute*: the worker that runs a task reports its CPU demand (the time
+its thread ran or waited to run, ``cpuclock``) beside its wall time,
+and a function whose tasks demanded a CPU for ``COMPUTES`` of their time
+or more (a running mean) computes. Its
+tasks are marked so when they are given away: on a host with more
+workers than CPUs the broker hands such tasks to at most one worker per
+CPU at a time (more would only take turns on the CPUs, each woken
+process costing its switches and caches), while tasks that wait (on
+files, the network, other tasks) still go to every idle worker. A
+function not yet seen is not marked.
 """
 from __future__ import annotations
 
@@ -38,6 +50,7 @@ AHEAD_MAX = 0.05       # ... up to this
 _WEIGHT = 0.25         # of the newest duration in the running means
 _FLOOR = 1e-6          # seconds: a task takes at least this in the means
 _MAX_KINDS = 256       # functions whose durations are kept, at most
+COMPUTES = 0.5         # CPU demand / wall time of tasks that compute
 
 
 def _kind(fn: Any) -> Tuple[Any, Any]:
@@ -47,30 +60,45 @@ def _kind(fn: Any) -> Tuple[Any, Any]:
             getattr(fn, "__qualname__", type(fn).__qualname__))
 
 
+def _note(means: Dict[Tuple[Any, Any], float], key: Tuple[Any, Any],
+          value: float) -> None:
+    """Move the running mean ``means[key]`` towards ``value``."""
+    mean = means.get(key)
+    if mean is None:
+        if len(means) >= _MAX_KINDS:
+            means.clear()
+        means[key] = value
+    else:
+        means[key] = mean + (value - mean) * _WEIGHT
+
+
 class Pace:
     """Running means of task durations: the whole process's, and each
     function's."""
 
-    __slots__ = ("grain", "_kinds", "_long")
+    __slots__ = ("grain", "_kinds", "_long", "_busy")
 
     def __init__(self) -> None:
         self.grain = HOLD        # a worker starts as if tasks were long
         self._kinds: Dict[Tuple[Any, Any], float] = {}
         self._long: set = set()   # code of functions with long items
+        self._busy: Dict[Tuple[Any, Any], float] = {}  # demand share
 
     def record(self, fn: Callable, seconds: float) -> None:
         """Count a task of ``fn`` that ran for ``seconds``."""
         seconds = max(seconds, _FLOOR)
         self.grain += (seconds - self.grain) * _WEIGHT
-        kinds = self._kinds
-        key = _kind(fn)
-        mean = kinds.get(key)
-        if mean is None:
-            if len(kinds) >= _MAX_KINDS:
-                kinds.clear()
-            kinds[key] = seconds
-        else:
-            kinds[key] = mean + (seconds - mean) * _WEIGHT
+        _note(self._kinds, _kind(fn), seconds)
+
+    def note_busy(self, fn: Callable, seconds: float, busy: float) -> None:
+        """Count a task of ``fn`` (the mapped function, for a chunk) that
+        ran elsewhere for ``seconds``, ``busy`` of them on a CPU or
+        waiting for one."""
+        _note(self._busy, _kind(fn), min(1.0, busy / max(seconds, _FLOOR)))
+
+    def computes(self, fn: Callable) -> bool:
+        """Whether tasks of ``fn`` are known to keep their CPU busy."""
+        return self._busy.get(_kind(fn), 0.0) >= COMPUTES
 
     def note_items(self, fn: Callable, long: bool) -> None:
         """Remember whether the items of a map of ``fn`` take long."""

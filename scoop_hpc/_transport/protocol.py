@@ -10,12 +10,17 @@ carry one small ``marshal``-encoded index frame, then the payload frames of
 every item in order; the index says how many frames each item owns, so the
 broker can split and re-batch items without unpickling them::
 
-    TASKS    [HDR, index[(owner, seq, nframes), ...], *payload_frames]
-    RESULTS  [HDR, owner, credit, index[(seq, ok, seconds, nframes), ...],
+    TASKS    [HDR, index[(owner, seq, computes, nframes), ...],
               *payload_frames]
+    RESULTS  [HDR, owner, credit,
+              index[(seq, ok, seconds, busy, nframes), ...], *payload_frames]
 
 A RESULTS message also carries the sender's request for ``credit`` more
 tasks (0 for none), so a busy worker sends one message per finished task.
+``seconds`` is a task's wall time, ``busy`` the time its thread ran or
+waited to run (``cpuclock``); from them a task's owner learns which
+functions' tasks compute, and marks those (``computes``) when it gives
+them away (``pace.py``).
 
 A payload is ``dumps(obj)``: its MAC (``mac_frames``, keyed by the
 job's secret, over the frames that follow), one pickle frame, then the
