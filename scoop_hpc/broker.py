@@ -85,6 +85,26 @@ def _count(frames: list) -> int:
     return count
 
 
+def _taker(hungry: list, owner: bytes, computes: bool,
+           full: set) -> Optional["_Worker"]:
+    """Who of ``hungry`` gets a task of ``owner`` next: another worker if
+    one may take it (for a task that computes, a seated one first, else
+    one whose host is not ``full``), else its owner, else nobody."""
+    if not computes:
+        for worker in hungry:
+            if worker.identity != owner:
+                return worker
+    else:
+        for worker in hungry:
+            if worker.seated and worker.identity != owner:
+                return worker
+        for worker in hungry:
+            if worker.place not in full and worker.identity != owner:
+                return worker
+    first = hungry[0]
+    return first if first.identity == owner else None
+
+
 def tasks_message(items: list) -> list:
     """A TASKS message carrying ``items`` ((entry, payload frames) each)."""
     message = [P.header(P.TASKS), P.pack([entry for entry, _ in items])]
@@ -97,8 +117,8 @@ class _Worker:
     """What the broker knows of one worker."""
 
     __slots__ = ("identity", "name", "pid", "host", "node", "cpus",
-                 "place", "computing", "credit", "side", "stealing",
-                 "quiet", "announced", "seen")
+                 "place", "computing", "seated", "owns", "credit", "side",
+                 "stealing", "quiet", "announced", "seen")
 
     def __init__(self, identity: bytes, info: dict) -> None:
         self.identity = identity
@@ -109,7 +129,8 @@ class _Worker:
         cpus = info.get("cpus")
         self.cpus = cpus if type(cpus) is int and not self.node else 0
         self.place: Optional[Host] = None     # set by ``Hosts.join``
-        self.computing = 0       # tasks that compute it holds (not home)
+        self.computing = 0       # marked tasks it holds (crowding.py)
+        self.seated = self.owns = False
         self.credit = 0
         self.side: Optional[bytes] = None
         self.stealing = False
@@ -293,6 +314,8 @@ class Broker:
     def _on_tasks(self, peer: bytes, frames: list) -> None:
         items = P.split_items(P.unpack(frames[1]), frames, 2)
         flights = self.flights
+        worker = self._sides.get(peer)
+        owns = False
         for entry, _ in items:
             if len(entry) != 4 or type(entry[0]) is not bytes \
                     or type(entry[1]) is not int \
@@ -303,11 +326,15 @@ class Broker:
                 if flight[0] is not None and entry[2]:
                     self.hosts.release(self.workers.get(flight[0]), 1)
                 flight[0] = None
+            elif entry[2] and worker is not None \
+                    and entry[0] == worker.identity:
+                owns = True
         self.pool.extend(items)
         self.peak = max(self.peak, len(self.pool))
-        worker = self._sides.get(peer)
         if worker is not None:
             worker.stealing = False
+            if owns:
+                self.hosts.own(worker)
 
     def _on_nothing(self, peer: bytes, frames: list) -> None:
         worker = self._sides[peer]
@@ -345,13 +372,14 @@ class Broker:
                     computed += 1
         except (TypeError, IndexError, KeyError) as exc:
             raise TransportError(f"malformed results index: {exc}") from None
-        if computed:
-            self.hosts.release(self.workers[peer], computed)
         self.done += len(index)
         self._deliver(owner, frames, index)
+        worker = self.workers[peer]
         credit = P.unpack(frames[2])
         if credit:
-            self.workers[peer].credit = credit
+            worker.credit = credit
+        if computed:
+            self.hosts.release(worker, computed)
 
     def _deliver(self, owner: bytes, frames: list, index: list) -> None:
         """Send a RESULTS message to ``owner``, or to its sub-broker."""
@@ -405,24 +433,24 @@ class Broker:
         other worker wants work: its owner may have given it away on
         purpose (it waits for it with a timeout). A task marked as one
         that computes goes to a worker of a crowded host only while that
-        host has a CPU without a worker computing (``crowding.py``);
+        host has a CPU free of computing processes (``crowding.py``);
         else it waits in the pool, and blocked workers ask for no steals.
         """
         if self.draining:
             return
         pool = self.pool
         home = self.routes.get
-        may_compute = self.hosts.may_compute
         hungry = [w for w in self._order if w.credit]
+        full = self.hosts.full()    # hosts that are, as the step goes on
         served: List[Tuple[_Worker, int]] = []   # and what each asked
         while pool and hungry:
             entry = pool[0][0]
             owner = home(entry[0], entry[0])
-            worker = self._taker(hungry, owner, entry[2])
+            worker = _taker(hungry, owner, entry[2], full)
             if worker is None:
                 break               # it waits for a CPU
             going_home = worker.identity == owner  # nobody else may
-            allowed = may_compute(worker)
+            allowed = worker.seated or worker.place not in full
             batch = [pool.popleft()]
             while pool and len(batch) < worker.credit:
                 entry = pool[0][0]
@@ -437,6 +465,8 @@ class Broker:
             hungry.remove(worker)  # got less asks again when it idles
             if len(batch) > 1:
                 worker.quiet = False
+            if worker.place is not None and worker.place.full():
+                full.add(worker.place)
         if pool:
             return
         # restock for those just served that run long tasks: they will ask
@@ -444,23 +474,13 @@ class Broker:
         # submitted: they are not fetched before they are wanted)
         restock = [(w, asked) for w, asked in served
                    if asked <= P.LONG_TASKS_CREDIT]
-        hungry = [w for w in hungry if may_compute(w)]
+        if full:
+            hungry = [w for w in hungry if w.seated or w.place not in full]
         if hungry:
             self._steal(hungry, sum(w.credit for w in hungry))
         elif restock:
             self._steal([w for w, _ in restock],
                         sum(asked for _, asked in restock))
-
-    def _taker(self, hungry: List[_Worker], owner: bytes,
-               computes: bool) -> Optional[_Worker]:
-        """Who of ``hungry`` gets a task of ``owner`` next: another
-        worker if one may take it, else its owner, else nobody."""
-        for worker in hungry:
-            if worker.identity != owner and (
-                    not computes or self.hosts.may_compute(worker)):
-                return worker
-        first = hungry[0]
-        return first if first.identity == owner else None
 
     def _send_tasks(self, worker: _Worker, items: list) -> None:
         assignee = worker.identity
@@ -479,8 +499,7 @@ class Broker:
                 flights[key] = [assignee, item, 0]
             else:
                 flight[0], flight[1] = assignee, item
-        if computing:
-            self.hosts.hold(worker, computing)
+        self.hosts.hold(worker, computing)
         self.router.send(worker.identity, tasks_message(items))
 
     def _steal(self, hungry: List[_Worker], wanted: int) -> None:

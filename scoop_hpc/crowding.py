@@ -1,47 +1,64 @@
-"""Crowded hosts: at most one worker per CPU runs tasks that compute.
+"""Crowded hosts: at most one process per CPU runs tasks that compute.
 
 A worker's HELLO says how many CPUs it may use (its affinity); the
 broker counts each host's workers. An owner marks the tasks it gives
 away that *compute* (their function's tasks ran on a CPU, or waited for
 one, most of their time: ``_runtime/pace.py``). On a host with more
-workers than CPUs such tasks go to at most one worker per CPU at a time:
-more would only take turns on the CPUs, each woken process costing the
-others its switches, messages and caches. A worker that holds some may
-get more (it is awake, and counted); the others wait with their credit
-until a CPU comes free: a holder's results, a holder giving its queued
-ones away, or its loss. Tasks not marked (their function waits, or has
-not been seen yet) go to every idle worker.
+workers than CPUs, such tasks go to a worker only while the host has a
+CPU that no process computing holds: more would only take turns on the
+CPUs, each woken process costing the others its switches, messages and
+caches. Computing are
 
-The broker's worker records carry ``host`` and ``cpus`` (from HELLO),
-``place`` (their :class:`Host`, set here) and ``computing`` (how many
-marked tasks they hold, not counting those that went home to their
-owner).
+- the workers *seated*: handed marked tasks, until they hold none and
+  ask for no more (a seated worker that asks again keeps its seat and
+  is served first: it is awake, its caches warm);
+- the owners of marked tasks on the host that are busy (asking for no
+  work): a job's root cuts and consumes a map's chunks on a CPU of its
+  own.
+
+A seated worker may get more, and an owner may always take its own
+tasks back; the others wait with their credit until a CPU comes free.
+Tasks not marked (their function waits, or has not been seen yet) go to
+every idle worker.
+
+The broker's worker records carry ``host``, ``cpus`` and ``credit``, and
+the fields this module keeps: ``place`` (their :class:`Host`),
+``computing`` (marked tasks held, not counting those that went home to
+their owner), ``seated`` and ``owns``.
 """
 from __future__ import annotations
 
-from typing import Dict
+from typing import Dict, List, Set
 
 
 class Host:
-    """The workers of one host, its CPUs, and how many of the workers
-    hold tasks that compute."""
+    """The workers of one host, its CPUs, the workers seated, and the
+    owners of marked tasks among its workers."""
 
-    __slots__ = ("workers", "cpus", "computing")
+    __slots__ = ("workers", "cpus", "seated", "owners")
 
     def __init__(self) -> None:
-        self.workers = self.cpus = self.computing = 0
+        self.workers = self.cpus = self.seated = 0
+        self.owners: List = []
 
     def full(self) -> bool:
-        """Whether a worker holding no task that computes may get none:
-        the host has more workers than CPUs, and as many computing."""
-        return self.workers > self.cpus <= self.computing
+        """Whether a worker not seated may get no marked task: the host
+        has more workers than CPUs, and a process computing on each."""
+        if self.workers <= self.cpus:
+            return False
+        busy = self.seated
+        for owner in self.owners:
+            if not owner.seated and not owner.credit:
+                busy += 1
+        return busy >= self.cpus
 
 
 class Hosts:
-    """Each host's count of workers, CPUs and workers computing."""
+    """Each host's workers, CPUs and processes computing."""
 
     def __init__(self) -> None:
         self.by_name: Dict[str, Host] = {}
+        self.crowded: Set[Host] = set()   # more workers than CPUs
 
     def join(self, worker) -> None:
         """Count ``worker`` on its host, if it said how many CPUs it has
@@ -53,37 +70,56 @@ class Hosts:
             place.workers += 1
             place.cpus = max(place.cpus, worker.cpus)
             worker.place = place
+            if place.workers > place.cpus:
+                self.crowded.add(place)
 
-    @staticmethod
-    def leave(worker) -> None:
+    def leave(self, worker) -> None:
         """``worker`` left: its host counts it no more."""
         place = worker.place
         if place is not None:
             place.workers -= 1
-            if worker.computing:
-                place.computing -= 1
+            if place.workers <= place.cpus:
+                self.crowded.discard(place)
+            if worker.seated:
+                place.seated -= 1
+            if worker.owns:
+                place.owners.remove(worker)
             worker.place, worker.computing = None, 0
+            worker.seated = worker.owns = False
 
     @staticmethod
-    def may_compute(worker) -> bool:
-        """Whether ``worker`` may get tasks that compute: it holds some,
-        or its host is not counted, or not full."""
-        place = worker.place
-        return bool(worker.computing) or place is None or not place.full()
+    def own(worker) -> None:
+        """``worker`` gave away marked tasks of its own."""
+        if worker.place is not None and not worker.owns:
+            worker.owns = True
+            worker.place.owners.append(worker)
+
+    def full(self) -> Set[Host]:
+        """The hosts where only seated workers may get marked tasks."""
+        return {place for place in self.crowded if place.full()}
 
     @staticmethod
     def hold(worker, count: int) -> None:
-        """``worker`` was handed ``count`` more tasks that compute."""
-        if worker.place is not None:
-            if not worker.computing:
-                worker.place.computing += 1
-            worker.computing += count
+        """``worker`` was handed ``count`` marked tasks (0: only others,
+        and it holds no marked task: it leaves its seat)."""
+        if worker.place is None:
+            return
+        worker.computing += count
+        if worker.computing and not worker.seated:
+            worker.seated = True
+            worker.place.seated += 1
+        elif not worker.computing and worker.seated:
+            worker.seated = False
+            worker.place.seated -= 1
 
     @staticmethod
     def release(worker, count: int) -> None:
-        """``worker`` (None: it was lost) holds ``count`` tasks that
-        compute no more: they ended, or it gave them away."""
-        if worker is not None and worker.computing:
-            worker.computing = max(0, worker.computing - count)
-            if not worker.computing:
-                worker.place.computing -= 1
+        """``worker`` (None: it was lost) holds ``count`` marked tasks no
+        more: they ended, or it gave them away. It keeps its seat while
+        it holds others, or asks for more (set its credit first)."""
+        if worker is None or not worker.computing:
+            return
+        worker.computing = max(0, worker.computing - count)
+        if not worker.computing and not worker.credit:
+            worker.seated = False
+            worker.place.seated -= 1

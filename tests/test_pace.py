@@ -78,6 +78,9 @@ def test_a_function_computes_once_its_tasks_demanded_a_cpu_most_of_the_time():
     p.note_busy(quick, 0.004, 0.0039)
     p.note_busy(slow, 0.3, 0.001)
     assert p.computes(quick) and not p.computes(slow)
+    for _ in range(4):                    # it lost the CPU a while
+        p.note_busy(quick, 0.004, 0.001)
+    assert p.computes(quick)
     for _ in range(8):                    # its tasks began to wait
         p.note_busy(quick, 0.3, 0.001)
     assert not p.computes(quick)

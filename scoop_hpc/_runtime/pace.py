@@ -28,7 +28,10 @@ And, for the tasks this process submits, whether each function's tasks
 *compute*: the worker that runs a task reports its CPU demand (the time
 its thread ran or waited to run, ``cpuclock``) beside its wall time,
 and a function whose tasks demanded a CPU for ``COMPUTES`` of their time
-or more (a running mean) computes. Its
+or more (a running mean) computes, until the mean falls below
+``COMPUTES / 2``: a task of a function that computes may lose a few
+milliseconds to the machine (a virtual CPU taken away by its host) and
+look idle for them, while tasks that sleep or wait show a few percent. Its
 tasks are marked so when they are given away: on a host with more
 workers than CPUs the broker hands such tasks to at most one worker per
 CPU at a time (more would only take turns on the CPUs, each woken
@@ -76,13 +79,14 @@ class Pace:
     """Running means of task durations: the whole process's, and each
     function's."""
 
-    __slots__ = ("grain", "_kinds", "_long", "_busy")
+    __slots__ = ("grain", "_kinds", "_long", "_busy", "_computing")
 
     def __init__(self) -> None:
         self.grain = HOLD        # a worker starts as if tasks were long
         self._kinds: Dict[Tuple[Any, Any], float] = {}
         self._long: set = set()   # code of functions with long items
         self._busy: Dict[Tuple[Any, Any], float] = {}  # demand share
+        self._computing: set = set()   # kinds whose tasks compute
 
     def record(self, fn: Callable, seconds: float) -> None:
         """Count a task of ``fn`` that ran for ``seconds``."""
@@ -94,11 +98,19 @@ class Pace:
         """Count a task of ``fn`` (the mapped function, for a chunk) that
         ran elsewhere for ``seconds``, ``busy`` of them on a CPU or
         waiting for one."""
-        _note(self._busy, _kind(fn), min(1.0, busy / max(seconds, _FLOOR)))
+        key = _kind(fn)
+        _note(self._busy, key, min(1.0, busy / max(seconds, _FLOOR)))
+        share = self._busy[key]
+        if share >= COMPUTES:
+            if len(self._computing) >= _MAX_KINDS:
+                self._computing.clear()
+            self._computing.add(key)
+        elif share < COMPUTES / 2:
+            self._computing.discard(key)
 
     def computes(self, fn: Callable) -> bool:
         """Whether tasks of ``fn`` are known to keep their CPU busy."""
-        return self._busy.get(_kind(fn), 0.0) >= COMPUTES
+        return _kind(fn) in self._computing
 
     def note_items(self, fn: Callable, long: bool) -> None:
         """Remember whether the items of a map of ``fn`` take long."""
