@@ -29,10 +29,11 @@ does not silence it. An idle job thus wakes no worker for steals,
 however many workers it has.
 
 Crowded hosts (``crowding.py``): on a host with more workers than CPUs,
-tasks marked by their owners as ones that compute go to at most one
-worker per CPU at a time; the owner may always take its own back. The
-other workers of the host wait with their credit, and ask for no
-steals, until a CPU comes free. Unmarked tasks go to every idle worker.
+tasks marked by their owners as ones that compute go to a worker only
+while the host has a CPU free of computing processes (seated workers,
+busy owners); the owner may always take its own back. The other workers
+of the host wait with their credit, and ask for no steals, until a CPU
+comes free. Unmarked tasks go to every idle worker.
 
 The broker never unpickles a payload: it reads the small envelopes only.
 
@@ -632,7 +633,7 @@ class Broker:
                 f"{seq} of worker {owner.decode(errors='replace')}; the "
                 f"task had run on {replays + 1} lost workers (--retries "
                 f"{self.retries})"))
-            index.append((seq, False, 0.0, 0.0, len(frames)))
+            index.append((seq, False, 0.0, -1.0, len(frames)))
             payload.extend(frames)
         self._deliver(owner, [P.header(P.RESULTS), owner, P.pack(0),
                               P.pack(index), *payload], index)
