@@ -442,7 +442,7 @@ class Broker:
         pool = self.pool
         home = self.routes.get
         hungry = [w for w in self._order if w.credit]
-        full = self.hosts.full()    # hosts that are, as the step goes on
+        full = self.hosts.full_places()   # more as the step goes on
         served: List[Tuple[_Worker, int]] = []   # and what each asked
         while pool and hungry:
             entry = pool[0][0]

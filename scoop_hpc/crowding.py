@@ -94,7 +94,7 @@ class Hosts:
             worker.owns = True
             worker.place.owners.append(worker)
 
-    def full(self) -> Set[Host]:
+    def full_places(self) -> Set[Host]:
         """The hosts where only seated workers may get marked tasks."""
         return {place for place in self.crowded if place.full()}
 

@@ -33,9 +33,8 @@ or more (a running mean) computes, until the mean falls below
 milliseconds to the machine (a virtual CPU taken away by its host) and
 look idle for them, while tasks that sleep or wait show a few percent. Its
 tasks are marked so when they are given away: on a host with more
-workers than CPUs the broker hands such tasks to at most one worker per
-CPU at a time (more would only take turns on the CPUs, each woken
-process costing its switches and caches), while tasks that wait (on
+workers than CPUs the broker hands such tasks out only while a CPU is
+free of computing processes (``crowding.py``), while tasks that wait (on
 files, the network, other tasks) still go to every idle worker. A
 function not yet seen is not marked.
 """
