@@ -35,6 +35,13 @@ busy owners); the owner may always take its own back. The other workers
 of the host wait with their credit, and ask for no steals, until a CPU
 comes free. Unmarked tasks go to every idle worker.
 
+Every worker hears how many CPUs the job's workers have between them (a
+worker beyond its host's CPUs adds none): in SIZE, at most every
+``TELL_CPUS_EVERY`` seconds as workers join and leave. A map of a
+function that computes cuts its chunks by that count, not by the workers
+(``_runtime/mapping.py``). A sub-broker says how many of its host's
+workers have no CPU of their own (STATS).
+
 The broker never unpickles a payload: it reads the small envelopes only.
 
 Liveness and replay: the broker keeps, for every task it hands to a
@@ -76,6 +83,8 @@ _GREETINGS = (P.HELLO, P.SIDE_HELLO)
 HEARTBEAT_TIMEOUT = 10.0   # seconds of silence that make a worker lost
 RETRIES = 3                # replays of a task whose worker was lost
 ROOT = b"w0"               # watched by its launcher, not by heartbeats
+TELL_CPUS_EVERY = 0.5      # seconds between SIZE messages as the job's
+#                            CPUs change
 
 
 def _count(frames: list) -> int:
@@ -187,6 +196,10 @@ class Broker:
         self.peak = 0              # the longest the pool has been
         self.stats: Dict[bytes, tuple] = {}   # worker -> (done, queued)
         self.hosts = Hosts()
+        self.sub_excess: Dict[bytes, int] = {}  # sub-broker -> its workers
+        #                                         beyond their host's CPUs
+        self._cpus_told = size
+        self._next_tell = 0.0
         self._handlers = {
             P.HELLO: self._on_hello, P.SIDE_HELLO: self._on_side_hello,
             P.REQUEST: self._on_request, P.TASKS: self._on_tasks,
@@ -213,10 +226,11 @@ class Broker:
             self.handle(*got)
             timeout = 0
         self._feed()
-        if self.heartbeat:
-            now = time.monotonic()
-            if now >= self._next_check:
-                self._check_heartbeats(now)
+        now = time.monotonic()
+        if self.heartbeat and now >= self._next_check:
+            self._check_heartbeats(now)
+        if now >= self._next_tell and self._cpus_told != self.cpus():
+            self._tell_size(now)
 
     def handle(self, peer: bytes, frames: list) -> None:
         """Dispatch one message from ``peer``; drop malformed ones."""
@@ -243,7 +257,18 @@ class Broker:
     def resize(self, size: int) -> None:
         """Tell every worker that the job now has ``size`` workers."""
         self.size = size
-        self._to_workers([P.header(P.SIZE), P.pack(size)])
+        self._tell_size(time.monotonic())
+
+    def cpus(self) -> int:
+        """How many of the job's workers have a CPU of their own."""
+        return max(1, self.size - self.hosts.excess
+                   - sum(self.sub_excess.values()))
+
+    def _tell_size(self, now: float) -> None:
+        """Tell every worker the job's workers and CPUs."""
+        self._cpus_told = cpus = self.cpus()
+        self._next_tell = now + TELL_CPUS_EVERY
+        self._to_workers([P.header(P.SIZE), P.pack(self.size), P.pack(cpus)])
 
     def drain(self) -> None:
         """Hand out no more tasks; tell every worker to start none."""
@@ -286,7 +311,7 @@ class Broker:
         for name, value in self.constants.items():
             index.append((name, len(value)))
             payload.extend(value)
-        info = {"size": self.size, "broker": "broker",
+        info = {"size": self.size, "cpus": self.cpus(), "broker": "broker",
                 "constants": index, "heartbeat": self.heartbeat,
                 "retries": self.retries}
         self.router.send(peer, [P.header(P.WELCOME), P.pack(info),
@@ -344,8 +369,10 @@ class Broker:
             worker.quiet = True
 
     def _on_stats(self, peer: bytes, frames: list) -> None:
-        done, queued = P.unpack(frames[1])
+        done, queued, *excess = P.unpack(frames[1])
         self.stats[peer] = (int(done), int(queued))
+        if excess and self.workers[peer].node:
+            self.sub_excess[peer] = max(0, int(excess[0]))
 
     def progress(self) -> tuple:
         """``(workers joined, tasks done, tasks queued)`` as last told."""
@@ -563,6 +590,7 @@ class Broker:
             del self.routes[each]
         if worker is not None:
             self.hosts.leave(worker)
+            self.sub_excess.pop(identity, None)
         if node is not None:     # it runs its tasks again on its host
             self.router.send(node, [P.header(P.LOST), identity, P.pack(why)])
         self._drop_owned()

@@ -41,6 +41,10 @@ class Host:
         self.workers = self.cpus = self.seated = 0
         self.owners: List = []
 
+    def excess(self) -> int:
+        """How many of the host's workers have no CPU of their own."""
+        return max(0, self.workers - self.cpus)
+
     def full(self) -> bool:
         """Whether a worker not seated may get no marked task: the host
         has more workers than CPUs, and a process computing on each."""
@@ -59,6 +63,7 @@ class Hosts:
     def __init__(self) -> None:
         self.by_name: Dict[str, Host] = {}
         self.crowded: Set[Host] = set()   # more workers than CPUs
+        self.excess = 0   # workers beyond their hosts' CPUs, all hosts
 
     def join(self, worker) -> None:
         """Count ``worker`` on its host, if it said how many CPUs it has
@@ -67,8 +72,10 @@ class Hosts:
             place = self.by_name.get(worker.host)
             if place is None:
                 place = self.by_name[worker.host] = Host()
+            self.excess -= place.excess()
             place.workers += 1
             place.cpus = max(place.cpus, worker.cpus)
+            self.excess += place.excess()
             worker.place = place
             if place.workers > place.cpus:
                 self.crowded.add(place)
@@ -77,7 +84,9 @@ class Hosts:
         """``worker`` left: its host counts it no more."""
         place = worker.place
         if place is not None:
+            self.excess -= place.excess()
             place.workers -= 1
+            self.excess += place.excess()
             if place.workers <= place.cpus:
                 self.crowded.discard(place)
             if worker.seated:

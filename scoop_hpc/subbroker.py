@@ -17,7 +17,9 @@ many tasks as its hungry workers want, when stealing on its host found
 none. A STEAL from the root is served from its pool, then from its
 workers' queues. Results for an owner on another host leave in one
 message per owner at the end of each step. Constants, SIZE, DRAIN and
-SHUTDOWN pass through it; a worker it loses it reports (LOST), and the
+SHUTDOWN pass through it (the job's CPUs in SIZE are the root's count:
+the sub-broker tells the root, in STATS, how many of its host's workers
+have no CPU of their own); a worker it loses it reports (LOST), and the
 root tells it of those the agent saw die. The root answers for what a
 sub-broker holds: if the sub-broker is lost, so are its workers, and its
 tasks run again elsewhere.
@@ -61,6 +63,7 @@ class SubBroker(Broker):
 
     def __init__(self, router, up, up_side, welcome: list) -> None:
         info = P.unpack(welcome[1])
+        self.root_cpus = info.get("cpus", info["size"])
         super().__init__(router, info["size"], info["heartbeat"],
                          info["retries"])
         for (name, _), value in P.split_items(info["constants"], welcome, 2):
@@ -74,6 +77,7 @@ class SubBroker(Broker):
         self.setting: Dict[bytes, deque] = {}  # name -> (who, value)
         self.pids: Dict[bytes, int] = {}
         self._told = (0, 0)     # replays and failures the root knows of
+        self._excess_told = 0   # workers beyond the host's CPUs, ditto
         self.heard = time.monotonic()
         self._next_beat = self._next_stats = 0.0
         self._up_handlers = {
@@ -126,10 +130,14 @@ class SubBroker(Broker):
             self.up_side.send([P.header(P.HEARTBEAT)])
             beat = heartbeat_period(self.size, self.heartbeat)
             self._next_beat = now + (beat or _STEP)
-        if self.stats and now >= self._next_stats:
+        excess = self.hosts.excess
+        if ((self.stats or excess != self._excess_told)
+                and now >= self._next_stats):
             self._next_stats = now + _STATS_EVERY
+            self._excess_told = excess
             done, queued = self.progress()[1:]
-            self.up.send([P.header(P.STATS), P.pack((done, queued))])
+            self.up.send([P.header(P.STATS),
+                          P.pack((done, queued, excess))])
         while self.newly_lost:      # silent: make sure they are gone
             pid = self.pids.get(self.newly_lost.pop())
             if pid:
@@ -255,7 +263,13 @@ class SubBroker(Broker):
             self._publish(name, list(value), peer)
         self.router.send(peer, frames)
 
+    def cpus(self) -> int:
+        """The job's CPUs, as the root counts them."""
+        return self.root_cpus
+
     def _up_size(self, frames: list) -> None:
+        if len(frames) > 2:
+            self.root_cpus = P.unpack(frames[2])
         self.resize(P.unpack(frames[1]))
 
     def _up_lost(self, frames: list) -> None:

@@ -4,6 +4,7 @@ import time
 import pytest
 import zmq
 
+from scoop_hpc import broker as broker_mod
 from scoop_hpc._transport import protocol as P
 from scoop_hpc._transport.signing import SignedEndpoint, SignedRouter
 from scoop_hpc._transport.zmq import ZmqEndpoint, ZmqRouter
@@ -322,7 +323,7 @@ def _hand_out(broker, owner_side, taker, owner, seq):
 def trio(rig):
     broker, worker = rig
     ends = {name: worker(name) for name in (b"a", b"b", b"c")}
-    broker.size = 3
+    broker.resize(3)
     for main, _ in ends.values():
         _take(main, 0.05)
     return broker, ends
@@ -537,3 +538,46 @@ def test_a_lost_workers_cpu_goes_to_another(crowded):
     then = _served(takers)      # its two tasks run again, on another
     assert len(then) == 1 and lost not in then
     assert sorted(next(iter(then.values()))) == sorted(first[lost])
+
+
+def _sizes(end):
+    """The (workers, CPUs) of the SIZE messages ``end`` got."""
+    return [(P.unpack(f[1]), P.unpack(f[2])) for f in _only(end, P.SIZE)]
+
+
+def test_workers_hear_how_many_cpus_the_jobs_workers_have(rig,
+                                                          monkeypatch):
+    """2 CPUs for 4 workers on one host, 1 for another worker: 3 CPUs.
+    The count is told as it changes, at most every TELL_CPUS_EVERY."""
+    broker, worker = rig
+    clock = [time.monotonic()]
+    monkeypatch.setattr(broker_mod.time, "monotonic", lambda: clock[0])
+    broker.resize(5)
+    ends = [worker(name, announce=False, cpus=2)[0]
+            for name in (b"a", b"b", b"c", b"d")]
+    assert P.unpack(worker.welcomes[b"d"][1])["cpus"] == 5 - 2
+    assert _sizes(ends[0]) == []             # told at most every ...
+    clock[0] += broker_mod.TELL_CPUS_EVERY
+    broker.step(0)
+    assert _sizes(ends[0]) == [(5, 3)]
+    broker.lose(b"d", "it exited with code 1")   # b, c and a: 1 too many
+    assert _sizes(ends[0]) == [(4, 3)]
+    broker.lose(b"c", "it exited with code 1")
+    assert _sizes(ends[0]) == [(3, 3)]
+
+
+def test_a_sub_brokers_workers_beyond_their_cpus_count_too(rig):
+    broker, _ = rig
+    context = rig[1].context
+    node = SignedEndpoint(ZmqEndpoint(context, "inproc://broker", b"n1"),
+                          TOKEN)
+    node.send([P.header(P.HELLO), P.pack({"name": "n1", "pid": 7,
+                                          "host": "h", "node": True})])
+    broker.resize(10)
+    broker.step(0.05)
+    node.send([P.header(P.STATS), P.pack((0, 0, 6))])   # 8 on 2 CPUs
+    broker.step(0.05)
+    assert broker.cpus() == 4
+    broker.lose(b"n1", "it exited with code 1")
+    assert broker.cpus() == broker.size
+    node.close()

@@ -55,6 +55,17 @@ def test_chunks_carry_between_floor_and_target_seconds(
     assert len(chunker.take()) == pytest.approx(seconds / per_item, abs=1)
 
 
+def test_chunks_of_a_function_that_computes_spread_over_the_cpus(hub):
+    """256 workers with 2 CPUs between them: 2,000 items of 1 ms go one a
+    chunk while their function waits, 20 a chunk once it computes."""
+    hub.size, hub.cpus = 256, 2
+    chunker = mapping.Chunker(hub, square, (range(2000),))
+    chunker._per_item = 1e-3
+    assert len(chunker.take()) == 1
+    hub.pace.note_busy(square, 1e-3, 1e-3)
+    assert len(chunker.take()) == mapping.TARGET / 1e-3
+
+
 def test_the_floor_gives_way_to_big_items(hub):
     hub.size = 2
     chunker = mapping.Chunker(hub, len, (range(64),))
@@ -86,7 +97,7 @@ def test_a_big_job_probes_with_one_chunk_then_opens_gradually(big_job):
     assert chunker.window == 5
     chunker.observe(_Done(mapping.FLOOR), len(chunker.take()))
     assert chunker.window == chunker.full  # a chunk long enough to trust
-    assert not big_job.pace.long_items(square)
+    assert big_job.pace.item_time(square) is not None
 
 
 def test_a_probe_that_does_not_come_back_opens_the_whole_window(big_job):
@@ -100,10 +111,13 @@ def test_no_probe_for_long_items_seen_before_big_items_or_small_jobs(
         big_job):
     first = mapping.Chunker(big_job, square, (range(100),))
     first.observe(_Done(0.01), 1)           # 10 ms an item
-    assert big_job.pace.long_items(square)
+    assert big_job.pace.item_time(square) == pytest.approx(0.01)
     assert not mapping.Chunker(big_job, square, (range(100),)).probing
     big = mapping.Chunker(big_job, len, (range(64),))
     big.weigh([b"x" * (mapping.FLOOR_BYTES // mapping.BIG)], 1)
     assert not big.probing and big.window == big.full
+    big_job.cpus = 1                        # ... unless they compute now
+    big_job.pace.note_busy(square, 0.01, 0.01)   # on fewer CPUs
+    assert mapping.Chunker(big_job, square, (range(100),)).probing
     small_job = Hub(b"w0", endpoint=object(), size=mapping.PROBE_FROM - 1)
     assert not mapping.Chunker(small_job, len, (range(64),)).probing

@@ -232,6 +232,7 @@ _CROWDED = """
         import time
         import scoop_hpc
         from scoop_hpc import futures
+        from scoop_hpc._runtime import context
         def spin(x):                 # 4 ms on a CPU
             start, end = time.monotonic(), time.thread_time() + 0.004
             while time.thread_time() < end:
@@ -255,15 +256,16 @@ _CROWDED = """
             spins = list(futures.map(spin, range(50)))
             naps = list(futures.map(nap, range(8)))
             print(most_at_once(spins, but=scoop_hpc.WORKER_NAME) <= 1,
-                  most_at_once(naps) >= 3)
+                  most_at_once(naps) >= 3, context.current().cpus)
 """
 
 
 def test_a_crowded_host_computes_on_one_worker_per_cpu(program):
     """4 workers on 1 CPU: tasks known to compute run on at most one
     worker besides the root at a time (none while the root is busy);
-    tasks that wait still run on all."""
+    tasks that wait still run on all; the root hears that the job's
+    workers have one CPU between them."""
     cpu = min(os.sched_getaffinity(0))      # one this test may use
     run = run_watched(["taskset", "-c", str(cpu), PYTHON, "-m", "scoop_hpc",
                        "-n", "4", program(_CROWDED)], timeout=50)
-    assert run.returncode == 0 and run.stdout.strip() == "True True", run
+    assert run.returncode == 0 and run.stdout.strip() == "True True 1", run

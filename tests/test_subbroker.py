@@ -1,6 +1,8 @@
 """Sub-brokers under the job's broker, on real ZeroMQ sockets (inproc):
 the root broker, two sub-brokers (hosts A and B) and their workers, all
 stepped by the test one turn at a time."""
+import time
+
 import pytest
 import zmq
 
@@ -50,11 +52,13 @@ class Rig:
         self.pump()
         return node
 
-    def worker(self, name: bytes, at: str = "inproc://root"):
+    def worker(self, name: bytes, at: str = "inproc://root", cpus=None):
         main = self.endpoint(at, name)
         side = self.endpoint(at, name + b"/side")
-        main.send([P.header(P.HELLO), P.pack(
-            {"name": name.decode(), "pid": None, "host": at})])
+        info = {"name": name.decode(), "pid": None, "host": at}
+        if cpus is not None:
+            info["cpus"] = cpus
+        main.send([P.header(P.HELLO), P.pack(info)])
         self.pump()
         assert P.kind_of(main.recv(1)) == P.WELCOME
         side.send([P.header(P.SIDE_HELLO), name])
@@ -249,3 +253,22 @@ def test_a_worker_its_sub_broker_loses_is_reported_to_the_root(rig):
     rig.pump()
     assert rig.root.lost[b"a2"] == "no heartbeat for 10.0 s"
     assert rig.root.size == 2 and node.size == 2   # the root's SIZE
+
+
+def test_workers_behind_sub_brokers_hear_the_jobs_cpus(rig):
+    """Host A: 3 workers on 1 CPU; host B: 1 worker on 4 CPUs: 2 CPUs."""
+    rig = _hosts_a_and_b(rig, 4)
+    ends = [rig.worker(name, "inproc://nA", cpus=1)[0]
+            for name in (b"a1", b"a2", b"a3")]
+    ends.append(rig.worker(b"b1", "inproc://nB", cpus=4)[0])
+    heard = {}
+    deadline = time.monotonic() + 4    # told every second at most
+    while len(heard) < 4 or set(heard.values()) != {(4, 2)}:
+        assert time.monotonic() < deadline, heard
+        rig.pump()
+        for index, end in enumerate(ends):
+            while (frames := end.recv(0)) is not None:
+                if P.kind_of(frames) == P.SIZE:
+                    heard[index] = (P.unpack(frames[1]),
+                                    P.unpack(frames[2]))
+    assert rig.root.cpus() == 2

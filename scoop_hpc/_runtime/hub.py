@@ -117,6 +117,7 @@ class Hub:
         self.identity = identity
         self.endpoint = endpoint
         self.size = size
+        self.cpus = size  # workers with a CPU of their own (the broker's)
         self.greenlet = getcurrent()
         self.thread = threading.get_ident()
         self.runnable: deque = deque()
@@ -178,6 +179,7 @@ class Hub:
             self._handle(frames)
         welcome = P.unpack(frames[1])
         self.size = welcome["size"]
+        self.cpus = welcome.get("cpus", self.size)
         self.constants.welcome(P.split_items(welcome["constants"], frames,
                                              2))
         if side is not None:
@@ -605,6 +607,7 @@ class Hub:
 
     def _on_size(self, frames: list) -> None:
         self.size = P.unpack(frames[1])
+        self.cpus = P.unpack(frames[2]) if len(frames) > 2 else self.size
         scoop_hpc.SIZE = self.size
 
     # -- the side thread -----------------------------------------------------

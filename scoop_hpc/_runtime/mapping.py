@@ -4,7 +4,11 @@ A map submits one task per chunk, keeps a bounded window of chunks in
 flight (so a generator of a million items streams), and sizes each chunk
 from the measured time per item: chunks grow towards ``TARGET`` seconds
 each, and never above an eighth of the remaining items per worker, so
-every worker gets work and a slow item delays little, but never below
+every worker gets work and a slow item delays little (for a function
+whose tasks compute, per worker with a CPU of its own: on a host with
+more workers than CPUs no more than one process per CPU runs them,
+``crowding.py``, and one-item chunks would cost more in messages than
+they spread), but never below
 ``FLOOR`` seconds: a task's messages cost tens of microseconds, and
 waking an idle worker much more where workers outnumber cores, so
 spreading less work than that over more workers (256 workers on 20,000
@@ -28,8 +32,9 @@ milliseconds in all. No probe is sent
   than the probe's round trip;
 - for items of ``FLOOR_BYTES / BIG`` bytes or more: their chunks hold a
   few items at most anyway, and they spread at once, as the bytes travel;
-- for a function whose items took ``FLOOR / 2`` seconds or more at the
-  end of its last map here (``Pace.long_items``).
+- for a function whose items, at the end of its last map here, took so
+  long that this map's chunks would hold one each anyway
+  (``Pace.item_time``).
 """
 from __future__ import annotations
 
@@ -79,9 +84,10 @@ class Chunker:
         self._bytes_per_item = 0.0
         self.full = 4 * hub.size + 2
         self.trusted = False      # a chunk ran long enough to time items
+        last = hub.pace.item_time(fn)
         self.probing = (not self.may_block and hub.size >= PROBE_FROM
                         and hub.endpoint is not None
-                        and not hub.pace.long_items(fn))
+                        and (last is None or self._size_for(last) > 1))
         self.landed = 0
 
     @property
@@ -115,8 +121,7 @@ class Chunker:
         if fut.duration >= FLOOR / 2:
             self.trusted = True
         if self.trusted:     # the map's last estimate is what is kept
-            self.hub.pace.note_items(self.fn,
-                                     self._per_item >= FLOOR / 2)
+            self.hub.pace.note_items(self.fn, self._per_item)
 
     def probe_over(self) -> bool:
         """The probe took ``PROBE_WAIT``: open the window (returns whether
@@ -135,10 +140,16 @@ class Chunker:
     def _size(self) -> int:
         if self._per_item is None:
             return 1
-        per_item = max(self._per_item, 1e-8)
+        return self._size_for(self._per_item)
+
+    def _size_for(self, per_item: float) -> int:
+        """Items a chunk takes, if each takes ``per_item`` seconds."""
+        per_item = max(per_item, 1e-8)
         size = int(TARGET / per_item)
         if self._left is not None:
-            size = min(size, -(-self._left // (8 * self.hub.size)))
+            hub = self.hub
+            spread = hub.cpus if hub.pace.computes(self.fn) else hub.size
+            size = min(size, -(-self._left // (8 * spread)))
         floor = int(FLOOR / per_item)
         if self._bytes_per_item:
             floor = min(floor, int(FLOOR_BYTES / self._bytes_per_item))

@@ -20,9 +20,11 @@ measures how long its tasks run and sizes its traffic to them:
   function is known to be quick; then results travel together, at most
   ``RESULT_AGE`` late (the hub loop checks their age between tasks).
 
-It also remembers which mapped functions have long items (``mapping.py``
-sends no probe ahead of their next maps). Only that: a function whose
-items were quick may be given far bigger ones next time.
+It also remembers how long the items of each mapped function took at
+the end of its last map: ``mapping.py`` sends no probe ahead of the next
+map when items that long would go one a chunk anyway. Only that: a
+function whose items were quick may be given far bigger ones next time,
+so a map never starts with chunks cut to an earlier map's items.
 
 And, for the tasks this process submits, whether each function's tasks
 *compute*: the worker that runs a task reports its CPU demand (the time
@@ -40,7 +42,7 @@ function not yet seen is not marked.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from .._transport import protocol as P
 
@@ -78,12 +80,12 @@ class Pace:
     """Running means of task durations: the whole process's, and each
     function's."""
 
-    __slots__ = ("grain", "_kinds", "_long", "_busy", "_computing")
+    __slots__ = ("grain", "_kinds", "_items", "_busy", "_computing")
 
     def __init__(self) -> None:
         self.grain = HOLD        # a worker starts as if tasks were long
         self._kinds: Dict[Tuple[Any, Any], float] = {}
-        self._long: set = set()   # code of functions with long items
+        self._items: Dict[Any, float] = {}  # code -> seconds an item
         self._busy: Dict[Tuple[Any, Any], float] = {}  # demand share
         self._computing: set = set()   # kinds whose tasks compute
 
@@ -111,21 +113,19 @@ class Pace:
         """Whether tasks of ``fn`` are known to keep their CPU busy."""
         return _kind(fn) in self._computing
 
-    def note_items(self, fn: Callable, long: bool) -> None:
-        """Remember whether the items of a map of ``fn`` take long."""
+    def note_items(self, fn: Callable, seconds: float) -> None:
+        """Remember that the items of a map of ``fn`` take ``seconds``."""
         code = getattr(fn, "__code__", None)   # a partial's cost varies
         if code is None:
             return
-        if not long:
-            self._long.discard(code)
-        elif code not in self._long:
-            if len(self._long) >= _MAX_KINDS:
-                self._long.clear()
-            self._long.add(code)
+        if code not in self._items and len(self._items) >= _MAX_KINDS:
+            self._items.clear()
+        self._items[code] = seconds
 
-    def long_items(self, fn: Callable) -> bool:
-        """Whether the items of a map of ``fn`` took long before."""
-        return getattr(fn, "__code__", None) in self._long
+    def item_time(self, fn: Callable) -> Optional[float]:
+        """How long the items of the last map of ``fn`` took (None: not
+        known)."""
+        return self._items.get(getattr(fn, "__code__", None))
 
     @property
     def short(self) -> bool:

@@ -53,6 +53,7 @@ SET_CONST = b"C"    # [HDR, name, *payload]            define a constant
 NOTHING = b"N"      # [HDR, marshal(count)]            steal found nothing
 #                                                      (notices seen: count)
 STATS = b"Q"        # [HDR, marshal((done, queued))]   progress, every 1 s
+#                     (+ workers beyond their CPUs, from a sub-broker)
 HEARTBEAT = b"B"    # [HDR]                            alive (side socket;
 #                                                      the broker answers)
 # Sub-broker -> broker (a sub-broker joins with HELLO, info["node"] true).
@@ -69,7 +70,8 @@ CONST = b"K"        # [HDR, name, *payload]            a constant, to all
 CONST_ACK = b"k"    # [HDR, name, marshal(error)]      reply to SET_CONST
 STEAL = b"X"        # [HDR, marshal(n)]                give away work
 SHUTDOWN = b"S"     # [HDR]                            leave now
-SIZE = b"Z"         # [HDR, marshal(n)]                the job has n workers
+SIZE = b"Z"         # [HDR, marshal(n), marshal(c)]    the job has n workers,
+#                                                      c with a CPU each
 DRAIN = b"D"        # [HDR]                            start no more tasks
 
 # A request (credit) for at most this many tasks says that the worker's
