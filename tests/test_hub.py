@@ -1,4 +1,6 @@
 """One hub against a bare ZeroMQ router standing for the broker."""
+import time
+
 import pytest
 import zmq
 
@@ -85,3 +87,35 @@ def test_work_that_arrives_after_a_steal_found_none_is_announced(hub):
     assert P.kind_of(side.sent[-1]) == P.NOTHING
     hub.submit(abs, (-2,), {})
     assert _heard(router) == (P.HAVE_WORK, P.unpack(side.sent[-1][1]) + 1)
+
+
+def _spin():
+    """2 ms of this thread's CPU time."""
+    end = time.thread_time() + 0.002
+    while time.thread_time() < end:
+        pass
+    _BROKER["heard"].append("spun")
+
+
+def _busy_reported(hub, fn):
+    """Run a task of ``fn`` from another worker; the CPU demand its
+    result reports."""
+    hub.local.append(_Foreign(b"w0", 1, False, P.dumps((fn, (), {}))))
+    hub.run(lambda: bool(_BROKER["heard"]))
+    _BROKER["heard"].clear()
+    while True:
+        frames = _BROKER["router"].recv(1)[1]
+        if P.kind_of(frames) == P.RESULTS:
+            return P.unpack(frames[3])[0][3]
+
+
+def test_a_new_functions_cpu_demand_is_measured_after_quick_tasks(hub):
+    """Recent tasks took microseconds (one in BUSY_SAMPLE measured), but
+    the first task of a function not seen here is measured, as are the
+    next ones while they take long enough."""
+    for _ in range(50):
+        hub.pace.record(probe, 1e-5)
+    assert hub.pace.short
+    assert _busy_reported(hub, _spin) >= 0.0015
+    assert _busy_reported(hub, _spin) >= 0.0015
+    assert _busy_reported(hub, probe) == -1.0   # quick: not this one

@@ -471,7 +471,10 @@ class Hub:
     def _run_foreign(self, task: _Foreign) -> None:
         # the CPU demand costs about 4 us a task: measured for every task
         # while tasks take a millisecond or more, for one in BUSY_SAMPLE
-        # when they are shorter (their owner needs no more to mark them)
+        # when they are shorter (their owner needs no more to mark them),
+        # but for every task of a function whose tasks here took
+        # MEASURE_FROM or more, or are not known yet (measured from the
+        # unpickled task on: a first map's items here, after quick ones)
         self._foreign_run += 1
         sample = not self.pace.short \
             or not self._foreign_run % BUSY_SAMPLE
@@ -483,7 +486,9 @@ class Hub:
             fn, args = None, ()
             value, ok = execution.Failure(exc, None), False
         else:
-            if self._before(fn):
+            late = not sample and self.pace.measures(fn)
+            if self._before(fn) or late:
+                sample = sample or late
                 start = time.perf_counter()
                 busy = cpuclock.demand() if sample else 0.0
             try:

@@ -55,6 +55,8 @@ _WEIGHT = 0.25         # of the newest duration in the running means
 _FLOOR = 1e-6          # seconds: a task takes at least this in the means
 _MAX_KINDS = 256       # functions whose durations are kept, at most
 COMPUTES = 0.5         # CPU demand / wall time of tasks that compute
+MEASURE_FROM = 0.00025  # seconds a task lasts (mean) for its CPU demand
+#                         to be measured whatever the recent tasks were
 
 
 def _kind(fn: Any) -> Tuple[Any, Any]:
@@ -140,6 +142,11 @@ class Pace:
         """Whether tasks of ``fn`` are known to be short (results may then
         wait for the next one)."""
         return self._kinds.get(_kind(fn), HOLD) * PREFETCH < HOLD
+
+    def measures(self, fn: Callable) -> bool:
+        """Whether tasks of ``fn`` are long enough, or new enough here,
+        for the CPU demand of each to be measured."""
+        return self._kinds.get(_kind(fn), HOLD) >= MEASURE_FROM
 
     def ahead(self, fn: Callable) -> bool:
         """Whether to ask for the next task as the last queued one, of
