@@ -95,3 +95,17 @@ def test_a_threads_cpu_demand_counts_running_not_sleeping():
     time.sleep(0.05)
     slept = cpuclock.demand() - start - spun
     assert spun >= 0.02 and slept < 0.01
+
+
+def test_a_thread_that_never_blocked_demanded_a_cpu_all_along():
+    """Its whole wall time counts, though a host that takes its virtual
+    CPU away for a while shows that time in no counter; a thread that
+    slept counts its CPU time and run-queue wait only."""
+    start = cpuclock.mark()
+    end = time.thread_time() + 0.001   # under the GIL's switch interval
+    while time.thread_time() < end:
+        pass
+    assert cpuclock.since(start, 1.0) == 1.0
+    start = cpuclock.mark()
+    time.sleep(0.05)
+    assert cpuclock.since(start, 0.05) < 0.01

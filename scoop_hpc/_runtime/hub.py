@@ -469,7 +469,7 @@ class Hub:
                     or self.draining)
 
     def _run_foreign(self, task: _Foreign) -> None:
-        # the CPU demand costs about 4 us a task: measured for every task
+        # the CPU demand costs about 6 us a task: measured for every task
         # while tasks take a millisecond or more, for one in BUSY_SAMPLE
         # when they are shorter (their owner needs no more to mark them),
         # but for every task of a function whose tasks here took
@@ -479,7 +479,7 @@ class Hub:
         sample = not self.pace.short \
             or not self._foreign_run % BUSY_SAMPLE
         start = time.perf_counter()
-        busy = cpuclock.demand() if sample else 0.0
+        mark = cpuclock.mark() if sample else None
         try:
             fn, args, kwargs = P.loads(task.payload)
         except BaseException as exc:  # noqa: BLE001 - goes to the caller
@@ -490,13 +490,13 @@ class Hub:
             if self._before(fn) or late:
                 sample = sample or late
                 start = time.perf_counter()
-                busy = cpuclock.demand() if sample else 0.0
+                mark = cpuclock.mark() if sample else None
             try:
                 value, ok = fn(*args, **kwargs), True
             except BaseException as exc:  # noqa: BLE001 - to the caller
                 value, ok = execution.Failure(exc, fn), False
         duration = time.perf_counter() - start
-        busy = cpuclock.demand() - busy if sample else -1.0  # same span
+        busy = -1.0 if mark is None else cpuclock.since(mark, duration)
         self.pace.record(fn, duration)
         if self.recorder is not None:
             self.recorder.add(fn, args, start, duration)

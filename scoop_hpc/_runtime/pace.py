@@ -28,12 +28,13 @@ so a map never starts with chunks cut to an earlier map's items.
 
 And, for the tasks this process submits, whether each function's tasks
 *compute*: the worker that runs a task reports its CPU demand (the time
-its thread ran or waited to run, ``cpuclock``) beside its wall time,
-and a function whose tasks demanded a CPU for ``COMPUTES`` of their time
-or more (a running mean) computes, until the mean falls below
-``COMPUTES / 2``: a task of a function that computes may lose a few
-milliseconds to the machine (a virtual CPU taken away by its host) and
-look idle for them, while tasks that sleep or wait show a few percent. Its
+its thread ran or waited to run, or all of it if the thread never
+blocked, ``cpuclock``) beside its wall time, and a function whose tasks
+demanded a CPU for ``COMPUTES`` of their time or more (a running mean)
+computes, until the mean falls below ``COMPUTES / 2``: a task of a
+function that computes may block a moment, then lose a few milliseconds
+to the machine (a virtual CPU taken away by its host), and look idle for
+them, while tasks that sleep or wait show a few percent. Its
 tasks are marked so when they are given away: on a host with more
 workers than CPUs the broker hands such tasks out only while a CPU is
 free of computing processes (``crowding.py``), while tasks that wait (on

@@ -18,10 +18,10 @@ broker can split and re-batch items without unpickling them::
 A RESULTS message also carries the sender's request for ``credit`` more
 tasks (0 for none), so a busy worker sends one message per finished task.
 ``seconds`` is a task's wall time, ``busy`` the time its thread ran or
-waited to run (``cpuclock``; -1: not measured, for most tasks of well
-under a millisecond); from them a task's owner learns which functions'
-tasks compute, and marks those (``computes``) when it gives them away
-(``pace.py``).
+waited to run, all of it if the thread never blocked (``cpuclock``; -1:
+not measured, for most tasks of well under a millisecond); from them a
+task's owner learns which functions' tasks compute, and marks those
+(``computes``) when it gives them away (``pace.py``).
 
 A payload is ``dumps(obj)``: its MAC (``mac_frames``, keyed by the
 job's secret, over the frames that follow), one pickle frame, then the
