@@ -122,3 +122,27 @@ def test_a_new_functions_cpu_demand_is_measured_after_quick_tasks(hub):
     assert _busy_reported(hub, _spin) >= 0.0015
     quick_tasks()           # (the spins may have taken long on a busy CPU)
     assert _busy_reported(hub, probe) == -1.0   # quick: not this one
+
+
+def test_a_program_that_keeps_submitting_takes_in_results(hub):
+    """A program that submits and never waits still takes in the results
+    of the tasks it gave away: it learns that their function computes,
+    and marks the tasks it gives away next."""
+    router, side = _BROKER["router"], _Side()
+    first = hub.submit(_spin, (), {})
+    assert _heard(router)[0] == P.HAVE_WORK
+    hub._give_away(side, 1)
+    entry = P.unpack(side.sent[-1][1])[0]
+    assert entry[2] is False            # a function not seen: unmarked
+    payload = P.dumps("spun")
+    router.send(b"w1", [P.header(P.RESULTS), b"w1", P.pack(0),
+                        P.pack([(entry[1], True, 0.002, 0.002,
+                                 len(payload))]), *payload])
+    deadline = time.monotonic() + 2
+    while not first.done() and time.monotonic() < deadline:
+        hub.submit(_spin, (), {})
+        time.sleep(0.002)
+    assert first.done() and first.result() == "spun"
+    assert hub.pace.computes(_spin)
+    hub._give_away(side, 1)
+    assert P.unpack(side.sent[-1][1])[0][2] is True

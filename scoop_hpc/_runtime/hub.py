@@ -17,6 +17,15 @@ flushes results, asks the broker for work (credit) and blocks on its
 endpoint until a message or a timer is due; when the last queued task
 starts and tasks of its function take milliseconds, it asks ahead.
 
+A program that submits for a long while (a loop of single submits) does
+not wait, so the hub loop does not run: ``submit`` takes in what arrived
+every ``_LOOK_EVERY`` seconds while tasks it gave away are out. Their
+results then tell, within milliseconds, whether that function's tasks
+compute (``pace.py``), and the tasks given away next are marked so: on a
+host with more workers than CPUs, a new function's tasks stop going to
+every idle worker long before the program waits. Done-callbacks of the
+futures completed there run in the submitting greenlet.
+
 The side thread owns the second endpoint and answers STEAL requests from
 the broker even while this process runs a long task: it takes the oldest
 queued tasks (lock-free ``deque.popleft``) and sends their payloads,
@@ -57,6 +66,7 @@ _IDLE_TICK = 2.5       # seconds between liveness checks when idle (each
 #                        wakes the process, which costs where workers
 #                        outnumber CPUs)
 _POLL_INTERVAL = 0.0002  # seconds between looks at the socket when busy
+_LOOK_EVERY = 0.001    # ... and while the program submits, tasks out
 BUSY_SAMPLE = 16       # short tasks: the CPU demand of one in this many
 _MAX_IDLE_RUNNERS = 256
 _TIMER_FLOOR = 1024    # timer heap size below which it is never compacted
@@ -136,6 +146,7 @@ class Hub:
         self.strict = 0            # main-program waits with a deadline
         self.root_greenlet = None  # the greenlet running the main program
         self._looping = 0
+        self._next_look = 0.0      # when submit() takes in messages next
         self._running_own: set = set()
         self.idle_tick: Optional[Callable[[], None]] = None
         self.recorder = None       # activity.Recorder, under -v/--timeline
@@ -202,7 +213,16 @@ class Hub:
         self.local.append(fut)
         if self.dry:
             self._announce()
+        elif self.remote and time.monotonic() >= self._next_look:
+            self._look()
         return fut
+
+    def _look(self) -> None:
+        """Take in the messages that arrived while the program submits
+        (see the module's docstring)."""
+        self._next_look = time.monotonic() + _LOOK_EVERY
+        if self.endpoint.readable():
+            self._drain()
 
     def _announce(self) -> None:
         """Tell the broker of queued work: a steal found none here since
@@ -275,7 +295,8 @@ class Hub:
                 "queue")
 
     def run_callbacks(self, fut: Future, callbacks: List[Callable]) -> None:
-        """Run done-callbacks now, or soon in a runner if in the hub loop."""
+        """Run done-callbacks now (in the greenlet that took the result in:
+        see ``_look``), or soon in a runner if in the hub loop."""
         if self._looping and getcurrent() is self.greenlet:
             self.runnable.append(_Job(lambda: call_callbacks(fut,
                                                              callbacks)))
