@@ -150,7 +150,8 @@ def launch(cmd, env, timeout):
     ``rc`` is None when the run outlived ``timeout``.
     """
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen(cmd, cwd=BENCH_DIR, env=env,
+                            stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, errors="replace",
                             start_new_session=True)
@@ -347,21 +348,23 @@ for name in sys.argv[1:]:
 
 
 def versions(python, packages):
-    """Return ``name version`` of each package as seen by ``python``."""
+    """Return ``name version`` of each package as seen by ``python``
+    from ``bench/``, where workloads run."""
     try:
         out = subprocess.run([python, "-c", VERSION_CODE] + packages,
-                             cwd=ROOT, timeout=60, capture_output=True,
+                             cwd=BENCH_DIR, timeout=60, capture_output=True,
                              text=True).stdout
     except (OSError, subprocess.TimeoutExpired):
         out = ""
     return out.splitlines() or ["%s unknown" % p for p in packages]
 
 
-def git_revision():
-    """Return ``git describe --always --dirty`` of the checkout, or None."""
+def git_revision(where=ROOT):
+    """Return ``git describe --always --dirty`` of the checkout holding
+    ``where``, or None."""
     try:
         done = subprocess.run(["git", "describe", "--always", "--dirty"],
-                              cwd=ROOT, timeout=30, capture_output=True,
+                              cwd=where, timeout=30, capture_output=True,
                               text=True)
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -377,12 +380,35 @@ def command_line():
     return " ".join(shlex.quote(a) for a in [python, script] + sys.argv[1:])
 
 
+SOURCE_CODE = """\
+import os, scoop_hpc
+print(os.path.dirname(os.path.dirname(os.path.abspath(scoop_hpc.__file__))))
+"""
+
+
+def scoop_hpc_version(python):
+    """Return ``scoop_hpc VERSION (git REV)`` as the workloads import it
+    (from ``bench/``, with ``PYTHONPATH``), naming the folder it comes
+    from when that is not this checkout: A/B runs put another tree first
+    on ``PYTHONPATH``."""
+    text = versions(python, ["scoop_hpc"])[0]
+    try:
+        where = subprocess.run([python, "-c", SOURCE_CODE], cwd=BENCH_DIR,
+                               timeout=60, capture_output=True,
+                               text=True).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        where = ""
+    revision = git_revision(where or ROOT)
+    if revision:
+        text += " (git %s)" % revision
+    if where and os.path.realpath(where) != os.path.realpath(ROOT):
+        text += " from %s" % where
+    return text
+
+
 def header(args, impls):
     """Return the paragraphs that describe the run and the machine."""
-    packages = versions(args.python, ["scoop_hpc"])
-    revision = git_revision()
-    if revision:
-        packages[0] += " (git %s)" % revision
+    packages = [scoop_hpc_version(args.python)]
     if any(impl.key in ("scoop", "mpi4py") for impl in impls):
         packages += versions(os.path.join(args.peers_venv, "bin", "python"),
                              ["scoop", "mpi4py", "mpich", "pyzmq"])

@@ -32,7 +32,14 @@ import time
 import _simworkers as sim
 import zmq
 from _cpu import cpu_seconds
-from run import WORKLOADS, Impl, fmt, run_once, scoop_launcher
+from run import (
+    WORKLOADS,
+    Impl,
+    fmt,
+    run_once,
+    scoop_hpc_version,
+    scoop_launcher,
+)
 
 from scoop_hpc import _procs, subbroker
 from scoop_hpc._runtime.hub import heartbeat_period
@@ -247,6 +254,7 @@ def run_real(args):
         os.environ["BENCH_MAPS"] = str(args.maps)
     impl = Impl("scoop_hpc", "scoop_hpc", "scoop_hpc",
                 scoop_launcher(sys.executable, "scoop_hpc"), True)
+    log(scoop_hpc_version(sys.executable))
     counts = sorted({2, *args.workers})
     chosen = [w for w in WORKLOADS if w.key in args.only]
     rows = []
