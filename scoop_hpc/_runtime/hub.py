@@ -18,13 +18,16 @@ endpoint until a message or a timer is due; when the last queued task
 starts and tasks of its function take milliseconds, it asks ahead.
 
 A program that submits for a long while (a loop of single submits) does
-not wait, so the hub loop does not run: ``submit`` takes in what arrived
-every ``_LOOK_EVERY`` seconds while tasks it gave away are out. Their
-results then tell, within milliseconds, whether that function's tasks
-compute (``pace.py``), and the tasks given away next are marked so: on a
-host with more workers than CPUs, a new function's tasks stop going to
-every idle worker long before the program waits. Done-callbacks of the
-futures completed there run in the submitting greenlet.
+not wait, so the hub loop does not run. In a job with more workers than
+CPUs, ``submit`` looks at what arrived every ``_LOOK_EVERY`` seconds
+while tasks it gave away are out, and notes the CPU demand that their
+results report. They then tell, within milliseconds, whether that
+function's tasks compute (``pace.py``), and the tasks given away next
+are marked so: on a crowded host a new function's tasks stop going to
+every idle worker long before the program waits. The messages wait in
+an inbox for the hub loop: nothing completes inside ``submit`` (no
+callback runs there, no map's window moves under it). Where every worker
+has a CPU, the marks change nothing, and submit does not look.
 
 The side thread owns the second endpoint and answers STEAL requests from
 the broker even while this process runs a long task: it takes the oldest
@@ -146,7 +149,8 @@ class Hub:
         self.strict = 0            # main-program waits with a deadline
         self.root_greenlet = None  # the greenlet running the main program
         self._looping = 0
-        self._next_look = 0.0      # when submit() takes in messages next
+        self._next_look = 0.0      # when submit() looks at messages next
+        self._inbox: deque = deque()  # messages it took (demand noted)
         self._running_own: set = set()
         self.idle_tick: Optional[Callable[[], None]] = None
         self.recorder = None       # activity.Recorder, under -v/--timeline
@@ -213,16 +217,25 @@ class Hub:
         self.local.append(fut)
         if self.dry:
             self._announce()
-        elif self.remote and time.monotonic() >= self._next_look:
+        elif self.remote and self.cpus < self.size \
+                and time.monotonic() >= self._next_look:
             self._look()
         return fut
 
     def _look(self) -> None:
-        """Take in the messages that arrived while the program submits
-        (see the module's docstring)."""
+        """Note the CPU demand the results that arrived report, and keep
+        the messages for the hub loop (see the module's docstring)."""
         self._next_look = time.monotonic() + _LOOK_EVERY
-        if self.endpoint.readable():
-            self._drain()
+        endpoint = self.endpoint
+        while endpoint.readable():
+            frames = endpoint.recv(0)
+            if frames is None:      # it was a message that was dropped
+                return
+            items = None
+            if P.kind_of(frames) == P.RESULTS:
+                items = P.split_items(P.unpack(frames[3]), frames, 4)
+                self._note_demand(items)
+            self._inbox.append((frames, items))
 
     def _announce(self) -> None:
         """Tell the broker of queued work: a steal found none here since
@@ -295,8 +308,7 @@ class Hub:
                 "queue")
 
     def run_callbacks(self, fut: Future, callbacks: List[Callable]) -> None:
-        """Run done-callbacks now (in the greenlet that took the result in:
-        see ``_look``), or soon in a runner if in the hub loop."""
+        """Run done-callbacks now, or soon in a runner if in the hub loop."""
         if self._looping and getcurrent() is self.greenlet:
             self.runnable.append(_Job(lambda: call_callbacks(fut,
                                                              callbacks)))
@@ -334,7 +346,8 @@ class Hub:
             now = clock()
             if now >= next_poll:  # asking the socket costs microseconds
                 next_poll = now + _POLL_INTERVAL
-                if endpoint is not None and endpoint.readable():
+                if endpoint is not None and (self._inbox
+                                             or endpoint.readable()):
                     self._drain()
                 if self.stats_every and now >= next_stats:
                     next_stats = now + self.stats_every
@@ -410,6 +423,9 @@ class Hub:
                     "deadlock: the program waits for something that no "
                     "task can complete")
             time.sleep(timeout)
+            return
+        if self._inbox:        # see _look
+            self._drain()
             return
         wanted = self._wants_work()
         if wanted or self._pending:
@@ -570,6 +586,13 @@ class Hub:
 
     # -- messages ------------------------------------------------------------
     def _drain(self) -> None:
+        inbox = self._inbox
+        while inbox:     # taken by _look: the demand of results is noted
+            frames, items = inbox.popleft()
+            if items is None:
+                self._handle(frames)
+            else:
+                self._complete(items)
         endpoint = self.endpoint
         while endpoint.readable():
             frames = endpoint.recv(0)
@@ -602,14 +625,27 @@ class Hub:
 
     def _on_results(self, frames: list) -> None:
         items = P.split_items(P.unpack(frames[3]), frames, 4)
-        for (seq, ok, duration, busy, _), payload in items:
+        self._note_demand(items)
+        self._complete(items)
+
+    def _note_demand(self, items: list) -> None:
+        """Tell the pace the CPU demand of the tasks whose results are
+        ``items`` (of a RESULTS message) and were measured (see
+        ``_run_foreign``)."""
+        remote = self.remote
+        for (seq, _, duration, busy, _), _ in items:
+            fut = remote.get(seq)
+            if busy >= 0 and fut is not None and not fut.done():
+                self.pace.note_busy(execution.kind_of(fut._fn, fut._args),
+                                    duration, busy)
+
+    def _complete(self, items: list) -> None:
+        """Complete the futures whose results are ``items``."""
+        for (seq, ok, duration, _, _), payload in items:
             fut = self.remote.pop(seq, None)
             if fut is None or fut.done():
                 continue
             fut.duration = duration
-            if busy >= 0:          # measured (see _run_foreign)
-                self.pace.note_busy(execution.kind_of(fut._fn, fut._args),
-                                    duration, busy)
             try:
                 value = P.loads(payload)
             except Exception as exc:  # noqa: BLE001

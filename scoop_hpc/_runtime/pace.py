@@ -39,9 +39,9 @@ tasks are marked so when they are given away: on a host with more
 workers than CPUs the broker hands such tasks out only while a CPU is
 free of computing processes (``crowding.py``), while tasks that wait (on
 files, the network, other tasks) still go to every idle worker. A
-function not yet seen is not marked; its owner hears how its first
-tasks went within milliseconds, even while the program submits
-(``hub.py``).
+function not yet seen is not marked; in a job with more workers than
+CPUs its owner hears how its first tasks went within milliseconds, even
+while the program submits (``hub.py``).
 """
 from __future__ import annotations
 
