@@ -490,6 +490,11 @@ def parse_args(argv=None):
     parser.add_argument("--python", default=sys.executable,
                         help="Python of scoop_hpc and PPE (default: this)")
     args = parser.parse_args(argv)
+    # workloads run from bench/: paths given from elsewhere must hold there
+    if args.peers_venv:
+        args.peers_venv = os.path.abspath(args.peers_venv)
+    if os.sep in args.python:
+        args.python = os.path.abspath(args.python)
     if args.repeat < 1 or args.workers < 1:
         parser.error("--repeat and -n must be at least 1")
     for option, chosen, known in (

@@ -37,3 +37,12 @@ def test_the_report_names_the_tree_it_ran(other_tree):
 def test_the_report_of_this_checkout_names_no_other_tree(monkeypatch):
     monkeypatch.delenv("PYTHONPATH", raising=False)
     assert " from " not in run.scoop_hpc_version(PYTHON)
+
+
+def test_paths_given_from_the_root_still_hold_in_bench(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    args = run.parse_args(["--peers-venv", ".venv-peers",
+                           "--python", ".venv/bin/python"])
+    assert args.peers_venv == str(ROOT / ".venv-peers")
+    assert args.python == str(ROOT / ".venv" / "bin" / "python")
+    assert run.parse_args(["--python", "python3"]).python == "python3"
