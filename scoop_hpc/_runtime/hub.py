@@ -634,8 +634,10 @@ class Hub:
         ``_run_foreign``)."""
         remote = self.remote
         for (seq, _, duration, busy, _), _ in items:
+            if busy < 0:       # most results of quick tasks: not measured
+                continue
             fut = remote.get(seq)
-            if busy >= 0 and fut is not None and not fut.done():
+            if fut is not None and not fut.done():
                 self.pace.note_busy(execution.kind_of(fut._fn, fut._args),
                                     duration, busy)
 
