@@ -348,11 +348,14 @@ SQUARES = """
 """
 
 
-def _remote_workers(marker: str, count: int, sub_broker: bool = False
-                    ) -> list:
+def _remote_workers(marker: str, count: int, sub_broker: bool = False,
+                    sub_brokers: bool = False) -> list:
     """The workers (or with ``sub_broker``, the sub-broker) forked by the
     agents whose PYTHONPATH holds ``marker`` (this job's, not another's
-    on the rig)."""
+    on the rig). With ``sub_brokers`` (the job has them), an agent's
+    children count once one of them listens as its sub-broker: until it
+    has bound its socket, a sub-broker looks like a worker."""
+    sub_brokers = sub_brokers or sub_broker
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         found = []
@@ -360,8 +363,13 @@ def _remote_workers(marker: str, count: int, sub_broker: bool = False
             try:
                 if ("scoop_hpc.agent" in " ".join(proc.info["cmdline"] or ())
                         and marker in proc.environ().get("PYTHONPATH", "")):
-                    found += [child for child in proc.children()
-                              if _is_sub_broker(child) == sub_broker]
+                    children = proc.children()
+                    subs = [child for child in children
+                            if _is_sub_broker(child)]
+                    if sub_brokers and len(subs) != 1:
+                        continue
+                    found += subs if sub_broker else [
+                        child for child in children if child not in subs]
             except psutil.Error:
                 continue
         if len(found) >= count:
@@ -482,7 +490,8 @@ def test_a_nested_tree_over_sub_brokers_routes_results_between_hosts(
         assert launcher.stdout.readline() == "running\n"
         if kill:
             time.sleep(0.7)
-            victim = next(proc for proc in _remote_workers(marker, 4)
+            workers = _remote_workers(marker, 4, sub_brokers=True)
+            victim = next(proc for proc in workers
                           if proc.environ().get("SSH_CONNECTION", "")
                           .split()[2:3] == ["127.0.0.3"])     # node2's
             victim.kill()
