@@ -30,10 +30,12 @@ however many workers it has.
 
 Crowded hosts (``crowding.py``): on a host with more workers than CPUs,
 tasks marked by their owners as ones that compute go to a worker only
-while the host has a CPU free of computing processes (seated workers,
-busy owners); the owner may always take its own back. The other workers
-of the host wait with their credit, and ask for no steals, until a CPU
-comes free. Unmarked tasks go to every idle worker.
+while the host has a CPU free of computing processes (workers holding
+such tasks, busy owners), or to one that holds some already; the owner
+may always take its own back. The other workers of the host wait with
+their credit, and only the seated ones among them ask for steals (what
+these bring waits in the pool for a CPU, unless it is a task that
+waits), until a CPU comes free. Unmarked tasks go to every idle worker.
 
 Every worker hears how many CPUs the job's workers have between them (a
 worker beyond its host's CPUs adds none): in SIZE, at most every
@@ -98,21 +100,25 @@ def _count(frames: list) -> int:
 def _taker(hungry: list, owner: bytes, computes: bool,
            full: set) -> Optional["_Worker"]:
     """Who of ``hungry`` gets a task of ``owner`` next: another worker if
-    one may take it (for a task that computes, a seated one first, else
-    one whose host is not ``full``), else its owner, else nobody."""
+    one may take it (for a task that computes, one whose host is not
+    ``full`` or that computes already, a seated one first), else its
+    owner, else nobody."""
     if not computes:
         for worker in hungry:
             if worker.identity != owner:
                 return worker
     else:
         for worker in hungry:
-            if worker.seated and worker.identity != owner:
+            if worker.seated and worker.identity != owner and (
+                    worker.computing or worker.place not in full):
                 return worker
         for worker in hungry:
             if worker.place not in full and worker.identity != owner:
                 return worker
-    first = hungry[0]
-    return first if first.identity == owner else None
+    for worker in hungry:
+        if worker.identity == owner:
+            return worker
+    return None
 
 
 def tasks_message(items: list) -> list:
@@ -478,7 +484,7 @@ class Broker:
             if worker is None:
                 break               # it waits for a CPU
             going_home = worker.identity == owner  # nobody else may
-            allowed = worker.seated or worker.place not in full
+            allowed = worker.computing or worker.place not in full
             batch = [pool.popleft()]
             while pool and len(batch) < worker.credit:
                 entry = pool[0][0]

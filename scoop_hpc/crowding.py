@@ -9,17 +9,23 @@ CPU that no process computing holds: more would only take turns on the
 CPUs, each woken process costing the others its switches, messages and
 caches. Computing are
 
-- the workers *seated*: handed marked tasks, until they hold none and
-  ask for no more (a seated worker that asks again keeps its seat and
-  is served first: it is awake, its caches warm);
+- the workers that hold marked tasks (handed them, their results not
+  yet passed);
 - the owners of marked tasks on the host that are busy (asking for no
   work): a job's root cuts and consumes a map's chunks on a CPU of its
   own.
 
-A seated worker may get more, and an owner may always take its own
-tasks back; the others wait with their credit until a CPU comes free.
-Tasks not marked (their function waits, or has not been seen yet) go to
-every idle worker.
+A worker handed marked tasks is *seated*: it keeps its seat while it
+holds some or asks for more, and a seated worker is served first when
+its host has a CPU free (it is awake, its caches warm). A seat is not a
+CPU: a seated worker that holds nothing waits like the others while
+the host is full, so that a root that went back to work after a pause
+(its credit withdrawn, ``_runtime/hub.py``) does not make one process
+too many. A worker that holds marked tasks may get more (it is on a
+CPU already), and an owner may always take its own tasks back; the
+others wait with their credit until a CPU comes free. Tasks not marked
+(their function waits, or has not been seen yet) go to every idle
+worker.
 
 The broker's worker records carry ``host``, ``cpus`` and ``credit``, and
 the fields this module keeps: ``place`` (their :class:`Host`),
@@ -32,27 +38,32 @@ from typing import Dict, List, Set
 
 
 class Host:
-    """The workers of one host, its CPUs, the workers seated, and the
-    owners of marked tasks among its workers."""
+    """The workers of one host, its CPUs, how many of them hold marked
+    tasks, and the owners of marked tasks among its workers."""
 
-    __slots__ = ("workers", "cpus", "seated", "owners")
+    __slots__ = ("workers", "cpus", "holding", "owners")
 
     def __init__(self) -> None:
-        self.workers = self.cpus = self.seated = 0
+        self.workers = self.cpus = self.holding = 0
         self.owners: List = []
 
     def excess(self) -> int:
         """How many of the host's workers have no CPU of their own."""
         return max(0, self.workers - self.cpus)
 
+    def crowded(self) -> bool:
+        """Whether the host has more workers than CPUs."""
+        return self.workers > self.cpus
+
     def full(self) -> bool:
-        """Whether a worker not seated may get no marked task: the host
-        has more workers than CPUs, and a process computing on each."""
-        if self.workers <= self.cpus:
+        """Whether a worker that holds no marked task may get none: the
+        host has more workers than CPUs, and a process computing on
+        each."""
+        if not self.crowded():
             return False
-        busy = self.seated
+        busy = self.holding
         for owner in self.owners:
-            if not owner.seated and not owner.credit:
+            if not owner.computing and not owner.credit:
                 busy += 1
         return busy >= self.cpus
 
@@ -89,8 +100,8 @@ class Hosts:
             self.excess += place.excess()
             if place.workers <= place.cpus:
                 self.crowded.discard(place)
-            if worker.seated:
-                place.seated -= 1
+            if worker.computing:
+                place.holding -= 1
             if worker.owns:
                 place.owners.remove(worker)
             worker.place, worker.computing = None, 0
@@ -104,7 +115,8 @@ class Hosts:
             worker.place.owners.append(worker)
 
     def full_places(self) -> Set[Host]:
-        """The hosts where only seated workers may get marked tasks."""
+        """The hosts where only workers that hold marked tasks may get
+        more."""
         return {place for place in self.crowded if place.full()}
 
     @staticmethod
@@ -113,13 +125,10 @@ class Hosts:
         and it holds no marked task: it leaves its seat)."""
         if worker.place is None:
             return
+        if count and not worker.computing:
+            worker.place.holding += 1
         worker.computing += count
-        if worker.computing and not worker.seated:
-            worker.seated = True
-            worker.place.seated += 1
-        elif not worker.computing and worker.seated:
-            worker.seated = False
-            worker.place.seated -= 1
+        worker.seated = worker.computing > 0
 
     @staticmethod
     def release(worker, count: int) -> None:
@@ -129,6 +138,6 @@ class Hosts:
         if worker is None or not worker.computing:
             return
         worker.computing = max(0, worker.computing - count)
-        if not worker.computing and not worker.credit:
-            worker.seated = False
-            worker.place.seated -= 1
+        if not worker.computing:
+            worker.place.holding -= 1
+            worker.seated = worker.credit > 0

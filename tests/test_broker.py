@@ -527,6 +527,54 @@ def test_a_crowded_hosts_waiting_tasks_go_home_to_their_owner(crowded):
     assert not broker.pool
 
 
+def test_a_seat_is_not_a_cpu_once_the_owner_is_back_at_work(crowded):
+    """Two workers were seated while the owner waited; it takes its
+    request back and computes again: one of them gets its next tasks,
+    the other waits for a CPU though seated."""
+    broker, a_main, a_side, takers = crowded
+    a_side.send(_tasks(b"a", *range(1, 7), computes=True))
+    broker.step(0.05)
+    a_main.send([P.header(P.REQUEST), P.pack(2)])   # the owner waits:
+    broker.step(0.05)                              # a second seat
+    first = _served(takers)
+    assert sorted(map(len, first.values())) == [2, 2]
+    assert len(_only(a_main, P.TASKS)) == 1         # and two go home
+    for holder, seqs in first.items():              # both ask again
+        _results_of(takers[holder], seqs, credit=2)
+    a_main.send([P.header(P.REQUEST), P.pack(2)])   # so does the owner
+    broker.step(0.05)
+    a_main.send([P.header(P.REQUEST), P.pack(0)])   # back at work
+    a_side.send(_tasks(b"a", *range(7, 15), computes=True))
+    broker.step(0.05)
+    then = _served(takers)
+    assert list(map(len, then.values())) == [2] and set(then) <= set(first)
+    assert len(broker.pool) == 6
+    _only(a_main, P.RESULTS)
+
+
+def test_an_owner_that_joined_late_takes_its_own_back_on_a_full_host(rig):
+    """The owner's own tasks go home when nobody else may take them,
+    wherever it stands among the workers that ask."""
+    broker, worker = rig
+    broker.size = 3
+    b_main, _ = worker(b"b", announce=False, cpus=1)
+    c_main, _ = worker(b"c", announce=False, cpus=1)
+    a_main, a_side = worker(b"a", cpus=1)
+    for end in (b_main, c_main):
+        end.send([P.header(P.REQUEST), P.pack(2)])
+    broker.step(0.05)
+    assert P.kind_of(a_side.recv(1)) == P.STEAL
+    a_side.send(_tasks(b"a", 1, 2, 3, 4, computes=True))
+    broker.step(0.05)                   # the owner computes: none may go
+    assert not _served([b_main, c_main]) and len(broker.pool) == 4
+    a_main.send([P.header(P.REQUEST), P.pack(2)])   # now it waits
+    broker.step(0.05)
+    assert list(map(len, _served([b_main, c_main]).values())) == [2]
+    home = _only(a_main, P.TASKS)
+    assert [e[1] for e in P.unpack(home[0][1])] == [3, 4]
+    assert not broker.pool
+
+
 def test_a_lost_workers_cpu_goes_to_another(crowded):
     broker, _, a_side, takers = crowded
     a_side.send(_tasks(b"a", *range(1, 5), computes=True))

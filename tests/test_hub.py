@@ -4,6 +4,7 @@ import time
 import pytest
 import zmq
 
+from scoop_hpc._runtime import execution
 from scoop_hpc._runtime.hub import Hub, _Foreign
 from scoop_hpc._transport import protocol as P
 from scoop_hpc._transport.zmq import ZmqEndpoint, ZmqRouter
@@ -156,3 +157,31 @@ def test_a_program_that_keeps_submitting_hears_of_the_tasks_it_gave_away(
     hub.local.clear()                   # (the spins are not wanted here)
     hub.run(first.done)
     assert first.result() == "spun" and called == [first]
+
+
+@pytest.mark.parametrize("cpus, computes, takes_back", [
+    (1, True, True), (1, False, False), (2, True, False)])
+def test_a_process_that_asked_for_work_takes_it_back_when_it_computes(
+        hub, cpus, computes, takes_back):
+    """In a job with more workers than CPUs, a process whose request for
+    work awaits its answer and that goes back to computing work of its
+    own (a root whose map ended starts the next one) takes the request
+    back, so that the broker counts it as computing; it asks again when
+    it idles. Tasks that wait leave it standing, as does a job where
+    every worker has a CPU."""
+    router = _BROKER["router"]
+    hub.cpus, hub.dry = cpus, False
+    hub.pace.note_busy(execution.kind_of(abs, (-1,)), 0.01,
+                       0.01 if computes else 0.0)
+    assert hub.pace.computes(execution.kind_of(abs, (-1,))) is computes
+    hub._flush_results(2)
+    assert _heard(router) == (P.REQUEST, 2)
+    fut = hub.submit(abs, (-1,), {})
+    if takes_back:
+        assert _heard(router) == (P.REQUEST, 0)
+    assert router.recv(0.1) is None
+    hub.run(fut.done)
+    assert fut.result() == 1
+    if takes_back:
+        hub.run(lambda: hub.asked)      # idle: it asks again
+        assert _heard(router) == (P.REQUEST, hub.pace.credit())

@@ -29,6 +29,14 @@ an inbox for the hub loop: nothing completes inside ``submit`` (no
 callback runs there, no map's window moves under it). Where every worker
 has a CPU, the marks change nothing, and submit does not look.
 
+In such a job, a process that asked for work and then submits a task of
+a function that computes takes its request back (a REQUEST of 0 tasks):
+it went back to work of its own on its CPU, as a root does whose map
+ended while it waited and that starts the next one. The broker then
+counts it as computing (``crowding.py``), not as an idle worker whose
+CPU another may take. Tasks that wait leave the request standing: the
+workers of a full host fetch no work, and such tasks are for them.
+
 The side thread owns the second endpoint and answers STEAL requests from
 the broker even while this process runs a long task: it takes the oldest
 queued tasks (lock-free ``deque.popleft``) and sends their payloads,
@@ -215,6 +223,9 @@ class Hub:
             raise _culprit(fn, args, kwargs) from None
         fut = Future(self, next(self._seq), fn, args, kwargs, payload)
         self.local.append(fut)
+        if self.asked and self.cpus < self.size \
+                and self.pace.computes(execution.kind_of(fn, args)):
+            self._withdraw()
         if self.dry:
             self._announce()
         elif self.remote and self.cpus < self.size \
@@ -236,6 +247,13 @@ class Hub:
                 items = P.split_items(P.unpack(frames[3]), frames, 4)
                 self._note_demand(items)
             self._inbox.append((frames, items))
+
+    def _withdraw(self) -> None:
+        """Take back the request for work that awaits its answer: this
+        process went back to computing work of its own (see the module's
+        docstring). It asks again when it idles."""
+        self.asked = False
+        self.endpoint.send([P.header(P.REQUEST), P.pack(0)])
 
     def _announce(self) -> None:
         """Tell the broker of queued work: a steal found none here since

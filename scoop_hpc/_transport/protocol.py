@@ -47,6 +47,7 @@ PROTOCOL_VERSION = b"\x01"
 HELLO = b"H"        # [HDR, marshal(info)]             a worker joins
 SIDE_HELLO = b"h"   # [HDR, main identity]             its steal socket joins
 REQUEST = b"R"      # [HDR, marshal(n)]                credit for n tasks
+#                                                      (0: taken back)
 HAVE_WORK = b"A"    # [HDR, marshal(count)]            backlog appeared:
 #                                                      the count-th notice
 SET_CONST = b"C"    # [HDR, name, *payload]            define a constant
