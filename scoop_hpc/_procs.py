@@ -34,9 +34,12 @@ def fork_worker(config: _worker.WorkerConfig, close: Iterable[int] = (),
 
 
 def serve_worker(config: _worker.WorkerConfig) -> int:
-    """Serve as the worker ``config`` in this (forked) process."""
+    """Serve as the worker ``config`` in this (forked) process; it is
+    *watched* if its parent is its broker and the kernel kills it when
+    that parent dies (see ``_worker.serve``)."""
     from ._transport.zmq import ZmqTransport
-    return _worker.serve(config, ZmqTransport(config.address, config.curve))
+    return _worker.serve(config, ZmqTransport(config.address, config.curve),
+                         config.broker_is_parent and dies_with_parent())
 
 
 def fork(run: Callable[[], int], parent_pid: Optional[int],
@@ -83,6 +86,19 @@ def die_with_parent(parent_pid: Optional[int]) -> None:
         return
     if parent_pid is not None and os.getppid() != parent_pid:
         os._exit(1)
+
+
+def dies_with_parent() -> bool:
+    """Whether the kernel kills this process when its parent dies
+    (``PR_GET_PDEATHSIG``); False where that cannot be asked."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        sig = ctypes.c_int(0)
+        if libc.prctl(2, ctypes.byref(sig)) != 0:  # PR_GET_PDEATHSIG
+            return False
+    except (OSError, AttributeError):
+        return False
+    return sig.value != 0
 
 
 def reap(children: Dict[int, str]) -> List[Tuple[int, str, int]]:

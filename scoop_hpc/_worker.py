@@ -83,7 +83,8 @@ class WorkerConfig:
     ``--encrypt``. ``activity`` is the folder where the worker leaves its
     record (``_runtime.activity``; under ``-v`` and ``--timeline``), with
     one entry per task when ``timeline``. ``stats_every``: seconds between
-    progress reports to the broker (0: none).
+    progress reports to the broker (0: none). ``broker_is_parent``: the
+    launcher, the job's broker, forks this worker (see :func:`serve`).
     """
 
     def __init__(self, index: int, size: int, address: str,
@@ -93,7 +94,8 @@ class WorkerConfig:
                  token: bytes = b"", sign_payloads: bool = True,
                  curve=None, activity: Optional[str] = None,
                  timeline: bool = False, stats_every: float = 0.0,
-                 drain_signal: Optional[int] = None) -> None:
+                 drain_signal: Optional[int] = None,
+                 broker_is_parent: bool = False) -> None:
         self.index = index
         self.size = size
         self.address = address
@@ -109,14 +111,21 @@ class WorkerConfig:
         self.timeline = timeline
         self.stats_every = stats_every
         self.drain_signal = drain_signal  # the launcher's: ignored here
+        self.broker_is_parent = broker_is_parent  # forked by the launcher
 
     @property
     def name(self) -> str:
         return f"w{self.index}"
 
 
-def serve(config: WorkerConfig, transport) -> int:
-    """Join the job through ``transport`` and serve it; return exit code."""
+def serve(config: WorkerConfig, transport, watched: bool = False) -> int:
+    """Join the job through ``transport`` and serve it; return exit code.
+
+    A *watched* worker dies with its broker (its parent, with
+    ``PR_SET_PDEATHSIG``): it tells the broker so in its HELLO, which then
+    does not answer its heartbeats, and its idle main thread does not
+    wake to look for its parent (unless it reports progress).
+    """
     if config.path:
         os.chdir(config.path)
     if config.nice:
@@ -131,14 +140,18 @@ def serve(config: WorkerConfig, transport) -> int:
     P.set_key(config.token, config.sign_payloads)
     hub = Hub(identity, SignedEndpoint(transport.connect(identity),
                                        config.token), config.size)
-    if config.parent_pid is not None:
+    if watched:        # it dies with the broker: nothing to look for
+        hub.watched = True
+        if not config.stats_every:
+            hub.idle_timeout = None
+    elif config.parent_pid is not None:
         hub.idle_tick = lambda: _check_parent(config.parent_pid)
     if config.activity or config.stats_every:
         hub.recorder = activity.Recorder(config.name, config.timeline)
         hub.stats_every = config.stats_every
     info = {"name": config.name, "pid": os.getpid(),
             "host": os.uname().nodename,
-            "cpus": _usable_cpus()}
+            "cpus": _usable_cpus(), "watched": watched}
     welcome = hub.join(info, side=SignedEndpoint(
         transport.connect_side(identity), config.token))
     scoop_hpc.SIZE = hub.size

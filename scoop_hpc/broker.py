@@ -46,6 +46,9 @@ workers have no CPU of their own (STATS).
 
 The broker never unpickles a payload: it reads the small envelopes only.
 
+A worker forked by the launcher, this broker's process, dies with it
+and says so (``watched`` in its HELLO): its heartbeats are not answered.
+
 Liveness and replay: the broker keeps, for every task it hands to a
 worker other than its owner, who runs it and its payload frames (the
 *flight*, dropped when its result passes), so it can replay a task with
@@ -134,7 +137,7 @@ class _Worker:
 
     __slots__ = ("identity", "name", "pid", "host", "node", "cpus",
                  "place", "computing", "seated", "owns", "credit", "side",
-                 "stealing", "quiet", "announced", "seen")
+                 "stealing", "quiet", "announced", "seen", "watched")
 
     def __init__(self, identity: bytes, info: dict) -> None:
         self.identity = identity
@@ -153,6 +156,7 @@ class _Worker:
         self.quiet = True        # nothing to give until it announces
         self.announced = 0       # its latest HAVE_WORK's count
         self.seen = time.monotonic()
+        self.watched = info.get("watched") is True  # dies with the broker
 
     def describe(self) -> str:
         what = "sub-broker" if self.node else "worker"
@@ -424,7 +428,8 @@ class Broker:
     def _on_heartbeat(self, peer: bytes, frames: list) -> None:
         worker = self._sides.get(peer) or self.workers[peer]
         worker.seen = time.monotonic()
-        self.router.send(peer, [P.header(P.HEARTBEAT)])
+        if not worker.watched:   # it needs to hear that the broker lives
+            self.router.send(peer, [P.header(P.HEARTBEAT)])
 
     def _on_attach(self, peer: bytes, frames: list) -> None:
         if not self.workers[peer].node:

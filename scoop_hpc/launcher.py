@@ -271,7 +271,7 @@ class Job:
                 program=self.args.program_spec, path=self.args.path,
                 nice=self.args.nice, debug=self.args.debug,
                 parent_pid=parent, token=self.token,
-                sign_payloads=bool(self.remotes),
+                sign_payloads=bool(self.remotes), broker_is_parent=True,
                 curve=self.curve.for_workers() if self.curve else None,
                 **self._worker_settings())
             pid = _procs.fork_worker(config,

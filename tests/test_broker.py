@@ -23,9 +23,11 @@ def rig():
     ends = []
     welcomes = {}
 
-    def worker(name: bytes, announce: bool = True, cpus=None):
+    def worker(name: bytes, announce: bool = True, cpus=None,
+               watched: bool = False):
         """A worker that joined, and has work to give if ``announce``; on
-        a host of ``cpus`` CPUs if given."""
+        a host of ``cpus`` CPUs if given; one that dies with the broker
+        if ``watched``."""
         main = SignedEndpoint(
             ZmqEndpoint(context, "inproc://broker", name), TOKEN)
         side = SignedEndpoint(
@@ -33,6 +35,8 @@ def rig():
         info = {"name": name.decode(), "pid": 100 + len(ends), "host": "n1"}
         if cpus is not None:
             info["cpus"] = cpus
+        if watched:
+            info["watched"] = True
         main.send([P.header(P.HELLO), P.pack(info)])
         broker.step(0.5)
         welcome = main.recv(1)
@@ -418,6 +422,25 @@ def test_silent_workers_are_lost_and_beating_ones_answered(trio):
     assert broker.newly_lost == [b"b"] and set(broker.lost) == {b"b"}
     assert "no heartbeat for" in broker.lost[b"b"]
     assert len(_only(a_side, P.HEARTBEAT)) == 15
+
+
+def test_a_watched_workers_heartbeats_are_not_answered(rig):
+    """A worker that dies with the broker's process (forked by the
+    launcher) is not answered: it listens for no answer. Its beats still
+    keep it alive."""
+    broker, worker = rig
+    _, a_side = worker(b"a")
+    _, b_side = worker(b"b", watched=True)
+    broker.heartbeat = 0.3
+    for _ in range(15):
+        for side in (a_side, b_side):
+            side.send([P.header(P.HEARTBEAT)])
+        broker.step(0)
+        time.sleep(0.1)
+    broker.step(0)
+    assert not broker.lost
+    assert len(_only(a_side, P.HEARTBEAT)) == 15
+    assert not _only(b_side, P.HEARTBEAT)
 
 
 def test_a_lost_worker_that_says_hello_again_is_sent_away(trio):

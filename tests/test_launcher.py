@@ -196,6 +196,24 @@ def test_killed_launcher_takes_its_workers_along(program):
     assert_no_orphans(family, timeout=15)
 
 
+def test_local_workers_die_with_the_launcher_and_hear_no_beats(program):
+    """Workers forked by the launcher, their broker, die with it: they
+    listen for no answer to their heartbeats, and their idle main thread
+    does not wake to look for their parent."""
+    run = launch(["-n", "2", program("""
+        from scoop_hpc import futures
+        from scoop_hpc._runtime import context
+        def watched(_):
+            hub = context.current()
+            return hub.watched, hub.idle_timeout
+        if __name__ == "__main__":
+            print(sorted(set(futures.map(watched, range(20)))),
+                  watched(0))
+    """)])
+    assert (run.returncode, run.stdout) == (
+        0, "[(True, None)] (True, None)\n"), run
+
+
 def test_scoop_hpc_run_is_the_launcher(program, tmp_path):
     path = program(HELLO)
     proc = subprocess.run([PYTHON, "-c",

@@ -1,6 +1,9 @@
-"""_procs.reap: collects exited workers, and only them."""
+"""_procs: reap collects exited workers, and only them; a forked child
+dies with its parent, and can tell."""
+import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -52,3 +55,15 @@ def test_a_worker_collected_elsewhere_counts_as_killed():
     gone.wait()
     children = {gone.pid: "w2"}
     assert _procs.reap(children) == [(gone.pid, "w2", -signal.SIGKILL)]
+
+
+def test_a_forked_child_can_tell_that_it_dies_with_its_parent():
+    alone = subprocess.run(
+        [sys.executable, "-c", "from scoop_hpc import _procs; "
+         "print(_procs.dies_with_parent())"],
+        capture_output=True, text=True, timeout=15)
+    assert alone.stdout == "False\n", alone
+    pid = _procs.fork(lambda: 0 if _procs.dies_with_parent() else 3,
+                      os.getpid())
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

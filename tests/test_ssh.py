@@ -401,7 +401,7 @@ def test_a_remote_worker_lost_mid_run_is_replayed(program, tmp_path, fault,
         env=dict(os.environ, PYTHONUNBUFFERED="1"))
     try:
         assert launcher.stdout.readline() == "running\n"
-        victim = _remote_workers(marker, 2)[0]
+        victim = _remote_workers(marker, 2, sub_brokers=bool(options))[0]
         victim.send_signal(getattr(signal, fault))
         if fault == "SIGSTOP":
             time.sleep(3.5)
@@ -416,6 +416,41 @@ def test_a_remote_worker_lost_mid_run_is_replayed(program, tmp_path, fault,
     assert (launcher.returncode, out) == (0, "True 2000\n"), err
     why = "it was killed by SIGKILL" if fault == "SIGKILL" else "no heartbeat"
     assert f"(pid {victim.pid} on host node1) is lost: {why}" in err, err
+
+
+def test_remote_workers_leave_when_the_launcher_stops_answering(program,
+                                                                 tmp_path):
+    """A stopped launcher, like a dead one whose ssh stayed up: its broker
+    is silent, and the workers of other hosts leave within the heartbeat
+    timeout (the launcher's own workers die with it, and wait while it is
+    only stopped: ``test_faults``)."""
+    marker = str(tmp_path)
+    launcher = subprocess.Popen(
+        [PYTHON, "-m", "scoop_hpc", *remote(
+            "--pythonpath", marker, "--heartbeat-timeout", "3",
+            "--hosts", HERE, "node1", "node1", program("""
+                import time
+                from scoop_hpc import futures
+                if __name__ == "__main__":
+                    list(futures.map(abs, range(10)))
+                    print("running", flush=True)
+                    time.sleep(60)
+            """))], cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    try:
+        assert launcher.stdout.readline() == "running\n"
+        workers = _remote_workers(marker, 2)
+        os.kill(launcher.pid, signal.SIGSTOP)
+        try:
+            assert not wait_gone({w.pid for w in workers}, 15)
+        finally:
+            os.kill(launcher.pid, signal.SIGKILL)
+            os.kill(launcher.pid, signal.SIGCONT)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+        launcher.communicate()
 
 
 @pytest.mark.parametrize("victim", ["sub-broker", "agent"])

@@ -44,7 +44,9 @@ serialised at submit time, to the broker. It also sends a heartbeat every
 2.5 seconds (more often under a heartbeat timeout under 10 s, less often
 past 2,500 workers: ``heartbeat_period``), which the broker answers: a
 worker that hears nothing from the broker for the job's heartbeat
-timeout leaves (the launcher is gone).
+timeout leaves (the launcher is gone). A *watched* worker (``watched``:
+forked by the launcher, its broker, it dies with it) is not answered,
+and listens for no answer.
 """
 from __future__ import annotations
 
@@ -161,6 +163,8 @@ class Hub:
         self._inbox: deque = deque()  # messages it took (demand noted)
         self._running_own: set = set()
         self.idle_tick: Optional[Callable[[], None]] = None
+        self.idle_timeout: Optional[float] = _IDLE_TICK  # None: no tick
+        self.watched = False   # dies with the broker: hears no answers
         self.recorder = None       # activity.Recorder, under -v/--timeline
         self.stats_every = 0.0     # seconds between progress reports (0: none)
         self.constants = SharedConstants(self)
@@ -432,7 +436,7 @@ class Hub:
             item = self.greenlet.switch()
 
     def _idle(self) -> None:
-        timeout = _IDLE_TICK
+        timeout = self.idle_timeout
         if self.timers:
             timeout = max(0.0, self.timers[0][0] - time.monotonic())
         if self.endpoint is None:
@@ -719,7 +723,7 @@ class Hub:
                     return
             if beat is None or now < next_beat:
                 continue
-            if now - heard > timeout:
+            if now - heard > timeout and not self.watched:
                 _broker_gone(self.identity, now - heard)
             # a broker that is gone cannot be told: the silence says it
             with contextlib.suppress(Exception):
