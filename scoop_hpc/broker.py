@@ -100,12 +100,13 @@ def _count(frames: list) -> int:
     return count
 
 
-def _taker(hungry: list, owner: bytes, computes: bool,
-           full: set) -> Optional["_Worker"]:
+def _taker(hungry: list, owner: bytes, computes: bool, full: set,
+           workers: dict) -> Optional["_Worker"]:
     """Who of ``hungry`` gets a task of ``owner`` next: another worker if
     one may take it (for a task that computes, one whose host is not
     ``full`` or that computes already, a seated one first), else its
-    owner, else nobody."""
+    owner if it asks (then it is among ``hungry``: ``workers`` finds
+    it), else nobody."""
     if not computes:
         for worker in hungry:
             if worker.identity != owner:
@@ -118,10 +119,8 @@ def _taker(hungry: list, owner: bytes, computes: bool,
         for worker in hungry:
             if worker.place not in full and worker.identity != owner:
                 return worker
-    for worker in hungry:
-        if worker.identity == owner:
-            return worker
-    return None
+    home = workers.get(owner)
+    return home if home is not None and home.credit else None
 
 
 def tasks_message(items: list) -> list:
@@ -485,7 +484,7 @@ class Broker:
         while pool and hungry:
             entry = pool[0][0]
             owner = home(entry[0], entry[0])
-            worker = _taker(hungry, owner, entry[2], full)
+            worker = _taker(hungry, owner, entry[2], full, self.workers)
             if worker is None:
                 break               # it waits for a CPU
             going_home = worker.identity == owner  # nobody else may

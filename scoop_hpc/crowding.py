@@ -51,15 +51,11 @@ class Host:
         """How many of the host's workers have no CPU of their own."""
         return max(0, self.workers - self.cpus)
 
-    def crowded(self) -> bool:
-        """Whether the host has more workers than CPUs."""
-        return self.workers > self.cpus
-
     def full(self) -> bool:
         """Whether a worker that holds no marked task may get none: the
         host has more workers than CPUs, and a process computing on
         each."""
-        if not self.crowded():
+        if self.workers <= self.cpus:
             return False
         busy = self.holding
         for owner in self.owners:
