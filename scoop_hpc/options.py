@@ -148,9 +148,10 @@ def add_fault_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--heartbeat-timeout", type=_seconds, default=10.0,
                         metavar="S",
                         help="a worker silent for S seconds is lost and its "
-                             "tasks run elsewhere; a worker that hears "
-                             "nothing from the launcher for S seconds "
-                             "leaves (default 10; 0: never)")
+                             "tasks run elsewhere; a worker of another host "
+                             "that hears nothing from the launcher for S "
+                             "seconds leaves (the launcher's own die with "
+                             "it) (default 10; 0: never)")
     parser.add_argument("--retries", type=_count, default=3, metavar="N",
                         help="times a task runs again after its worker was "
                              "lost, before its future fails with "
