@@ -77,28 +77,31 @@ def fork(run: Callable[[], int], parent_pid: Optional[int],
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+_PR_SET_PDEATHSIG, _PR_GET_PDEATHSIG = 1, 2
+
+
+def _prctl(option: int, arg) -> Optional[int]:
+    """Linux's ``prctl(option, arg)``; None where it cannot be called."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(option, arg)
+    except (OSError, AttributeError):
+        return None
+
+
 def die_with_parent(parent_pid: Optional[int]) -> None:
     """Have the kernel kill this process when its parent dies."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
+    if _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) is None:
         return
     if parent_pid is not None and os.getppid() != parent_pid:
         os._exit(1)
 
 
 def dies_with_parent() -> bool:
-    """Whether the kernel kills this process when its parent dies
-    (``PR_GET_PDEATHSIG``); False where that cannot be asked."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        sig = ctypes.c_int(0)
-        if libc.prctl(2, ctypes.byref(sig)) != 0:  # PR_GET_PDEATHSIG
-            return False
-    except (OSError, AttributeError):
-        return False
-    return sig.value != 0
+    """Whether the kernel kills this process when its parent dies; False
+    where that cannot be asked."""
+    sig = ctypes.c_int(0)
+    return _prctl(_PR_GET_PDEATHSIG, ctypes.byref(sig)) == 0 \
+        and sig.value != 0
 
 
 def reap(children: Dict[int, str]) -> List[Tuple[int, str, int]]:

@@ -140,11 +140,8 @@ def serve(config: WorkerConfig, transport, watched: bool = False) -> int:
     P.set_key(config.token, config.sign_payloads)
     hub = Hub(identity, SignedEndpoint(transport.connect(identity),
                                        config.token), config.size)
-    if watched:        # it dies with the broker: nothing to look for
-        hub.watched = True
-        if not config.stats_every:
-            hub.idle_timeout = None
-    elif config.parent_pid is not None:
+    hub.watched = watched     # it dies with the broker: nothing to look for
+    if config.parent_pid is not None and not watched:
         hub.idle_tick = lambda: _check_parent(config.parent_pid)
     if config.activity or config.stats_every:
         hub.recorder = activity.Recorder(config.name, config.timeline)

@@ -163,7 +163,6 @@ class Hub:
         self._inbox: deque = deque()  # messages it took (demand noted)
         self._running_own: set = set()
         self.idle_tick: Optional[Callable[[], None]] = None
-        self.idle_timeout: Optional[float] = _IDLE_TICK  # None: no tick
         self.watched = False   # dies with the broker: hears no answers
         self.recorder = None       # activity.Recorder, under -v/--timeline
         self.stats_every = 0.0     # seconds between progress reports (0: none)
@@ -434,6 +433,15 @@ class Hub:
                 return
             self._runners.append(getcurrent())
             item = self.greenlet.switch()
+
+    @property
+    def idle_timeout(self) -> Optional[float]:
+        """How long an idle wait lasts without timers: for ever for a
+        watched process (nothing to look for), unless it reports
+        progress (its reports go from the hub loop)."""
+        if self.watched and not self.stats_every:
+            return None
+        return _IDLE_TICK
 
     def _idle(self) -> None:
         timeout = self.idle_timeout
