@@ -75,7 +75,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from typing import Deque, Dict, List, Optional, Tuple
+from typing import Collection, Deque, Dict, List, Optional, Tuple
 
 from ._transport import protocol as P
 from .crowding import Host, Hosts
@@ -98,29 +98,6 @@ def _count(frames: list) -> int:
     if type(count) is not int:
         raise TransportError(f"malformed announcement count {count!r:.40}")
     return count
-
-
-def _taker(hungry: list, owner: bytes, computes: bool, full: set,
-           workers: dict) -> Optional["_Worker"]:
-    """Who of ``hungry`` gets a task of ``owner`` next: another worker if
-    one may take it (for a task that computes, one whose host is not
-    ``full`` or that computes already, a seated one first), else its
-    owner if it asks (then it is among ``hungry``: ``workers`` finds
-    it), else nobody."""
-    if not computes:
-        for worker in hungry:
-            if worker.identity != owner:
-                return worker
-    else:
-        for worker in hungry:
-            if worker.seated and worker.identity != owner and (
-                    worker.computing or worker.place not in full):
-                return worker
-        for worker in hungry:
-            if worker.place not in full and worker.identity != owner:
-                return worker
-    home = workers.get(owner)
-    return home if home is not None and home.credit else None
 
 
 def tasks_message(items: list) -> list:
@@ -197,7 +174,9 @@ class Broker:
         self.workers: Dict[bytes, _Worker] = {}
         self._sides: Dict[bytes, _Worker] = {}
         self._order: List[_Worker] = []
-        self._rotor = 0
+        # workers that may be asked to give work: a side socket, work
+        # announced, no steal unanswered; in the order they became so
+        self._givers: Dict[_Worker, None] = {}
         self.pool: Deque = deque()
         self.routes: Dict[bytes, bytes] = {}   # worker -> its sub-broker
         self.constants: Dict[str, list] = {}
@@ -312,8 +291,10 @@ class Broker:
         if peer not in self.workers:
             self._order.append(worker)
         else:
-            self.hosts.leave(self.workers[peer])
-            self._order[self._order.index(self.workers[peer])] = worker
+            old = self.workers[peer]
+            self.hosts.leave(old)
+            self._givers.pop(old, None)
+            self._order[self._order.index(old)] = worker
         self.workers[peer] = worker
         self.hosts.join(worker)
         index, payload = [], []
@@ -340,11 +321,15 @@ class Broker:
             raise TransportError("side channel of an unknown worker")
         worker.side = peer
         self._sides[peer] = worker
+        self._may_give(worker)
         if self._closing:
             self.router.send(peer, [P.header(P.SHUTDOWN)])
 
     def _on_request(self, peer: bytes, frames: list) -> None:
-        self.workers[peer].credit = P.unpack(frames[1])
+        credit = P.unpack(frames[1])
+        if type(credit) is not int or credit < 0:
+            raise TransportError(f"malformed credit {credit!r:.40}")
+        self.hosts.ask(self.workers[peer], credit)
 
     def _on_tasks(self, peer: bytes, frames: list) -> None:
         items = P.split_items(P.unpack(frames[1]), frames, 2)
@@ -368,6 +353,7 @@ class Broker:
         self.peak = max(self.peak, len(self.pool))
         if worker is not None:
             worker.stealing = False
+            self._may_give(worker)
             if owns:
                 self.hosts.own(worker)
 
@@ -376,6 +362,7 @@ class Broker:
         worker.stealing = False
         if _count(frames) >= worker.announced:
             worker.quiet = True
+        self._may_give(worker)
 
     def _on_stats(self, peer: bytes, frames: list) -> None:
         done, queued, *excess = P.unpack(frames[1])
@@ -395,6 +382,7 @@ class Broker:
         worker = self.workers[peer]
         worker.announced = max(worker.announced, _count(frames))
         worker.quiet = False
+        self._may_give(worker)
 
     def _on_results(self, peer: bytes, frames: list) -> None:
         owner = bytes(frames[1])
@@ -414,7 +402,7 @@ class Broker:
         worker = self.workers[peer]
         credit = P.unpack(frames[2])
         if credit:
-            worker.credit = credit
+            self.hosts.ask(worker, credit)
         if computed:
             self.hosts.release(worker, computed)
 
@@ -478,13 +466,14 @@ class Broker:
             return
         pool = self.pool
         home = self.routes.get
-        hungry = [w for w in self._order if w.credit]
-        full = self.hosts.full_places()   # more as the step goes on
+        hosts = self.hosts
+        asking = hosts.asking
+        full = hosts.full_places()   # more as the step goes on
         served: List[Tuple[_Worker, int]] = []   # and what each asked
-        while pool and hungry:
+        while pool and asking:
             entry = pool[0][0]
             owner = home(entry[0], entry[0])
-            worker = _taker(hungry, owner, entry[2], full, self.workers)
+            worker = hosts.taker(owner, entry[2], full, self.workers)
             if worker is None:
                 break               # it waits for a CPU
             going_home = worker.identity == owner  # nobody else may
@@ -493,30 +482,34 @@ class Broker:
             while pool and len(batch) < worker.credit:
                 entry = pool[0][0]
                 mine = home(entry[0], entry[0]) == worker.identity
-                if mine and len(hungry) > 1 and not going_home \
+                if mine and len(asking) > 1 and not going_home \
                         or entry[2] and not mine and not allowed:
                     break
                 batch.append(pool.popleft())
             self._send_tasks(worker, batch)
             served.append((worker, worker.credit))
-            worker.credit = 0  # a request is answered once: a worker that
-            hungry.remove(worker)  # got less asks again when it idles
-            if len(batch) > 1:
+            hosts.ask(worker, 0)  # a request is answered once: a worker
+            if len(batch) > 1:    # that got less asks again when it idles
                 worker.quiet = False
+                self._may_give(worker)
             if worker.place is not None and worker.place.full():
                 full.add(worker.place)
-        if pool:
+        if pool or not self._givers:
+            return
+        if full:    # on a full host, only the seated may get work
+            hungry: Collection[_Worker] = list(hosts.unblocked(full))
+            wanted = sum(w.credit for w in hungry)
+        else:
+            hungry, wanted = asking, hosts.credit
+        if hungry:
+            self._steal(hungry, wanted)
             return
         # restock for those just served that run long tasks: they will ask
         # again, as much as before (short tasks run fastest where they were
         # submitted: they are not fetched before they are wanted)
         restock = [(w, asked) for w, asked in served
                    if asked <= P.LONG_TASKS_CREDIT]
-        if full:
-            hungry = [w for w in hungry if w.seated or w.place not in full]
-        if hungry:
-            self._steal(hungry, sum(w.credit for w in hungry))
-        elif restock:
+        if restock:
             self._steal([w for w, _ in restock],
                         sum(asked for _, asked in restock))
 
@@ -540,25 +533,32 @@ class Broker:
         self.hosts.hold(worker, computing)
         self.router.send(worker.identity, tasks_message(items))
 
-    def _steal(self, hungry: List[_Worker], wanted: int) -> None:
+    def _steal(self, hungry: Collection[_Worker], wanted: int) -> None:
         """Ask other workers' side threads for ``wanted`` tasks for
-        ``hungry`` ones; quiet workers have nothing to give."""
-        alone = hungry[0] if len(hungry) == 1 else None
-        order = self._order
-        count = len(order)
-        asked = 0
-        for offset in range(count):
-            worker = order[(self._rotor + offset) % count]
-            if worker is alone or worker.side is None or worker.stealing \
-                    or worker.quiet:
-                continue
+        ``hungry`` ones; quiet workers have nothing to give. Those asked
+        go to the end of the order once they answer."""
+        alone = next(iter(hungry)) if len(hungry) == 1 else None
+        asked = []
+        for worker in self._givers:
+            if worker is not alone:
+                asked.append(worker)
+                if len(asked) >= wanted:
+                    break
+        steal = [P.header(P.STEAL), P.pack(wanted)]
+        for worker in asked:
             worker.stealing = True
-            self.router.send(worker.side, [P.header(P.STEAL),
-                                           P.pack(wanted)])
-            asked += 1
-            if asked >= wanted:
-                break
-        self._rotor = (self._rotor + 1) % max(count, 1)
+            del self._givers[worker]
+            self.router.send(worker.side, steal)
+
+    def _may_give(self, worker: _Worker) -> None:
+        """Count ``worker`` among those that may be asked to give work,
+        or not, as its side socket, its announcements and its steals
+        say."""
+        if worker.side is not None and not worker.quiet \
+                and not worker.stealing:
+            self._givers[worker] = None
+        else:
+            self._givers.pop(worker, None)
 
     # -- losing workers ------------------------------------------------------
     def _check_heartbeats(self, now: float) -> None:
@@ -607,6 +607,7 @@ class Broker:
         replayed = failed = 0
         if worker is not None:
             self._order.remove(worker)
+            self._givers.pop(worker, None)
             if worker.side is not None:
                 self._sides.pop(worker.side, None)
                 self._gone.add(worker.side)

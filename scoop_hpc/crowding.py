@@ -27,25 +27,36 @@ others wait with their credit until a CPU comes free. Tasks not marked
 (their function waits, or has not been seen yet) go to every idle
 worker.
 
-The broker's worker records carry ``host``, ``cpus`` and ``credit``, and
-the fields this module keeps: ``place`` (their :class:`Host`),
-``computing`` (marked tasks held, not counting those that went home to
-their owner), ``seated`` and ``owns``.
+The module also keeps who asks for work (a worker's ``credit``, set
+through :meth:`Hosts.ask`): in the order they asked, and by host, the
+seated ones apart. Finding the worker for a task then looks at each
+host once and at its seated workers, not at every idle worker: on a
+full host hundreds of them wait, and a scan of them all at every step
+of the broker made a step cost more the larger the job.
+
+The broker's worker records carry ``host``, ``cpus`` and ``identity``,
+and the fields this module keeps: ``place`` (their :class:`Host`),
+``credit``, ``computing`` (marked tasks held, not counting those that
+went home to their owner), ``seated`` and ``owns``.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Set
+from typing import Dict, Iterator, List, Optional, Set
 
 
 class Host:
     """The workers of one host, its CPUs, how many of them hold marked
-    tasks, and the owners of marked tasks among its workers."""
+    tasks, the owners of marked tasks among its workers, and those that
+    ask for work (all, and the seated ones), in the order they asked."""
 
-    __slots__ = ("workers", "cpus", "holding", "owners")
+    __slots__ = ("workers", "cpus", "holding", "owners", "asking",
+                 "asking_seated")
 
     def __init__(self) -> None:
         self.workers = self.cpus = self.holding = 0
         self.owners: List = []
+        self.asking: Dict = {}          # worker -> None: an ordered set
+        self.asking_seated: Dict = {}
 
     def excess(self) -> int:
         """How many of the host's workers have no CPU of their own."""
@@ -65,12 +76,16 @@ class Host:
 
 
 class Hosts:
-    """Each host's workers, CPUs and processes computing."""
+    """Each host's workers, CPUs and processes computing, and the
+    workers that ask for work."""
 
     def __init__(self) -> None:
         self.by_name: Dict[str, Host] = {}
         self.crowded: Set[Host] = set()   # more workers than CPUs
         self.excess = 0   # workers beyond their hosts' CPUs, all hosts
+        self.asking: Dict = {}     # every worker with credit, in order
+        self.unplaced: Dict = {}   # those of them counted on no host
+        self.credit = 0            # their credit, all together
 
     def join(self, worker) -> None:
         """Count ``worker`` on its host, if it said how many CPUs it has
@@ -88,7 +103,8 @@ class Hosts:
                 self.crowded.add(place)
 
     def leave(self, worker) -> None:
-        """``worker`` left: its host counts it no more."""
+        """``worker`` left: its host counts it no more, nobody gives it
+        work."""
         place = worker.place
         if place is not None:
             self.excess -= place.excess()
@@ -100,8 +116,14 @@ class Hosts:
                 place.holding -= 1
             if worker.owns:
                 place.owners.remove(worker)
+            place.asking.pop(worker, None)
+            place.asking_seated.pop(worker, None)
             worker.place, worker.computing = None, 0
             worker.seated = worker.owns = False
+        self.asking.pop(worker, None)
+        self.unplaced.pop(worker, None)
+        self.credit -= worker.credit
+        worker.credit = 0
 
     @staticmethod
     def own(worker) -> None:
@@ -124,7 +146,7 @@ class Hosts:
         if count and not worker.computing:
             worker.place.holding += 1
         worker.computing += count
-        worker.seated = worker.computing > 0
+        _seat(worker, worker.computing > 0)
 
     @staticmethod
     def release(worker, count: int) -> None:
@@ -136,4 +158,74 @@ class Hosts:
         worker.computing = max(0, worker.computing - count)
         if not worker.computing:
             worker.place.holding -= 1
-            worker.seated = worker.credit > 0
+            _seat(worker, worker.credit > 0)
+
+    def ask(self, worker, credit: int) -> None:
+        """``worker`` asks for ``credit`` tasks (0: for none, or it was
+        served); one that asked already keeps its place in the order."""
+        self.credit += credit - worker.credit
+        worker.credit = credit
+        place = worker.place
+        if credit:
+            if worker not in self.asking:
+                self.asking[worker] = None
+                if place is None:
+                    self.unplaced[worker] = None
+                else:
+                    place.asking[worker] = None
+                    if worker.seated:
+                        place.asking_seated[worker] = None
+        elif worker in self.asking:
+            del self.asking[worker]
+            if place is None:
+                del self.unplaced[worker]
+            else:
+                del place.asking[worker]
+                place.asking_seated.pop(worker, None)
+
+    def taker(self, owner: bytes, computes: bool, full: Set[Host],
+              workers: dict) -> Optional[object]:
+        """Who of the workers that ask gets a task of ``owner`` next:
+        another worker if one may take it (for a task that computes, one
+        whose host is not ``full`` or that computes already, a seated one
+        first), else its owner if it asks (``workers`` finds it), else
+        nobody."""
+        if not computes:
+            for worker in self.asking:
+                if worker.identity != owner:
+                    return worker
+        else:
+            places = self.by_name.values()
+            for place in places:
+                blocked = place in full
+                for worker in place.asking_seated:
+                    if worker.identity != owner and (
+                            worker.computing or not blocked):
+                        return worker
+            for place in places:
+                if place not in full:
+                    for worker in place.asking:
+                        if worker.identity != owner:
+                            return worker
+            for worker in self.unplaced:
+                if worker.identity != owner:
+                    return worker
+        home = workers.get(owner)
+        return home if home is not None and home.credit else None
+
+    def unblocked(self, full: Set[Host]) -> Iterator:
+        """The workers that ask and may get work: on a ``full`` host,
+        only the seated ones."""
+        for place in self.by_name.values():
+            yield from (place.asking_seated if place in full
+                        else place.asking)
+        yield from self.unplaced
+
+
+def _seat(worker, seated: bool) -> None:
+    """Give ``worker`` (on a host) its seat, or take it."""
+    worker.seated = seated
+    if seated and worker.credit:
+        worker.place.asking_seated[worker] = None
+    else:
+        worker.place.asking_seated.pop(worker, None)

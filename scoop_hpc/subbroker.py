@@ -207,7 +207,7 @@ class SubBroker(Broker):
             return
         if self.to_give:
             self._give()
-        wanted = sum(w.credit for w in self._order)
+        wanted = self.hosts.credit
         if wanted > self.asked or (self.asked and not wanted):
             self.asked = wanted
             self.up.send([P.header(P.REQUEST), P.pack(wanted)])

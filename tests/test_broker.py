@@ -80,6 +80,24 @@ def test_idle_worker_steals_from_a_busy_one(rig):
     assert list(broker.pool)[0][0] == (b"a", 3, False, 1)  # one left over
 
 
+def test_the_next_steal_goes_to_a_worker_not_asked_last(rig):
+    """a and c have work; b's requests are answered by each in turn."""
+    broker, worker = rig
+    broker.size = 3
+    _, a_side = worker(b"a")
+    b_main, _ = worker(b"b", announce=False)
+    _, c_side = worker(b"c")
+    b_main.send([P.header(P.REQUEST), P.pack(1)])
+    broker.step(0.05)
+    assert P.kind_of(a_side.recv(1)) == P.STEAL
+    assert c_side.recv(0.05) is None
+    a_side.send(_tasks(b"a", 1))
+    broker.step(0.05)               # b is served, then its restock is
+    assert P.kind_of(b_main.recv(1)) == P.TASKS     # asked of c
+    assert P.kind_of(c_side.recv(1)) == P.STEAL
+    assert a_side.recv(0.05) is None
+
+
 def _steals_of(side, steps, broker):
     """How many STEALs ``side`` gets over ``steps`` broker steps."""
     count = 0
