@@ -28,11 +28,12 @@ others wait with their credit until a CPU comes free. Tasks not marked
 worker.
 
 The module also keeps who asks for work (a worker's ``credit``, set
-through :meth:`Hosts.ask`): in the order they asked, and by host, the
-seated ones apart. Finding the worker for a task then looks at each
-host once and at its seated workers, not at every idle worker: on a
-full host hundreds of them wait, and a scan of them all at every step
-of the broker made a step cost more the larger the job.
+through :meth:`Hosts.ask`): in the order they last asked, and by host,
+the seated ones apart; the latest to ask is served first, being awake.
+Finding the worker for a task then looks at each host once and at its
+seated workers, not at every idle worker: on a full host hundreds of
+them wait, and a scan of them all at every step of the broker made a
+step cost more the larger the job.
 
 The broker's worker records carry ``host``, ``cpus`` and ``identity``,
 and the fields this module keeps: ``place`` (their :class:`Host`),
@@ -47,7 +48,8 @@ from typing import Dict, Iterator, List, Optional, Set
 class Host:
     """The workers of one host, its CPUs, how many of them hold marked
     tasks, the owners of marked tasks among its workers, and those that
-    ask for work (all, and the seated ones), in the order they asked."""
+    ask for work (all, and the seated ones), in the order they last
+    asked."""
 
     __slots__ = ("workers", "cpus", "holding", "owners", "asking",
                  "asking_seated")
@@ -83,7 +85,8 @@ class Hosts:
         self.by_name: Dict[str, Host] = {}
         self.crowded: Set[Host] = set()   # more workers than CPUs
         self.excess = 0   # workers beyond their hosts' CPUs, all hosts
-        self.asking: Dict = {}     # every worker with credit, in order
+        self.asking: Dict = {}     # every worker with credit, in the
+        #                            order they last asked
         self.unplaced: Dict = {}   # those of them counted on no host
         self.credit = 0            # their credit, all together
 
@@ -162,52 +165,47 @@ class Hosts:
 
     def ask(self, worker, credit: int) -> None:
         """``worker`` asks for ``credit`` tasks (0: for none, or it was
-        served); one that asked already keeps its place in the order."""
+        served). It goes to the end of the order: the latest to ask is
+        served first, being awake, its caches warm."""
         self.credit += credit - worker.credit
         worker.credit = credit
         place = worker.place
+        mine = self.unplaced if place is None else place.asking
+        self.asking.pop(worker, None)
+        mine.pop(worker, None)
+        if place is not None:
+            place.asking_seated.pop(worker, None)
         if credit:
-            if worker not in self.asking:
-                self.asking[worker] = None
-                if place is None:
-                    self.unplaced[worker] = None
-                else:
-                    place.asking[worker] = None
-                    if worker.seated:
-                        place.asking_seated[worker] = None
-        elif worker in self.asking:
-            del self.asking[worker]
-            if place is None:
-                del self.unplaced[worker]
-            else:
-                del place.asking[worker]
-                place.asking_seated.pop(worker, None)
+            self.asking[worker] = None
+            mine[worker] = None
+            if place is not None and worker.seated:
+                place.asking_seated[worker] = None
 
     def taker(self, owner: bytes, computes: bool, full: Set[Host],
               workers: dict) -> Optional[object]:
-        """Who of the workers that ask gets a task of ``owner`` next:
-        another worker if one may take it (for a task that computes, one
-        whose host is not ``full`` or that computes already, a seated one
-        first), else its owner if it asks (``workers`` finds it), else
-        nobody."""
+        """Who of the workers that ask gets a task of ``owner`` next, the
+        latest to ask first: another worker if one may take it (for a
+        task that computes, one whose host is not ``full`` or that
+        computes already, a seated one first), else its owner if it asks
+        (``workers`` finds it), else nobody."""
         if not computes:
-            for worker in self.asking:
+            for worker in reversed(self.asking):
                 if worker.identity != owner:
                     return worker
         else:
             places = self.by_name.values()
             for place in places:
                 blocked = place in full
-                for worker in place.asking_seated:
+                for worker in reversed(place.asking_seated):
                     if worker.identity != owner and (
                             worker.computing or not blocked):
                         return worker
             for place in places:
                 if place not in full:
-                    for worker in place.asking:
+                    for worker in reversed(place.asking):
                         if worker.identity != owner:
                             return worker
-            for worker in self.unplaced:
+            for worker in reversed(self.unplaced):
                 if worker.identity != owner:
                     return worker
         home = workers.get(owner)

@@ -16,13 +16,17 @@ def _join(hosts, name, cpus=2, host="n1"):
     return worker
 
 
-def test_workers_that_ask_keep_their_place_until_served_or_gone():
+def test_the_latest_to_ask_is_served_first():
     hosts = Hosts()
     a, b, c = (_join(hosts, name) for name in "abc")
     for worker in (a, b, c):
         hosts.ask(worker, 2)
-    hosts.ask(a, 8)                         # asks again: keeps its place
-    assert list(hosts.asking) == [a, b, c] and hosts.credit == 12
+    assert hosts.taker(b"w0", False, set(), {}) is c
+    assert hosts.taker(b"w0", True, set(), {}) is c
+    hosts.ask(a, 8)                         # asks again: now the latest
+    assert list(hosts.asking) == [b, c, a] and hosts.credit == 12
+    assert hosts.taker(b"w0", True, set(), {}) is a
+    assert hosts.taker(b"a", True, set(), {}) is c   # not its owner
     hosts.ask(b, 0)                         # served
     hosts.leave(c)                          # lost
     assert list(hosts.asking) == [a] and hosts.credit == 8
@@ -47,7 +51,7 @@ def test_on_a_full_host_only_seated_workers_that_compute_take_more():
     hosts.ask(holder, 2)                    # it asks ahead: seated
     assert hosts.taker(b"w0", True, full, {}) is holder
     assert list(hosts.unblocked(full)) == [holder]
-    assert hosts.taker(b"w0", False, full, {}) is waiting[0]
+    assert hosts.taker(b"w0", False, full, {}) is holder  # the latest
 
 
 def test_a_seat_follows_the_tasks_held_and_the_request():
