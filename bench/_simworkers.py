@@ -151,8 +151,10 @@ class _Endpoints:
             self.context.destroy(linger=0)
 
 
-def _hello(endpoints, sock, name):
+def _hello(endpoints, sock, name, cpus):
     info = {"name": name, "pid": os.getpid(), "host": os.uname().nodename}
+    if cpus:                  # all on one host of ``cpus`` CPUs
+        info["cpus"] = cpus
     endpoints.send(sock, [P.header(P.HELLO), P.pack(info)])
 
 
@@ -181,16 +183,18 @@ class _Beats:
         self.slice = (self.slice + 1) % BEAT_GROUPS
 
 
-def serve_workers(address, key, first, count, shared, slot, want, beat):
+def serve_workers(address, key, first, count, shared, slot, want, beat,
+                  cpus=0):
     """Run the simulated workers ``w<first>`` .. ``w<first+count-1>``,
-    each asking for ``want`` tasks at a time."""
+    each asking for ``want`` tasks at a time (on a host of ``cpus``
+    CPUs, if not 0)."""
     ends = _Endpoints(address, key, 2 * count)
     side_of = {}
     for index in range(first, first + count):
         name = "w%d" % index
         main = ends.dealer(name.encode())
         side_of[main] = ends.dealer(name.encode() + b"/side")
-        _hello(ends, main, name)
+        _hello(ends, main, name, cpus)
     beats = _Beats(ends, [], shared.beats, slot, beat)
     mains = set(side_of)
     tasks, nothings = shared.tasks, shared.nothing
@@ -231,18 +235,21 @@ def serve_workers(address, key, first, count, shared, slot, want, beat):
     ends.serve(shared, handle, beats)
 
 
-def serve_root(address, key, shared, slot, beat):
-    """Run the root ``w0``: it owns every task and receives the results."""
+def serve_root(address, key, shared, slot, beat, cpus=0):
+    """Run the root ``w0``: it owns every task and receives the results.
+    On a host of ``cpus`` CPUs (not 0) its tasks are marked as tasks
+    that compute, and it never asks for work: it is busy on a CPU."""
     ends = _Endpoints(address, key, 2)
     main = ends.dealer(ROOT)
     side = ends.dealer(ROOT + b"/side")
-    _hello(ends, main, ROOT.decode())
+    _hello(ends, main, ROOT.decode(), cpus)
     beats = _Beats(ends, [], shared.beats, slot, beat)
     payload = P.dumps((abs, (-1,), {}))   # every task: ``abs(-1)``
     size = len(payload)
     heads = {k: P.header(k) for k in (P.TASKS, P.RESULTS, P.WELCOME,
                                       P.STEAL)}
     seqs = iter(range(1, 1 << 62))
+    computes = bool(cpus)
 
     def handle(sock, frames):
         head = frames[0].bytes
@@ -250,7 +257,7 @@ def serve_root(address, key, shared, slot, beat):
             shared.results[slot] += len(P.unpack(frames[3]))
         elif head == heads[P.STEAL]:
             wanted = max(1, P.unpack(frames[1]))
-            index = [(ROOT, next(seqs), False, size)
+            index = [(ROOT, next(seqs), computes, size)
                      for _ in range(wanted)]
             ends.send(side, [heads[P.TASKS], P.pack(index),
                              *payload * wanted])

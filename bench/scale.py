@@ -100,19 +100,22 @@ def start_nodes(address, key, tmpdir, count):
     return nodes, binds
 
 
-def start_workers(address, key, workers, procs, shared, credit, binds=()):
+def start_workers(address, key, workers, procs, shared, credit, binds=(),
+                  cpus=0):
     """Fork the root and ``procs`` processes holding ``workers`` simulated
     workers between them, each asking for ``credit`` tasks at a time (and
-    joining the sub-brokers at ``binds`` in turn, if any); return the
-    processes, the root's first."""
+    joining the sub-brokers at ``binds`` in turn, if any; all on one host
+    of ``cpus`` CPUs, if not 0); return the processes, the root's
+    first."""
     beat = heartbeat_period(workers + 1, HEARTBEAT_TIMEOUT)
-    children = [sim.start(sim.serve_root, address, key, shared, procs, beat)]
+    children = [sim.start(sim.serve_root, address, key, shared, procs, beat,
+                          cpus)]
     first = 1
     for slot in range(procs):
         count = workers // procs + (slot < workers % procs)
         joins = binds[slot % len(binds)] if binds else address
         children.append(sim.start(sim.serve_workers, joins, key, first,
-                                  count, shared, slot, credit, beat))
+                                  count, shared, slot, credit, beat, cpus))
         first += count
     return children
 
@@ -167,7 +170,8 @@ def measure_round(broker, children, shared, args, workers, nodes=()):
     completed = rate["results"]
     return {
         "workers": workers, "procs": len(children) - 1, "seconds": wall,
-        "sub_brokers": len(nodes),
+        "sub_brokers": len(nodes), "crowded": args.crowded,
+        "job_cpus": broker.cpus(),   # workers with a CPU of their own
         "broker_us_per_task": 1e6 * (after[3] - before[3])
         / max(1.0, (after[1]["results"] - before[1]["results"])),
         "sub_brokers_cpu_pct": 100 * (after[5] - before[5]) / wall,
@@ -197,7 +201,7 @@ def sim_round(workers, args):
         broker = Broker(router, workers + 1)
         nodes, binds = start_nodes(address, key, tmpdir, args.sub_brokers)
         children = start_workers(address, key, workers, args.procs, shared,
-                                 args.credit, binds)
+                                 args.credit, binds, args.crowded)
         return measure_round(broker, children, shared, args, workers, nodes)
     finally:
         if children or nodes:
@@ -238,10 +242,14 @@ def run_sim(args):
     rows = []
     for workers in args.workers:
         _act_on_signals()
-        log("sim: %d workers in %d processes, %d sub-brokers" % (
-            workers, args.procs, args.sub_brokers))
+        log("sim: %d workers in %d processes, %d sub-brokers%s" % (
+            workers, args.procs, args.sub_brokers, (
+                ", one host of %d CPUs" % args.crowded) * bool(args.crowded)))
         rows.append(sim_round(workers, args))
         log("  %s tasks/s completed" % fmt(rows[-1]["completed_per_s"]))
+    if args.crowded:
+        print("The root and the simulated workers on one host of %d CPUs; "
+              "the root's tasks compute.\n" % args.crowded)
     print(sim_table(rows))
     return rows
 
@@ -337,6 +345,12 @@ def parse_args(argv):
                       help="tasks a worker asks for at a time: %d (default)"
                       " as for long tasks, up to %d as for tasks of "
                       "microseconds" % (PREFETCH, MAX_CREDIT))
+    simp.add_argument("--crowded", type=int, default=0, metavar="CPUS",
+                      help="the workers say they share one host of CPUS "
+                      "CPUs and the root's tasks compute: the broker's "
+                      "rules for crowded hosts, with all but CPUS - 1 "
+                      "workers waiting for a CPU (default 0: no CPU "
+                      "counts)")
     real = commands.add_parser("real", help="python -m scoop_hpc -n W")
     real.add_argument("--workers", type=counts, default=counts("64,256"),
                       help="worker counts, beside 2 (default 64,256)")
@@ -355,8 +369,10 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.command == "sim" and (args.procs < 1 or args.seconds <= 0
                                   or args.warmup < 0 or args.credit < 1
+                                  or args.crowded < 0
                                   or args.sub_brokers < 0):
-        parser.error("--procs, --seconds and --credit must be positive")
+        parser.error("--procs, --seconds and --credit must be positive; "
+                     "--warmup, --sub-brokers and --crowded not negative")
     if args.command == "real":
         unknown = set(args.only) - {w.key for w in WORKLOADS}
         if unknown:
