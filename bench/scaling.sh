@@ -12,6 +12,7 @@ OUT=${1:?usage: sh bench/scaling.sh OUT [PYTHON] [PEERS_VENV]}
 PY=${2:-.venv/bin/python}
 PEERS=${3:-.venv-peers}
 N=${N:-$(nproc)}
+case $PY in /*) ;; */*) PY=$PWD/$PY ;; esac   # the map_cpu step runs in bench/
 mkdir -p "$OUT"
 
 step() {  # step NAME COMMAND...: stdout to OUT/NAME.md, stderr to NAME.log
@@ -38,6 +39,11 @@ step sim_credit64 "$PY" bench/scale.py sim --workers 10,100,1000,2000 \
     --procs 8 --credit 64 --json "$OUT/sim_credit64.json"
 step real "$PY" bench/scale.py real --workers "$N",64,256 --tasks 200000 \
     --json "$OUT/real.json"
+step map_cpu_spin env -C bench BENCH_WORKERS=256 "$PY" -m scoop_hpc -n 256 \
+    map_cpu.py --spin 1 --items $((250 * N)) --maps 6
+step sim_crowded "$PY" bench/scale.py sim --workers 100,1000,2000 --procs 8 \
+    --crowded "$N" --json "$OUT/sim_crowded.json"
+step step_cost "$PY" bench/step_cost.py --cpus "$N"
 step w3_n2 "$PY" bench/run.py -n 2 --only W1,W3 --peers-venv "$PEERS" \
     --impls scoop_hpc,ppe,scoop --repeat 3
 step "scoop_n$N" "$PY" bench/run.py -n "$N" --peers-venv "$PEERS" \
