@@ -92,11 +92,12 @@ TELL_CPUS_EVERY = 0.5      # seconds between SIZE messages as the job's
 #                            CPUs change
 
 
-def _count(frames: list) -> int:
-    """The announcement count a HAVE_WORK or NOTHING carries."""
+def _count(frames: list, what: str = "announcement count") -> int:
+    """The count a HAVE_WORK or NOTHING (its announcements) or a REQUEST
+    (its credit) carries."""
     count = P.unpack(frames[1]) if len(frames) > 1 else None
-    if type(count) is not int:
-        raise TransportError(f"malformed announcement count {count!r:.40}")
+    if type(count) is not int or count < 0:
+        raise TransportError(f"malformed {what} {count!r:.40}")
     return count
 
 
@@ -326,10 +327,7 @@ class Broker:
             self.router.send(peer, [P.header(P.SHUTDOWN)])
 
     def _on_request(self, peer: bytes, frames: list) -> None:
-        credit = P.unpack(frames[1])
-        if type(credit) is not int or credit < 0:
-            raise TransportError(f"malformed credit {credit!r:.40}")
-        self.hosts.ask(self.workers[peer], credit)
+        self.hosts.ask(self.workers[peer], _count(frames, "credit"))
 
     def _on_tasks(self, peer: bytes, frames: list) -> None:
         items = P.split_items(P.unpack(frames[1]), frames, 2)

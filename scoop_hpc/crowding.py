@@ -108,6 +108,7 @@ class Hosts:
     def leave(self, worker) -> None:
         """``worker`` left: its host counts it no more, nobody gives it
         work."""
+        self.ask(worker, 0)
         place = worker.place
         if place is not None:
             self.excess -= place.excess()
@@ -119,14 +120,8 @@ class Hosts:
                 place.holding -= 1
             if worker.owns:
                 place.owners.remove(worker)
-            place.asking.pop(worker, None)
-            place.asking_seated.pop(worker, None)
             worker.place, worker.computing = None, 0
             worker.seated = worker.owns = False
-        self.asking.pop(worker, None)
-        self.unplaced.pop(worker, None)
-        self.credit -= worker.credit
-        worker.credit = 0
 
     @staticmethod
     def own(worker) -> None:
