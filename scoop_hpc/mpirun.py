@@ -166,9 +166,11 @@ def main(args, world: Optional[World],
     try:
         code = job.run()
     except LauncherError as exc:  # a bad --interface, no route to a host
+        job.remove_files()
         abort(comm, 2 if isinstance(exc, UsageError) else 1,
               f"{prog}: error: {exc}")
     except BaseException as exc:  # noqa: BLE001 - never hang the others
+        job.remove_files()
         abort(comm, 1, f"{prog}: rank {rank} of {size} failed: "
                        f"{type(exc).__name__}: {exc}", with_traceback=True)
     MPI.Finalize()
@@ -271,13 +273,13 @@ class _RankJob:
             import zmq
 
             from ._transport.zmq import ZmqRouter
-            self.tmpdir = _procs.private_dir()
-            ipc = f"ipc://{self.tmpdir}/broker"
             remote = sorted(set(hosts) - {host})
             binds, routes, unreachable = network.plan(
                 remote, self.args.interface, self.args.broker_hostname)
             if unreachable:
                 raise LauncherError("; ".join(unreachable.values()))
+            self.tmpdir = _procs.private_dir()
+            ipc = f"ipc://{self.tmpdir}/broker"
             self.context = zmq.Context()
             router = ZmqRouter(self.context, [ipc, *binds])
             bound = {a[6:].rsplit(":", 1)[0]: a
@@ -298,6 +300,7 @@ class _RankJob:
                     else float("inf"))
         while not request.Test():
             if time.monotonic() > deadline:
+                self.remove_files()
                 abort(self.comm, code or 1,
                       f"scoop_hpc: some workers did not leave within "
                       f"{_GRACE:g} s of the end of the root program (a "
@@ -310,9 +313,15 @@ class _RankJob:
             self.release()
         if self.context is not None:
             self.context.destroy(linger=0)
+        self.remove_files()
+        return self.comm.bcast(code, root=0)
+
+    def remove_files(self) -> None:
+        """Remove rank 0's socket directory (before MPI_Abort too, which
+        ends this process at once)."""
         if self.tmpdir is not None:
             _procs.remove_dir(self.tmpdir)
-        return self.comm.bcast(code, root=0)
+            self.tmpdir = None
 
 
 class _BrokerThread(threading.Thread):

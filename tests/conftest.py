@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -117,11 +119,31 @@ def run_watched(cmd, *, cwd=None, timeout: float = 60.0, env=None,
 
 def launch(args, *, cwd=None, timeout: float = 60.0, env=None,
            stdin=None) -> Run:
-    """Run ``python -m scoop_hpc ARGS`` under :func:`run_watched`."""
+    """Run ``python -m scoop_hpc ARGS`` under :func:`run_watched`; unless
+    ``env`` names a TMPDIR, give it one of its own and fail if the job
+    leaves anything there (its socket directory)."""
     environ = dict(os.environ, PYTHONUNBUFFERED="1")
     environ.update(env or {})
-    return run_watched([PYTHON, "-m", "scoop_hpc", *args], cwd=cwd,
-                       timeout=timeout, env=environ, stdin=stdin)
+    own = "TMPDIR" in (env or {})
+    with contextlib.nullcontext() if own else scratch_tmpdir(environ):
+        return run_watched([PYTHON, "-m", "scoop_hpc", *args], cwd=cwd,
+                           timeout=timeout, env=environ, stdin=stdin)
+
+
+@contextlib.contextmanager
+def scratch_tmpdir(environ: dict, check: bool = True):
+    """Point ``environ``'s TMPDIR at a new directory while the block runs;
+    with ``check``, fail if the block leaves anything in it (unless the
+    block failed already: a killed launcher cannot clean up, so such tests
+    pass False). The directory goes in any case."""
+    scratch = tempfile.mkdtemp(prefix="sh-tmp-")
+    environ["TMPDIR"] = scratch
+    try:
+        yield
+        left = os.listdir(scratch) if check else []
+        assert not left, f"the job left {left} in its TMPDIR"
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 @pytest.fixture

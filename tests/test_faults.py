@@ -13,7 +13,14 @@ import time
 import psutil
 import pytest
 
-from .conftest import PYTHON, alive, assert_no_orphans, launch, wait_gone
+from .conftest import (
+    PYTHON,
+    alive,
+    assert_no_orphans,
+    launch,
+    scratch_tmpdir,
+    wait_gone,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -155,18 +162,20 @@ def test_a_stopped_launcher_keeps_its_workers_and_a_killed_one_ends_them(
     wait while it is stopped, past the heartbeat timeout, and hear no
     answers to their beats, nor need any; killed, it takes them along.
     (Workers of other hosts leave when it stops answering: ``test_ssh``.)"""
-    job = Job(program(TREE.replace("node(11)", "node(40)")), "-n", "3",
-              "--heartbeat-timeout", "2")
-    workers = job.workers() | {job.root}
-    os.kill(job.proc.pid, signal.SIGSTOP)
-    try:
-        time.sleep(4)
-        assert alive(workers) == workers
-    finally:
-        os.kill(job.proc.pid, signal.SIGKILL)
-        os.kill(job.proc.pid, signal.SIGCONT)
-    assert not wait_gone(workers, 5)
-    _, _, err, _ = job.finish()
+    env: dict = {}
+    with scratch_tmpdir(env, check=False):   # SIGKILL: no clean-up
+        job = Job(program(TREE.replace("node(11)", "node(40)")), "-n", "3",
+                  "--heartbeat-timeout", "2", env=env)
+        workers = job.workers() | {job.root}
+        os.kill(job.proc.pid, signal.SIGSTOP)
+        try:
+            time.sleep(4)
+            assert alive(workers) == workers
+        finally:
+            os.kill(job.proc.pid, signal.SIGKILL)
+            os.kill(job.proc.pid, signal.SIGCONT)
+        assert not wait_gone(workers, 5)
+        _, _, err, _ = job.finish()
     assert "heard nothing from the broker" not in err, err
 
 

@@ -1,4 +1,5 @@
 """``python -m scoop_hpc``: command line, exit codes, signals, teardown."""
+import os
 import signal
 import subprocess
 import time
@@ -9,7 +10,7 @@ import pytest
 
 from scoop_hpc.launcher import Job
 
-from .conftest import PYTHON, assert_no_orphans, launch
+from .conftest import PYTHON, assert_no_orphans, launch, scratch_tmpdir
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -167,11 +168,11 @@ SLEEPER = """
 """
 
 
-def _start(path, *options):
+def _start(path, *options, env=None):
     proc = subprocess.Popen([PYTHON, "-m", "scoop_hpc", "-n", "3", *options,
                              str(path)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, env=env)
     assert proc.stdout.readline() == "started\n"
     time.sleep(0.3)
     family = {p.pid for p in psutil.Process(proc.pid).children(True)}
@@ -182,17 +183,22 @@ def _start(path, *options):
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130),
                                        (signal.SIGTERM, 143)])
 def test_signals_tear_everything_down(program, sig, code):
-    proc, family = _start(program(SLEEPER), "--drain-grace", "1")
-    proc.send_signal(sig)
-    assert proc.wait(timeout=15) == code
+    env = dict(os.environ)
+    with scratch_tmpdir(env):       # and its socket directory goes
+        proc, family = _start(program(SLEEPER), "--drain-grace", "1",
+                              env=env)
+        proc.send_signal(sig)
+        assert proc.wait(timeout=15) == code
     assert "received " + signal.Signals(sig).name in proc.stderr.read()
     assert_no_orphans(family)
 
 
 def test_killed_launcher_takes_its_workers_along(program):
-    proc, family = _start(program(SLEEPER))
-    proc.kill()
-    proc.wait(timeout=5)
+    env = dict(os.environ)
+    with scratch_tmpdir(env, check=False):   # SIGKILL: no clean-up
+        proc, family = _start(program(SLEEPER), env=env)
+        proc.kill()
+        proc.wait(timeout=5)
     assert_no_orphans(family, timeout=15)
 
 

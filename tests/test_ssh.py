@@ -7,9 +7,11 @@ rig fails them.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,7 +20,14 @@ import time
 import psutil
 import pytest
 
-from .conftest import PYTHON, ROOT, job_processes, launch, wait_gone
+from .conftest import (
+    PYTHON,
+    ROOT,
+    job_processes,
+    launch,
+    scratch_tmpdir,
+    wait_gone,
+)
 
 HERE = socket.gethostname()
 
@@ -253,15 +262,20 @@ SLOW = """
                                  signal.SIGINT])
 def test_launcher_stopped_mid_run_leaves_nothing_on_any_host(program, sig,
                                                             tmp_path):
-    prog = program(SLOW)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    # a killed launcher cannot clean up its folders; the others do
+    with scratch_tmpdir(env, check=sig != signal.SIGKILL):
+        _stop_mid_run(program(SLOW), sig, tmp_path, env)
+
+
+def _stop_mid_run(prog, sig: int, tmp_path, env: dict) -> None:
     work = tmp_path / "work"   # where -v's shared folder goes
     work.mkdir()
     launcher = subprocess.Popen(
         [PYTHON, "-m", "scoop_hpc", *remote(
             "-v", "--drain-grace", "2", "--hosts", HERE, "node1", "node1",
             "node2", "node2", prog)], cwd=work, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        stderr=subprocess.PIPE, env=env)
     try:
         assert launcher.stdout.readline() == b"running\n"
         deadline = time.monotonic() + 30
@@ -280,7 +294,7 @@ def test_launcher_stopped_mid_run_leaves_nothing_on_any_host(program, sig,
         assert not left, [psutil.Process(p).cmdline() for p in left]
         code = launcher.wait(15)
         assert code == (-9 if sig == signal.SIGKILL else 128 + sig)
-        if sig != signal.SIGKILL:   # a killed launcher cannot clean up
+        if sig != signal.SIGKILL:
             assert not list(work.iterdir())
     finally:
         if launcher.poll() is None:
@@ -425,32 +439,34 @@ def test_remote_workers_leave_when_the_launcher_stops_answering(program,
     timeout (the launcher's own workers die with it, and wait while it is
     only stopped: ``test_faults``)."""
     marker = str(tmp_path)
-    launcher = subprocess.Popen(
-        [PYTHON, "-m", "scoop_hpc", *remote(
-            "--pythonpath", marker, "--heartbeat-timeout", "3",
-            "--hosts", HERE, "node1", "node1", program("""
-                import time
-                from scoop_hpc import futures
-                if __name__ == "__main__":
-                    list(futures.map(abs, range(10)))
-                    print("running", flush=True)
-                    time.sleep(60)
-            """))], cwd=ROOT,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    try:
-        assert launcher.stdout.readline() == "running\n"
-        workers = _remote_workers(marker, 2)
-        os.kill(launcher.pid, signal.SIGSTOP)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    with scratch_tmpdir(env, check=False):   # SIGKILL: no clean-up
+        launcher = subprocess.Popen(
+            [PYTHON, "-m", "scoop_hpc", *remote(
+                "--pythonpath", marker, "--heartbeat-timeout", "3",
+                "--hosts", HERE, "node1", "node1", program("""
+                    import time
+                    from scoop_hpc import futures
+                    if __name__ == "__main__":
+                        list(futures.map(abs, range(10)))
+                        print("running", flush=True)
+                        time.sleep(60)
+                """))], cwd=ROOT,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=env)
         try:
-            assert not wait_gone({w.pid for w in workers}, 15)
+            assert launcher.stdout.readline() == "running\n"
+            workers = _remote_workers(marker, 2)
+            os.kill(launcher.pid, signal.SIGSTOP)
+            try:
+                assert not wait_gone({w.pid for w in workers}, 15)
+            finally:
+                os.kill(launcher.pid, signal.SIGKILL)
+                os.kill(launcher.pid, signal.SIGCONT)
         finally:
-            os.kill(launcher.pid, signal.SIGKILL)
-            os.kill(launcher.pid, signal.SIGCONT)
-    finally:
-        if launcher.poll() is None:
-            launcher.kill()
-        launcher.communicate()
+            if launcher.poll() is None:
+                launcher.kill()
+            launcher.communicate()
 
 
 @pytest.mark.parametrize("victim", ["sub-broker", "agent"])
@@ -466,19 +482,25 @@ def test_a_lost_sub_broker_takes_its_workers_and_its_tasks_run_again(
             program(SQUARES))], cwd=ROOT,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    agent = None
     try:
         assert launcher.stdout.readline() == "running\n"
         node = next(proc for proc in _remote_workers(marker, 2, True)
                     if proc.environ().get("SSH_CONNECTION", "").split()[2:3]
                     == ["127.0.0.2"])     # node1's
+        agent = node.parent()
         killed = time.monotonic()
-        (node if victim == "sub-broker" else node.parent()).kill()
+        (node if victim == "sub-broker" else agent).kill()
         out, err = launcher.communicate(timeout=60)
         assert time.monotonic() - killed < 30, err
     finally:
         if launcher.poll() is None:
             launcher.kill()
             launcher.communicate()
+        if victim == "agent" and agent is not None:
+            # killed, the agent could not remove its socket folder
+            for path in glob.glob(f"/tmp/scoop_hpc-{agent.pid}-*"):
+                shutil.rmtree(path, ignore_errors=True)
     assert (launcher.returncode, out) == (0, "True 2000\n"), err
     why = ("it was killed by SIGKILL" if victim == "sub-broker"
            else "it lost its agent, which ended")
