@@ -19,14 +19,8 @@ import time
 import psutil
 import pytest
 
-from .conftest import (
-    PYTHON,
-    ROOT,
-    job_processes,
-    launch,
-    scratch_tmpdir,
-    wait_gone,
-)
+from . import conftest
+from .conftest import PYTHON, ROOT, job_processes, launch, wait_gone
 from .test_launcher import SLEEPER
 
 HERE = socket.gethostname()
@@ -264,7 +258,7 @@ def test_killed_launcher_under_pbsdsh_leaves_no_worker(program, tmp_path):
     env = clean_environ(PBS_JOBID="7.server", PBS_NODEFILE=nodes,
                         PATH=stand_in(tmp_path, "pbsdsh", detached))
     prog = program(SLEEPER)
-    with scratch_tmpdir(env, check=False):   # SIGKILL: no clean-up
+    with conftest.scratch_tmpdir(env, check=False):  # SIGKILL: no clean-up
         _kill_under_pbsdsh(prog, env, tmp_path)
 
 
