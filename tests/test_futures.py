@@ -87,6 +87,7 @@ def test_serial_run_warns_once(outcome):
     ("constant_twice", ["ConstantError", True]),
     ("constant_missing", [None, True]),
     ("unpicklable", ["SerializationError", True, True]),
+    ("unpicklable_map", [True, False]),
     ("exception_timeout", "TimeoutError"),
     ("result_after_timeout", 1.5),
     ("map_timeout", "TimeoutError"),

@@ -55,6 +55,23 @@ def describe_task(fn: Any, args: tuple) -> str:
     return describe_callable(fn)
 
 
+def task_parts(fn: Any, args: tuple, kwargs: dict) -> List[Tuple[str, Any]]:
+    """What the caller gave for ``fn(*args, **kwargs)``, each part named as
+    the caller knows it: for a chunk of a map, the mapped callable, its
+    reducer, each item's arguments and the map's keyword arguments."""
+    if not is_chunk(fn, args):
+        return ([("the callable", fn)]
+                + [(f"argument {i}", a) for i, a in enumerate(args)]
+                + [(f"keyword argument {k!r}", v) for k, v in kwargs.items()])
+    mapped, *reducer, items, star, extra = args
+    parts = [("the mapped callable", mapped)]
+    parts += [("the reducer", r) for r in reducer]
+    for item in items:
+        parts += ([(f"argument {i} of an item", a) for i, a in enumerate(item)]
+                  if star else [("an item", item)])
+    return parts + [(f"keyword argument {k!r}", v) for k, v in extra.items()]
+
+
 def remote_text(exc: BaseException, fn: Any) -> str:
     """Format ``exc``'s traceback under a header naming where it ran."""
     import traceback

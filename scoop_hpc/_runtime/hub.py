@@ -797,18 +797,15 @@ def _broker_gone(identity: bytes, silence: float) -> None:
 
 
 def _culprit(fn: Callable, args: tuple, kwargs: dict) -> SerializationError:
-    """Find which of the callable and arguments cannot be serialised."""
-    labelled = [("the callable", fn)]
-    labelled += [(f"argument {i}", a) for i, a in enumerate(args)]
-    labelled += [(f"keyword argument {k!r}", v) for k, v in kwargs.items()]
-    for label, obj in labelled:
+    """Find which of the callable and arguments cannot be serialised (of
+    a map's chunk: which of the map's callable, items and arguments)."""
+    task = execution.describe_task(fn, args)
+    for label, obj in execution.task_parts(fn, args, kwargs):
         try:
             P.dumps(obj, obj)
         except SerializationError as exc:
             return SerializationError(
-                f"cannot submit {execution.describe_callable(fn)}: {label} "
-                f"{exc.subject} cannot be serialised: {exc.reason}; "
-                f"{P.ADVICE}")
-    return SerializationError(
-        f"cannot submit {execution.describe_callable(fn)}: the task does "
-        f"not serialise")
+                f"cannot submit {task}: {label} {exc.subject} cannot be "
+                f"serialised: {exc.reason}; {P.ADVICE}")
+    return SerializationError(f"cannot submit {task}: the task does not "
+                              f"serialise")

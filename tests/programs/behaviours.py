@@ -206,6 +206,13 @@ def main():
     except TypeError as exc:
         report("unpicklable", [type(exc).__name__, "argument 0" in str(exc),
                                "lock" in str(exc)])
+    try:
+        list(futures.map(square, [1, threading.Lock()]))
+        report("unpicklable_map", "no error")
+    except TypeError as exc:    # named as the caller knows it, not a chunk
+        report("unpicklable_map", [
+            "cannot submit a chunk of map square: an item _thread.lock"
+            in str(exc), "map_chunk" in str(exc)])
     check_timeouts()
     check_cancel_and_callbacks()
     check_exceptions()
