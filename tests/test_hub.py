@@ -1,4 +1,5 @@
 """One hub against a bare ZeroMQ router standing for the broker."""
+import threading
 import time
 
 import pytest
@@ -8,6 +9,7 @@ from scoop_hpc._runtime import execution
 from scoop_hpc._runtime.hub import Hub, _Foreign
 from scoop_hpc._transport import protocol as P
 from scoop_hpc._transport.zmq import ZmqEndpoint, ZmqRouter
+from scoop_hpc.errors import RemoteTraceback, SerializationError
 
 pytestmark = pytest.mark.timeout(20)
 _BROKER = {}   # what probe() sees: the router, and what it heard
@@ -50,6 +52,49 @@ def test_the_last_task_asks_ahead_when_tasks_take_milliseconds(
         assert heard == [None]
     results = _BROKER["router"].recv(1)[1]  # the result reaches the broker
     assert P.kind_of(results) == P.RESULTS
+
+
+class _Unsendable(Exception):
+    """An exception that holds a lock: it cannot travel back."""
+
+    def __init__(self, text):
+        super().__init__(text)
+        self.lock = threading.Lock()
+
+
+def _returns_a_lock():
+    return threading.Lock()
+
+
+def _raises_unsendable():
+    raise _Unsendable("kept here")
+
+
+@pytest.mark.parametrize("fn, says", [
+    (_returns_a_lock, "the result of task _returns_a_lock could not be sent "
+                      "back: cannot serialise _thread.lock"),
+    (_raises_unsendable, "the exception of task _raises_unsendable could not "
+                         "be sent back: cannot serialise "
+                         "tests.test_hub._Unsendable (_Unsendable('kept "
+                         "here'))"),
+])
+def test_what_cannot_travel_back_fails_the_task_saying_what(hub, fn, says):
+    """Another worker's task whose value or exception does not pickle:
+    its owner gets a SerializationError naming the task and the object,
+    with the remote traceback of the exception."""
+    hub.local.append(_Foreign(b"w0", 7, False, P.dumps((fn, (), {}))))
+    hub.run(lambda: not hub.local and not hub.runnable)
+    message = _BROKER["router"].recv(1)[1]
+    assert P.kind_of(message) == P.RESULTS
+    [((seq, ok, *_), payload)] = P.split_items(P.unpack(message[3]),
+                                               message, 4)
+    assert (seq, ok) == (7, False)
+    error = execution.unwrap(P.loads(payload))
+    assert isinstance(error, SerializationError)
+    assert says in str(error), error
+    if fn is _raises_unsendable:
+        assert isinstance(error.__cause__, RemoteTraceback)
+        assert "in _raises_unsendable" in str(error.__cause__)
 
 
 class _Side:

@@ -567,8 +567,8 @@ class Hub:
         self.pace.record(fn, duration)
         if self.recorder is not None:
             self.recorder.add(fn, args, start, duration)
-        try:
-            frames = P.dumps(value)
+        try:        # a failure that does not pickle names its exception
+            frames = P.dumps(value, None if ok else value.exc)
         except SerializationError as exc:
             what = "result" if ok else "exception"
             error = SerializationError(
