@@ -43,8 +43,9 @@ def make_parser() -> argparse.ArgumentParser:
     tasks = parser.add_mutually_exclusive_group()
     tasks.add_argument("--tasks-per-node", type=int, metavar="T",
                        help="workers per node (default 1)")
-    tasks.add_argument("--ntasks", type=int, metavar="N",
-                       help="workers in all, spread over the nodes")
+    tasks.add_argument("-n", "--ntasks", type=int, metavar="N",
+                       help="workers in all, spread over the nodes (as the "
+                            "launcher's -n)")
     add("--cpus-per-task", type=int, metavar="C",
         help="CPUs for each worker (default 1)")
     add("--walltime", metavar="HH:MM:SS", help="run-time limit")

@@ -134,7 +134,7 @@ def test_sge_slots_in_the_named_pe(capsys, prog):
 
 
 def test_lsf_slots_span_and_walltime_in_minutes(capsys, prog):
-    text = generate(capsys, "--scheduler", "lsf", "--ntasks", "5",
+    text = generate(capsys, "--scheduler", "lsf", "-n", "5",   # --ntasks
                     "--nodes", "2", "--walltime", "01:00:30", prog)
     assert directives(text) == ["#BSUB -J prog", "#BSUB -n 5",
                                 '#BSUB -R "span[ptile=3]"', "#BSUB -W 1:01"]
