@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import sys
 import threading
 import time
@@ -163,6 +164,7 @@ def main(args, world: Optional[World],
         MPI.Finalize()
         return code
     job = _RankJob(args, comm)
+    signal.signal(signal.SIGINT, _interrupted(job, prog))
     try:
         code = job.run()
     except LauncherError as exc:  # a bad --interface, no route to a host
@@ -200,6 +202,20 @@ def _conflict(args, size: int) -> Optional[str]:
                 "(python -m scoop_hpc --hosts ..., or a batch job's "
                 "srun/qrsh/pbsdsh/blaunch)")
     return None
+
+
+def _interrupted(job: "_RankJob", prog: str):
+    """The SIGINT handler of a rank: mpiexec passes a Ctrl-C to every rank,
+    and the job ends as the launcher's does, with 130 and one line (rank
+    0's; another rank that alone got it ends the job a moment later)."""
+    def handler(signum: int, frame) -> None:
+        if job.rank == 0:
+            job.remove_files()
+            abort(job.comm, 128 + signum, f"{prog}: received SIGINT: "
+                                          f"stopping the MPI job")
+        time.sleep(5 * _ABORT_DELAY)      # rank 0's line goes first
+        job.comm.Abort(128 + signum)
+    return handler
 
 
 def abort(comm, code: int, message: str, with_traceback: bool = False

@@ -14,7 +14,9 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import psutil
@@ -302,6 +304,45 @@ def test_a_failing_rank_ends_the_whole_job(program, transport, source, says):
     assert run.returncode != 0, run
     assert run.seconds < 20, run
     assert says in run.stderr, run
+
+
+INTERRUPTED = """
+    import time
+    from scoop_hpc import futures
+    def nap(x):
+        time.sleep(60)
+    if __name__ == "__main__":
+        print("running", flush=True)
+        list(futures.map(nap, range(4)))
+"""
+
+
+@pytest.mark.parametrize("transport", ["zmq", "mpi"])
+def test_ctrl_c_at_mpiexec_ends_the_job_as_the_launchers_does(
+        program, transport):
+    """mpiexec passes the Ctrl-C to every rank: one line, exit code 130,
+    no traceback, nothing left in TMPDIR or the process table."""
+    _needs(MISSING)
+    path = str(program(INTERRUPTED))
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    with scratch_tmpdir(env):
+        proc = subprocess.Popen(
+            [MPIEXEC, "-n", "3", PYTHON, "-m", "scoop_hpc", "--transport",
+             transport, path], cwd=ROOT, env=env, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            assert proc.stdout.readline() == "running\n"
+            time.sleep(0.5)           # the tasks are running
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 130, err
+    assert err.count("received SIGINT: stopping the MPI job") == 1, err
+    assert "Traceback" not in err, err
+    assert_no_orphans(job_pids(path))
 
 
 def test_bad_interface_across_hosts_ends_the_job_with_its_reason(program):
