@@ -54,6 +54,8 @@ _LAUNCHERS = (
 _GRACE = 3.0       # seconds workers get to leave after the root ended
 _STEP = 0.02       # seconds the broker thread waits per step at most
 _ABORT_DELAY = 0.2  # seconds between an error message and MPI_Abort
+# mpiexec and srun pass these on to every rank (a Ctrl-C, a walltime)
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class World(NamedTuple):
@@ -164,7 +166,8 @@ def main(args, world: Optional[World],
         MPI.Finalize()
         return code
     job = _RankJob(args, comm)
-    signal.signal(signal.SIGINT, _interrupted(job, prog))
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, _interrupted(job, prog))
     try:
         code = job.run()
     except LauncherError as exc:  # a bad --interface, no route to a host
@@ -205,14 +208,14 @@ def _conflict(args, size: int) -> Optional[str]:
 
 
 def _interrupted(job: "_RankJob", prog: str):
-    """The SIGINT handler of a rank: mpiexec passes a Ctrl-C to every rank,
-    and the job ends as the launcher's does, with 130 and one line (rank
+    """A rank's handler of the stop signals, which mpiexec passes to every
+    rank: the job ends with 128 + the signal's number and one line (rank
     0's; another rank that alone got it ends the job a moment later)."""
     def handler(signum: int, frame) -> None:
         if job.rank == 0:
             job.remove_files()
-            abort(job.comm, 128 + signum, f"{prog}: received SIGINT: "
-                                          f"stopping the MPI job")
+            abort(job.comm, 128 + signum, f"{prog}: received "
+                  f"{signal.Signals(signum).name}: stopping the MPI job")
         time.sleep(5 * _ABORT_DELAY)      # rank 0's line goes first
         job.comm.Abort(128 + signum)
     return handler

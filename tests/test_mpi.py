@@ -317,11 +317,13 @@ INTERRUPTED = """
 """
 
 
-@pytest.mark.parametrize("transport", ["zmq", "mpi"])
-def test_ctrl_c_at_mpiexec_ends_the_job_as_the_launchers_does(
-        program, transport):
-    """mpiexec passes the Ctrl-C to every rank: one line, exit code 130,
-    no traceback, nothing left in TMPDIR or the process table."""
+@pytest.mark.parametrize("transport, sig", [
+    ("zmq", signal.SIGINT), ("mpi", signal.SIGINT), ("zmq", signal.SIGTERM)])
+def test_a_stop_signal_at_mpiexec_ends_the_job_at_once(
+        program, transport, sig):
+    """mpiexec passes a Ctrl-C (or a SIGTERM) to every rank: one line, exit
+    code 128 + the signal, no traceback, nothing left in TMPDIR or the
+    process table."""
     _needs(MISSING)
     path = str(program(INTERRUPTED))
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -333,14 +335,14 @@ def test_ctrl_c_at_mpiexec_ends_the_job_as_the_launchers_does(
         try:
             assert proc.stdout.readline() == "running\n"
             time.sleep(0.5)           # the tasks are running
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(sig)
             _, err = proc.communicate(timeout=30)
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.communicate()
-    assert proc.returncode == 130, err
-    assert err.count("received SIGINT: stopping the MPI job") == 1, err
+    assert proc.returncode == 128 + sig, err
+    assert err.count(f"received {sig.name}: stopping the MPI job") == 1, err
     assert "Traceback" not in err, err
     assert_no_orphans(job_pids(path))
 
