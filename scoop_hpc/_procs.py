@@ -15,38 +15,14 @@ import sys
 import time
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
-from . import _worker
 from ._exit import finish
-
-
-def fork_worker(config: _worker.WorkerConfig, close: Iterable[int] = (),
-                stdio: Optional[Tuple[int, int, int]] = None) -> int:
-    """Fork a process that serves as the worker ``config``; return its pid.
-
-    Args:
-        config: the worker's configuration.
-        close: file descriptors of the parent the child must not keep.
-        stdio: ``(stdin, stdout, stderr)`` descriptors for the child, or
-            None to inherit the parent's.
-    """
-    return fork(lambda: serve_worker(config), config.parent_pid,
-                config.drain_signal, close, stdio)
-
-
-def serve_worker(config: _worker.WorkerConfig) -> int:
-    """Serve as the worker ``config`` in this (forked) process; it is
-    *watched* if its parent is its broker and the kernel kills it when
-    that parent dies (see ``_worker.serve``)."""
-    from ._transport.zmq import ZmqTransport
-    return _worker.serve(config, ZmqTransport(config.address, config.curve),
-                         config.broker_is_parent and dies_with_parent())
 
 
 def fork(run: Callable[[], int], parent_pid: Optional[int],
          drain_signal: Optional[int] = None, close: Iterable[int] = (),
          stdio: Optional[Tuple[int, int, int]] = None) -> int:
     """Fork a child of the job that calls ``run()`` and exits with the code
-    it returns; return its pid (see :func:`fork_worker`)."""
+    it returns; return its pid (see ``_worker.fork_worker``)."""
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()

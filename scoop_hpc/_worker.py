@@ -8,67 +8,23 @@ same module in every process).
 """
 from __future__ import annotations
 
-import builtins
 import os
 import sys
 import types
-from typing import List, Optional
+from typing import Iterable, List, Optional, Tuple
 
 import scoop_hpc
 
+from . import _procs
 from ._exit import finish
 from ._runtime import activity, context, execution
 from ._runtime.hub import Hub
 from ._transport import protocol as P
 from ._transport.signing import SignedEndpoint
+from .program import Program
 
 WORKER_MODULE = "SCOOP_WORKER"
 _SWITCH_INTERVAL = 0.0005  # seconds
-
-
-class Program:
-    """What the job runs: a script path or a module name, and its args.
-
-    Args:
-        kind: ``"path"`` or ``"module"``.
-        target: the script's path, or the module's name.
-        args: the program's command-line arguments.
-    """
-
-    def __init__(self, kind: str, target: str,
-                 args: Optional[List[str]] = None) -> None:
-        self.kind = kind
-        self.target = target
-        self.args = list(args or ())
-
-    def load(self, name: str) -> tuple:
-        """Return ``(code, module)``: the program compiled, in a new module.
-
-        Raises:
-            OSError, SyntaxError, ImportError: the program cannot be read.
-        """
-        module = types.ModuleType(name)
-        module.__builtins__ = builtins  # type: ignore[attr-defined]
-        if self.kind == "path":
-            path = os.path.abspath(self.target)
-            with open(path, "rb") as handle:
-                code = compile(handle.read(), path, "exec")
-            module.__file__ = path
-            sys.path[0] = os.path.dirname(path)
-            sys.argv = [path, *self.args]
-            return code, module
-        import importlib.util
-        spec = importlib.util.find_spec(self.target)
-        if spec is None:
-            raise ImportError(f"No module named {self.target!r}")
-        if spec.submodule_search_locations is not None:
-            spec = importlib.util.find_spec(self.target + ".__main__")
-        code = spec.loader.get_code(spec.name)
-        module.__file__ = spec.origin
-        module.__spec__ = spec
-        sys.path[0] = os.getcwd()
-        sys.argv = [spec.origin or self.target, *self.args]
-        return code, module
 
 
 class WorkerConfig:
@@ -170,6 +126,29 @@ def serve(config: WorkerConfig, transport, watched: bool = False) -> int:
     hub.run(lambda: hub.stopping)
     _leave_record(hub, config)
     return 0
+
+
+def fork_worker(config: WorkerConfig, close: Iterable[int] = (),
+                stdio: Optional[Tuple[int, int, int]] = None) -> int:
+    """Fork a process that serves as the worker ``config``; return its pid.
+
+    Args:
+        config: the worker's configuration.
+        close: file descriptors of the parent the child must not keep.
+        stdio: ``(stdin, stdout, stderr)`` descriptors for the child, or
+            None to inherit the parent's.
+    """
+    return _procs.fork(lambda: serve_worker(config), config.parent_pid,
+                       config.drain_signal, close, stdio)
+
+
+def serve_worker(config: WorkerConfig) -> int:
+    """Serve as the worker ``config`` in this (forked) process; it is
+    *watched* if its parent is its broker and the kernel kills it when
+    that parent dies (see :func:`serve`)."""
+    from ._transport.zmq import ZmqTransport
+    return serve(config, ZmqTransport(config.address, config.curve),
+                 config.broker_is_parent and _procs.dies_with_parent())
 
 
 def _leave_record(hub: Hub, config: WorkerConfig) -> None:

@@ -24,6 +24,7 @@ from . import _agentwire as W
 from . import _procs, _worker, subbroker
 from ._exit import leave
 from ._transport.zmq import Curve
+from .program import Program
 
 _STOP_GRACE = 2.0      # seconds between SIGTERM and SIGKILL
 _CHUNK = 65536
@@ -67,7 +68,7 @@ class AgentConfig:
                 ) -> List[_worker.WorkerConfig]:
         """The workers' configurations; ``address``: their sub-broker's
         (private to the host: no encryption), instead of the broker's."""
-        program = _worker.Program(**self.program)
+        program = Program(**self.program)
         return [_worker.WorkerConfig(
             index=index, size=self.size, address=address or self.address,
             program=program, path=self.path, nice=self.nice,
@@ -126,7 +127,7 @@ class Agent:
                                          self._serve_node(address))
         for config in self.config.workers(os.getpid(), address):
             self._fork(null, config.name, lambda config=config:
-                       _procs.serve_worker(config))
+                       _worker.serve_worker(config))
         os.close(null)
         self.send(W.READY, "agent",
                   json.dumps(sorted(self.children)).encode())

@@ -11,8 +11,9 @@ import signal
 import sys
 from typing import List, Optional
 
-from . import _worker, mpirun, placement, starters
+from . import mpiworld, placement, starters
 from .errors import UsageError
+from .program import Program
 
 SUB_BROKERS_FROM = 512  # workers: --sub-brokers auto turns them on
 
@@ -218,17 +219,17 @@ def parse(argv: Optional[List[str]] = None,
           prog: str = "python -m scoop_hpc") -> argparse.Namespace:
     """Parse and check a command line; exit with code 2 on a usage error.
 
-    The result also holds ``program_spec`` (a ``_worker.Program``),
-    ``world`` (``mpirun.World`` when this is one rank of an MPI launch)
+    The result also holds ``program_spec`` (a ``program.Program``),
+    ``world`` (``mpiworld.World`` when this is one rank of an MPI launch)
     and ``placement`` (a ``placement.Placement``; None under mpirun, where
     ranks are the workers and no placement is needed).
     """
     parser = make_parser(prog)
     args = parser.parse_args(argv)
     _program_after_hosts(args)
-    args.world = mpirun.detect(os.environ)
+    args.world = mpiworld.detect(os.environ)
     try:
-        args.placement = (None if mpirun.wanted(args, args.world)
+        args.placement = (None if mpiworld.wanted(args, args.world)
                           else resolve_placement(args))
         args.program_spec = _program(args)
         if args.placement is not None:
@@ -254,18 +255,18 @@ def _program_after_hosts(args: argparse.Namespace) -> None:
             return
 
 
-def _program(args: argparse.Namespace) -> _worker.Program:
+def _program(args: argparse.Namespace) -> Program:
     if args.module:
         if _find_module(args.module) is None:
             raise UsageError(f"No module named {args.module!r}")
-        return _worker.Program(
+        return Program(
             "module", args.module,
             ([args.program] if args.program else []) + args.args)
     if args.program is None:
         raise UsageError("No path specified for execution")
     if not os.path.isfile(args.program):
         raise UsageError(f"Path does not exist: {args.program}")
-    return _worker.Program("path", os.path.abspath(args.program),
+    return Program("path", os.path.abspath(args.program),
                            list(args.args))
 
 

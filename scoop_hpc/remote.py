@@ -24,13 +24,15 @@ import signal
 import subprocess
 import threading
 import time
-from typing import Callable, List, Optional
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
 from . import _agentwire as W
 from ._procs import die_with_parent
-from .agent import AgentConfig
 from .relay import Console
 from .starters import Launcher
+
+if TYPE_CHECKING:   # the agent's module imports the runtime: not needed
+    from .agent import AgentConfig  # before the agents are started
 
 log = logging.getLogger("scoop_hpc.launcher")
 
@@ -79,6 +81,86 @@ class Starter:
                                   forward=forward)
 
 
+def agent_hosts(placement) -> Tuple[List[Tuple[str, int, int]], List[int]]:
+    """``(host, first worker, count)`` of each agent to start for
+    ``placement``, and the indices of the workers forked here (the root,
+    ``w0``, always)."""
+    agents, local, first = [], [], 0
+    for host, here in zip(placement.hosts, placement.local):
+        count = host.workers
+        if here and first == 0:
+            local.append(0)       # the root always runs here
+            first, count = 1, count - 1
+        if here and not placement.everywhere:
+            local.extend(range(first, first + count))
+        elif count:
+            agents.append((host.name, first, count))
+        first += count
+    return agents, local
+
+
+def starter(args) -> Starter:
+    """The command that starts the agents of the run ``args``."""
+    return Starter(args.placement.starter, args.python, args.pythonpath,
+                   args.prolog)
+
+
+def spawn(argv: List[str], stdin: bool) -> subprocess.Popen:
+    """Start an agent's starter (ssh, srun, ...); with ``stdin``, a pipe to
+    write its configuration to."""
+    log.debug("starting %s", shlex.join(argv))
+    return subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+        preexec_fn=_detach)
+
+
+class EarlyAgents:
+    """The agents started as soon as the command line is read, before the
+    launcher imports the runtime and binds its broker: ssh, or a
+    scheduler's launcher, takes a good part of a second to connect, and the
+    agent waits on its stdin for its configuration. Not for starters that
+    give it no stdin (the configuration goes into a file first), nor with
+    ``--tunnel`` (the forward names the broker's socket)."""
+
+    def __init__(self, args) -> None:
+        self._procs: Dict[str, Tuple[List[str], subprocess.Popen]] = {}
+        placement = args.placement
+        if placement is None or args.tunnel or not placement.starter.stdin:
+            return
+        start = starter(args)
+        for host, _, count in agent_hosts(placement)[0]:
+            argv = start.command(host, count, placement.ranks.get(host))
+            try:
+                self._procs[host] = argv, spawn(argv, stdin=True)
+            except OSError:
+                pass    # the job starts it again and says why it fails
+
+    def take(self, host: str, argv: List[str]
+             ) -> Optional[subprocess.Popen]:
+        """The agent started early for ``host`` with ``argv``, if any: the
+        caller owns it from now on."""
+        started, proc = self._procs.pop(host, (None, None))
+        if proc is not None and started != argv:
+            self._end(proc)
+            return None
+        return proc
+
+    def close(self) -> None:
+        """End the agents nobody took (the job failed before it)."""
+        for _, proc in self._procs.values():
+            self._end(proc)
+        self._procs.clear()
+
+    @staticmethod
+    def _end(proc: subprocess.Popen) -> None:
+        with contextlib.suppress(OSError):
+            proc.kill()
+            proc.wait(5)
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            stream.close()
+
+
 class RemoteHost:
     """One remote host's agent and what it reports.
 
@@ -114,20 +196,20 @@ class RemoteHost:
             maxlen=_STDERR_TAIL)
         self._threads: List[threading.Thread] = []
 
-    def start(self) -> None:
-        """Start the agent and hand it its configuration."""
-        log.debug("starting %s: %s", self.name, shlex.join(self.argv))
+    def start(self, proc: Optional[subprocess.Popen] = None) -> None:
+        """Start the agent, or take ``proc`` (its starter, run early with
+        ``argv``: see :class:`EarlyAgents`), and hand it its
+        configuration."""
         self.started_at = time.monotonic()
-        if self.config_file:
-            _write_private(self.config_file, self.config.dumps())
-        try:
-            self.proc = subprocess.Popen(
-                self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                stdin=(subprocess.DEVNULL if self.config_file
-                       else subprocess.PIPE), preexec_fn=_detach)
-        except OSError as exc:
-            self.fail(f"cannot run {self.argv[0]}: {exc}")
-            return
+        if proc is None:
+            if self.config_file:
+                _write_private(self.config_file, self.config.dumps())
+            try:
+                proc = spawn(self.argv, stdin=not self.config_file)
+            except OSError as exc:
+                self.fail(f"cannot run {self.argv[0]}: {exc}")
+                return
+        self.proc = proc
         if not self.config_file:
             try:
                 self.proc.stdin.write(self.config.dumps())

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import psutil
 import pytest
 
-from scoop_hpc.launcher import Job
+from scoop_hpc.job import Job
 
 from .conftest import PYTHON, assert_no_orphans, launch, scratch_tmpdir
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from scoop_hpc.mpirun import World, detect
+from scoop_hpc.mpiworld import World, detect
 
 from .conftest import (
     PYTHON,
@@ -41,6 +41,7 @@ from .test_futures import (  # noqa: F401 - collected here, on MPI
     test_serial_run_warns_once,
     test_work_spreads_over_workers,
 )
+from .test_launcher import SLEEPER
 
 pytestmark = [pytest.mark.mpi, pytest.mark.timeout(180)]
 
@@ -306,17 +307,6 @@ def test_a_failing_rank_ends_the_whole_job(program, transport, source, says):
     assert says in run.stderr, run
 
 
-INTERRUPTED = """
-    import time
-    from scoop_hpc import futures
-    def nap(x):
-        time.sleep(60)
-    if __name__ == "__main__":
-        print("running", flush=True)
-        list(futures.map(nap, range(4)))
-"""
-
-
 @pytest.mark.parametrize("transport, sig", [
     ("zmq", signal.SIGINT), ("mpi", signal.SIGINT), ("zmq", signal.SIGTERM)])
 def test_a_stop_signal_at_mpiexec_ends_the_job_at_once(
@@ -325,7 +315,7 @@ def test_a_stop_signal_at_mpiexec_ends_the_job_at_once(
     code 128 + the signal, no traceback, nothing left in TMPDIR or the
     process table."""
     _needs(MISSING)
-    path = str(program(INTERRUPTED))
+    path = str(program(SLEEPER))
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     with scratch_tmpdir(env):
         proc = subprocess.Popen(
@@ -333,7 +323,7 @@ def test_a_stop_signal_at_mpiexec_ends_the_job_at_once(
              transport, path], cwd=ROOT, env=env, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
-            assert proc.stdout.readline() == "running\n"
+            assert proc.stdout.readline() == "started\n"
             time.sleep(0.5)           # the tasks are running
             proc.send_signal(sig)
             _, err = proc.communicate(timeout=30)
