@@ -195,13 +195,13 @@ class Job:
             remote = RemoteHost(host, argv, config, self.console,
                                 self._notify, config_file)
             self.remotes[host] = remote
-            proc = self.early.take(host, argv) if self.early else None
             if address is None:
-                if proc is not None:
-                    proc.kill()
+                if self.early is not None:
+                    self.early.drop(host)
                 remote.fail(unreachable[host])
             else:
-                remote.start(proc)
+                remote.start(self.early.take(host, argv) if self.early
+                             else None)
         self._fork_local(local, ipc)
 
     def _sub_brokers(self) -> bool:

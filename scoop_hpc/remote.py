@@ -146,11 +146,16 @@ class EarlyAgents:
             return None
         return proc
 
+    def drop(self, host: str) -> None:
+        """End the agent started early for ``host`` (it has no route)."""
+        started = self._procs.pop(host, None)
+        if started is not None:
+            self._end(started[1])
+
     def close(self) -> None:
         """End the agents nobody took (the job failed before it)."""
-        for _, proc in self._procs.values():
-            self._end(proc)
-        self._procs.clear()
+        for host in list(self._procs):
+            self.drop(host)
 
     @staticmethod
     def _end(proc: subprocess.Popen) -> None:
