@@ -17,6 +17,9 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from ._exit import finish
 
+# what stops a job at once (SIGTERM drains a launcher's job first)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
 
 def fork(run: Callable[[], int], parent_pid: Optional[int],
          drain_signal: Optional[int] = None, close: Iterable[int] = (),

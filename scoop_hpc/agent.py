@@ -28,7 +28,6 @@ from .program import Program
 
 _STOP_GRACE = 2.0      # seconds between SIGTERM and SIGKILL
 _CHUNK = 65536
-_STOP_SIGNALS = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT}
 
 
 class AgentConfig:
@@ -112,8 +111,7 @@ class Agent:
         return None
 
     def start(self) -> None:
-        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP,
-                    signal.SIGINT):
+        for sig in (signal.SIGCHLD, *_procs.STOP_SIGNALS):
             signal.signal(sig, lambda *_: None)
         if self.config.drain_signal:    # the launcher's to act on
             signal.signal(self.config.drain_signal, signal.SIG_IGN)
@@ -177,7 +175,7 @@ class Agent:
                 signals = os.read(fd, 512)
             except BlockingIOError:
                 signals = b""
-            if set(signals) & _STOP_SIGNALS:
+            if set(signals) & set(_procs.STOP_SIGNALS):
                 self.stop()
         elif fd == 0:
             if not os.read(0, _CHUNK):       # the launcher is done or gone

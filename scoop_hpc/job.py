@@ -56,7 +56,6 @@ from .remote import (
 
 log = logging.getLogger("scoop_hpc.launcher")
 
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _GRACE = 3.0          # seconds workers get to leave after SHUTDOWN
 _KILL_GRACE = 2.0     # then after SIGTERM, before SIGKILL
 _EVENT = b"\0"        # wakes the loop for an agent's report (not a signal)
@@ -155,7 +154,7 @@ class Job:
     def _install_signals(self) -> dict:
         old = {}
         drain = (self.args.drain_signal,) if self.args.drain_signal else ()
-        for sig in (signal.SIGCHLD, *_STOP_SIGNALS, *drain):
+        for sig in (signal.SIGCHLD, *_procs.STOP_SIGNALS, *drain):
             old[sig] = signal.signal(sig, _note_signal)
         signal.set_wakeup_fd(self._pipe_w, warn_on_full_buffer=False)
         return old
@@ -263,7 +262,7 @@ class Job:
             for sig in self._take_signals():
                 if sig == signal.SIGTERM or sig == self.args.drain_signal:
                     self._drain(broker, sig)
-                elif sig in _STOP_SIGNALS:
+                elif sig in _procs.STOP_SIGNALS:
                     log.warning("received %s: stopping the job",
                                 signal.Signals(sig).name)
                     return 128 + sig

@@ -39,7 +39,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import Optional
+from typing import Callable, Optional
 
 from . import _procs, _worker, network
 from ._transport.signing import SignedRouter
@@ -50,8 +50,6 @@ from .mpiworld import World
 _GRACE = 3.0       # seconds workers get to leave after the root ended
 _STEP = 0.02       # seconds the broker thread waits per step at most
 _ABORT_DELAY = 0.2  # seconds between an error message and MPI_Abort
-# mpiexec and srun pass these on to every rank (a Ctrl-C, a walltime)
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def mismatch_message(world: World, size: int, library: str) -> str:
@@ -95,18 +93,16 @@ def main(args, world: Optional[World],
         MPI.Finalize()
         return code
     job = _RankJob(args, comm)
-    for sig in _STOP_SIGNALS:
+    for sig in _procs.STOP_SIGNALS:   # mpiexec and srun pass them on
         signal.signal(sig, _interrupted(job, prog))
     try:
         code = job.run()
     except LauncherError as exc:  # a bad --interface, no route to a host
-        job.remove_files()
-        abort(comm, 2 if isinstance(exc, UsageError) else 1,
-              f"{prog}: error: {exc}")
+        job.abort(2 if isinstance(exc, UsageError) else 1,
+                  f"{prog}: error: {exc}")
     except BaseException as exc:  # noqa: BLE001 - never hang the others
-        job.remove_files()
-        abort(comm, 1, f"{prog}: rank {rank} of {size} failed: "
-                       f"{type(exc).__name__}: {exc}", with_traceback=True)
+        job.abort(1, f"{prog}: rank {rank} of {size} failed: "
+                     f"{type(exc).__name__}: {exc}", with_traceback=True)
     MPI.Finalize()
     # A normal exit, not os._exit: MPICH's exit handlers tell its process
     # manager that this rank ended well; without them it may kill the
@@ -142,25 +138,11 @@ def _interrupted(job: "_RankJob", prog: str):
     0's; another rank that alone got it ends the job a moment later)."""
     def handler(signum: int, frame) -> None:
         if job.rank == 0:
-            job.remove_files()
-            abort(job.comm, 128 + signum, f"{prog}: received "
-                  f"{signal.Signals(signum).name}: stopping the MPI job")
+            job.abort(128 + signum, f"{prog}: received "
+                      f"{signal.Signals(signum).name}: stopping the MPI job")
         time.sleep(5 * _ABORT_DELAY)      # rank 0's line goes first
         job.comm.Abort(128 + signum)
     return handler
-
-
-def abort(comm, code: int, message: str, with_traceback: bool = False
-          ) -> None:
-    """Print ``message`` (and the current traceback); end every rank."""
-    if with_traceback:
-        traceback.print_exc()
-    print(message, file=sys.stderr, flush=True)
-    sys.stdout.flush()
-    # mpiexec forwards output through its proxies, and MPI_Abort has them
-    # kill everything: give them a moment to pass the message on first
-    time.sleep(_ABORT_DELAY)
-    comm.Abort(code)
 
 
 class _RankJob:
@@ -199,13 +181,12 @@ class _RankJob:
             broker = _BrokerThread(
                 Broker(SignedRouter(make_router(), token), self.size,
                        self.args.heartbeat_timeout, self.args.retries),
-                self.comm)
+                self.abort)
             broker.start()
         code = _worker.serve(config, transport)
         if self.rank != 0 and code:
-            abort(self.comm, code, f"scoop_hpc: worker {config.name} (rank "
-                                   f"{self.rank}) could not start; the job "
-                                   f"stops")
+            self.abort(code, f"scoop_hpc: worker {config.name} (rank "
+                             f"{self.rank}) could not start; the job stops")
         if broker is not None:
             broker.shut_down()
         return self._end(code, transport, broker)
@@ -248,11 +229,10 @@ class _RankJob:
                     else float("inf"))
         while not request.Test():
             if time.monotonic() > deadline:
-                self.remove_files()
-                abort(self.comm, code or 1,
-                      f"scoop_hpc: some workers did not leave within "
-                      f"{_GRACE:g} s of the end of the root program (a "
-                      f"task still running?); ending the MPI job")
+                self.abort(code or 1,
+                           f"scoop_hpc: some workers did not leave within "
+                           f"{_GRACE:g} s of the end of the root program "
+                           f"(a task still running?); ending the MPI job")
             time.sleep(0.001)
         if broker is not None:
             broker.finish()
@@ -265,20 +245,34 @@ class _RankJob:
         return self.comm.bcast(code, root=0)
 
     def remove_files(self) -> None:
-        """Remove rank 0's socket directory (before MPI_Abort too, which
-        ends this process at once)."""
+        """Remove rank 0's socket directory."""
         if self.tmpdir is not None:
             _procs.remove_dir(self.tmpdir)
             self.tmpdir = None
+
+    def abort(self, code: int, message: str,
+              with_traceback: bool = False) -> None:
+        """Print ``message`` (and the current traceback); end every rank,
+        this one's files removed first (MPI_Abort ends it at once)."""
+        self.remove_files()
+        if with_traceback:
+            traceback.print_exc()
+        print(message, file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        # mpiexec forwards output through its proxies, and MPI_Abort has
+        # them kill everything: give them a moment to pass it on first
+        time.sleep(_ABORT_DELAY)
+        self.comm.Abort(code)
 
 
 class _BrokerThread(threading.Thread):
     """Rank 0's broker loop, beside the root program."""
 
-    def __init__(self, broker: Broker, comm) -> None:
+    def __init__(self, broker: Broker,
+                 abort: Callable[..., None]) -> None:
         super().__init__(name="scoop_hpc-broker", daemon=True)
         self.broker = broker
-        self.comm = comm
+        self.abort = abort          # ends the MPI job (``_RankJob.abort``)
         self._stop_asked = threading.Event()
         self._told = threading.Event()
         self._done = threading.Event()
@@ -293,9 +287,8 @@ class _BrokerThread(threading.Thread):
                 self.broker.step(_STEP)
             self.broker.router.close()
         except BaseException as exc:  # noqa: BLE001 - never hang the job
-            abort(self.comm, 1, f"scoop_hpc: the broker on rank 0 failed: "
-                                f"{type(exc).__name__}: {exc}",
-                  with_traceback=True)
+            self.abort(1, f"scoop_hpc: the broker on rank 0 failed: "
+                          f"{type(exc).__name__}: {exc}", with_traceback=True)
 
     def shut_down(self) -> None:
         """Have the broker tell every worker to leave; wait until it did."""

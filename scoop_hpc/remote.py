@@ -159,7 +159,7 @@ class EarlyAgents:
 
     @staticmethod
     def _end(proc: subprocess.Popen) -> None:
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
             proc.kill()
             proc.wait(5)
         for stream in (proc.stdin, proc.stdout, proc.stderr):
