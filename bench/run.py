@@ -32,8 +32,8 @@ Workload = collections.namedtuple(
     defaults=(False, False, False))
 Impl = collections.namedtuple("Impl", "key label short launcher nests api",
                               defaults=(None,))
-Outcome = collections.namedtuple("Outcome", "value error processes record",
-                                 defaults=(None,))
+Outcome = collections.namedtuple("Outcome", "value error processes records",
+                                 defaults=((),))
 
 WORKLOADS = (
     Workload("W1", "w1_startup.py", "startup + teardown, map of 2 items",
@@ -216,7 +216,7 @@ def run_once(workload, impl, args):
     if rc != 0 or record is None:
         return failure("error: " + error_line(out, err, rc))
     value = elapsed if workload.whole_process else record["value"]
-    return Outcome(value, None, record.get("processes"), record)
+    return Outcome(value, None, record.get("processes"), (record,))
 
 
 def failure(error):
@@ -236,6 +236,7 @@ def measure(workloads, impls, args):
     the machine affects them all alike; a cell stops at its first failure.
     """
     values = collections.defaultdict(list)
+    records = collections.defaultdict(list)
     processes = {}
     failed = {}
     for workload in workloads:
@@ -252,9 +253,11 @@ def measure(workloads, impls, args):
                     failed[cell] = outcome
                 else:
                     values[cell].append(outcome.value)
+                    records[cell].extend(outcome.records)
                     processes[cell] = min_known(processes.get(cell),
                                                 outcome.processes)
-    results = {cell: Outcome(statistics.median(v), None, processes[cell])
+    results = {cell: Outcome(statistics.median(v), None, processes[cell],
+                             tuple(records[cell]))
                for cell, v in values.items()}
     results.update(failed)
     return results
@@ -429,7 +432,29 @@ def header(args, impls):
     ]
 
 
-def footnotes(args, workloads, impls, notes):
+def ceiling_text(impls, results):
+    """Return W3's line on the machine's own ceiling (see w3_pi.py), or
+    None: per implementation, the medians over its runs."""
+    parts = []
+    for impl in impls:
+        outcome = results.get(("W3", impl.key))
+        runs = [r for r in (outcome.records if outcome else ())
+                if "ceiling" in r]
+        if runs:
+            parts.append("%s %.3f of a ceiling of %.3f" % (
+                impl.short,
+                statistics.median(r["of_ceiling"] for r in runs),
+                statistics.median(r["ceiling"] for r in runs)))
+    if not parts:
+        return None
+    return ("W3 against the machine: the same tasks split evenly over as "
+            "many bare processes as workers, forked by the root and timed "
+            "in the same rounds, give the ceiling (serial / (N x their "
+            "time)); efficiency over ceiling, medians: " + "; ".join(parts)
+            + ".")
+
+
+def footnotes(args, workloads, impls, notes, results):
     """Return the paragraphs printed under the table."""
     n = args.workers
     keys = {workload.key for workload in workloads}
@@ -451,6 +476,9 @@ def footnotes(args, workloads, impls, notes):
         lines.append("W3 efficiency = serial time / (%d x parallel time), "
                      "the serial loop timed in the root of the same run; "
                      "each the fastest of 5, taken alternately." % n)
+        ceiling = ceiling_text(impls, results)
+        if ceiling:
+            lines.append(ceiling)
     lines.append(
         "Launch: scoop_hpc `python -m scoop_hpc -n %d`, SCOOP `python -m "
         "scoop -n %d`, PPE `ProcessPoolExecutor(%d)` at the default "
@@ -516,7 +544,7 @@ def main(argv=None):
     paragraphs = header(args, impls)
     results = measure(workloads, impls, args)
     paragraphs.append(table(workloads, impls, results, args.workers))
-    paragraphs += footnotes(args, workloads, impls, notes)
+    paragraphs += footnotes(args, workloads, impls, notes, results)
     print("\n\n".join(paragraphs))
 
 

@@ -270,7 +270,7 @@ def run_real(args):
         for workers in counts:
             run = argparse.Namespace(workers=workers, timeout=args.timeout)
             outcome = run_once(workload, impl, run)
-            record = outcome.record or {}
+            record = outcome.records[0] if outcome.records else {}
             log("%s -n %d: %s%s" % (
                 workload.key, workers, outcome.error or fmt(outcome.value),
                 "" if "rates" not in record else " (median of %s; first %s)"
