@@ -121,3 +121,30 @@ def test_no_probe_for_long_items_seen_before_big_items_or_small_jobs(
     assert mapping.Chunker(big_job, square, (range(100),)).probing
     small_job = Hub(b"w0", endpoint=object(), size=mapping.PROBE_FROM - 1)
     assert not mapping.Chunker(small_job, len, (range(64),)).probing
+
+
+def test_a_top_level_map_runs_its_chunks_in_order_in_its_own_process(hub):
+    """Chunks shrink towards the map's end (guided): run newest first, the
+    owner would keep the oldest, biggest chunks for last."""
+    seen = []
+    values = list(mapping.values(mapping.ordered(
+        hub, execution.map_chunk, seen.append, (range(300),), (), {}, None)))
+    assert values == [None] * 300
+    assert seen == list(range(300))
+
+
+def _tag_then_map(seen, tag):
+    seen.append(tag)
+    list(mapping.values(mapping.ordered(
+        context.current(), execution.map_chunk, seen.append, (range(3),),
+        (), {}, None)))
+
+
+def test_a_map_inside_a_task_still_runs_depth_first(hub):
+    """A task's own children (a map's chunks too) run before the tasks
+    queued ahead of it: a waiting task's work comes first."""
+    seen = []
+    first = hub.submit(_tag_then_map, (seen, "a"), {})
+    second = hub.submit(_tag_then_map, (seen, "b"), {})
+    hub.run(lambda: first.done() and second.done())
+    assert seen == ["b", 2, 1, 0, "a", 2, 1, 0], seen

@@ -11,11 +11,13 @@
 
 The hub loop gives priority to resumed greenlets (tasks whose awaited
 futures completed), then runs the newest queued task (depth first, as in
-work stealing). A greenlet that waits switches back to the hub, so a
-waiting task never blocks its worker. When nothing is runnable the hub
-flushes results, asks the broker for work (credit) and blocks on its
-endpoint until a message or a timer is due; when the last queued task
-starts and tasks of its function take milliseconds, it asks ahead.
+work stealing); a top-level map's chunks are queued at the other end
+(``mapping.py``), so that they run in order. A greenlet that waits
+switches back to the hub, so a waiting task never blocks its worker.
+When nothing is runnable the hub flushes results, asks the broker for
+work (credit) and blocks on its endpoint until a message or a timer is
+due; when the last queued task starts and tasks of its function take
+milliseconds, it asks ahead.
 
 A program that submits for a long while (a loop of single submits) does
 not wait, so the hub loop does not run. In a job with more workers than
@@ -38,8 +40,9 @@ CPU another may take. Tasks that wait leave the request standing: the
 workers of a full host fetch no work, and such tasks are for them.
 
 The side thread owns the second endpoint and answers STEAL requests from
-the broker even while this process runs a long task: it takes the oldest
-queued tasks (lock-free ``deque.popleft``) and sends their payloads,
+the broker even while this process runs a long task: it takes the tasks
+at the far end of the queue, the oldest but a top-level map's newest
+chunks (lock-free ``deque.popleft``), and sends their payloads,
 serialised at submit time, to the broker. It also sends a heartbeat every
 2.5 seconds (more often under a heartbeat timeout under 10 s, less often
 past 2,500 workers: ``heartbeat_period``), which the broker answers: a
@@ -217,15 +220,23 @@ class Hub:
         return welcome
 
     # -- submitting ----------------------------------------------------------
-    def submit(self, fn: Callable, args: tuple, kwargs: dict) -> Future:
-        """Queue ``fn(*args, **kwargs)``; serialise it now (fail early)."""
+    def submit(self, fn: Callable, args: tuple, kwargs: dict,
+               oldest_first: bool = False) -> Future:
+        """Queue ``fn(*args, **kwargs)``; serialise it now (fail early).
+
+        The newest queued task runs first, depth first; ``oldest_first``
+        queues it behind the others instead (a top-level map's chunks:
+        ``mapping.py``)."""
         self.check_thread()
         try:
             payload = P.dumps((fn, args, kwargs), fn)
         except SerializationError:
             raise _culprit(fn, args, kwargs) from None
         fut = Future(self, next(self._seq), fn, args, kwargs, payload)
-        self.local.append(fut)
+        if oldest_first:
+            self.local.appendleft(fut)
+        else:
+            self.local.append(fut)
         if self.asked and self.cpus < self.size \
                 and self.pace.computes(execution.kind_of(fn, args)):
             self._withdraw()

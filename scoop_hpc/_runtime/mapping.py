@@ -16,6 +16,15 @@ items of a microsecond) would only slow the map down. The floor gives
 way to the items' size: it never makes a chunk's payload exceed
 ``FLOOR_BYTES`` (big arguments travel faster spread over workers).
 
+Chunks shrink as the map goes, so they must run in about the order they
+were cut, or the big early ones come last and one worker finishes them
+while the others idle. The map's own process takes its queued tasks
+newest first (depth first, ``hub.py``), so the chunks of a map called by
+the program itself (not by a task: a task's children must still run
+before the tasks queued ahead of it) are queued at the other end, behind
+the rest: the owner runs them oldest first, and a thief, which takes from
+that end, the newest, as small as the map now cuts them.
+
 Until a chunk has run, nothing is known of the items. In a job of
 ``PROBE_FROM`` workers or more, a map over a sized collection first sends
 one item ahead, to another worker (a *probe*): not run here, because an
@@ -40,6 +49,8 @@ from __future__ import annotations
 
 from itertools import islice
 from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple
+
+from greenlet import getcurrent
 
 from ..errors import TimeoutError as FuturesTimeout
 from . import execution
@@ -182,6 +193,7 @@ class _Window:
         self.filling = False
         self.waiter: Optional[Waiter] = None
         self.probe: Optional[Future] = None
+        self.top = getcurrent() in (hub.root_greenlet, hub.greenlet)
 
     def fill(self) -> None:
         """Submit chunks while the window has room and items are left.
@@ -209,7 +221,7 @@ class _Window:
                 return
             fut = self.hub.submit(
                 self.task, (*self.head, chunk, chunker.star,
-                            self.kwargs), {})
+                            self.kwargs), {}, oldest_first=self.top)
             chunker.weigh(fut._payload, len(chunk))
             if chunker.probing:         # for another worker (see above)
                 self.probe = fut
