@@ -437,7 +437,9 @@ def test_remote_workers_leave_when_the_launcher_stops_answering(program,
     """A stopped launcher, like a dead one whose ssh stayed up: its broker
     is silent, and the workers of other hosts leave within the heartbeat
     timeout (the launcher's own workers die with it, and wait while it is
-    only stopped: ``test_faults``)."""
+    only stopped: ``test_faults``). The launcher stops once every worker
+    has run a task: a worker that has not yet been welcomed knows no
+    heartbeat timeout, and waits for its welcome (``Hub.join``)."""
     marker = str(tmp_path)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     with scratch_tmpdir(env, check=False):   # SIGKILL: no clean-up
@@ -446,9 +448,17 @@ def test_remote_workers_leave_when_the_launcher_stops_answering(program,
                 "--pythonpath", marker, "--heartbeat-timeout", "3",
                 "--hosts", HERE, "node1", "node1", program("""
                     import time
+                    import scoop_hpc
                     from scoop_hpc import futures
+
+                    def where(_):
+                        time.sleep(0.01)
+                        return scoop_hpc.WORKER_NAME
+
                     if __name__ == "__main__":
-                        list(futures.map(abs, range(10)))
+                        seen = set()
+                        while len(seen) < 3:
+                            seen.update(futures.map(where, range(12)))
                         print("running", flush=True)
                         time.sleep(60)
                 """))], cwd=ROOT,
