@@ -21,10 +21,12 @@ from ._runtime import activity, context, execution
 from ._runtime.hub import Hub
 from ._transport import protocol as P
 from ._transport.signing import SignedEndpoint
+from .errors import TimeoutError as FuturesTimeout
 from .program import Program
 
 WORKER_MODULE = "SCOOP_WORKER"
 _SWITCH_INTERVAL = 0.0005  # seconds
+_JOIN_TIMEOUT = 60.0       # seconds a welcome may take, without heartbeats
 
 
 class WorkerConfig:
@@ -41,6 +43,8 @@ class WorkerConfig:
     one entry per task when ``timeline``. ``stats_every``: seconds between
     progress reports to the broker (0: none). ``broker_is_parent``: the
     launcher, the job's broker, forks this worker (see :func:`serve`).
+    ``heartbeat_timeout``: the job's (0: none); a worker that the broker
+    does not welcome within it leaves, as one that stops hearing from it.
     """
 
     def __init__(self, index: int, size: int, address: str,
@@ -51,7 +55,8 @@ class WorkerConfig:
                  curve=None, activity: Optional[str] = None,
                  timeline: bool = False, stats_every: float = 0.0,
                  drain_signal: Optional[int] = None,
-                 broker_is_parent: bool = False) -> None:
+                 broker_is_parent: bool = False,
+                 heartbeat_timeout: float = 0.0) -> None:
         self.index = index
         self.size = size
         self.address = address
@@ -68,6 +73,7 @@ class WorkerConfig:
         self.stats_every = stats_every
         self.drain_signal = drain_signal  # the launcher's: ignored here
         self.broker_is_parent = broker_is_parent  # forked by the launcher
+        self.heartbeat_timeout = heartbeat_timeout
 
     @property
     def name(self) -> str:
@@ -105,8 +111,18 @@ def serve(config: WorkerConfig, transport, watched: bool = False) -> int:
     info = {"name": config.name, "pid": os.getpid(),
             "host": os.uname().nodename,
             "cpus": _usable_cpus(), "watched": watched}
-    welcome = hub.join(info, side=SignedEndpoint(
-        transport.connect_side(identity), config.token))
+    wait = (config.heartbeat_timeout if config.heartbeat_timeout
+            and not watched else _JOIN_TIMEOUT)
+    try:
+        welcome = hub.join(info, side=SignedEndpoint(
+            transport.connect_side(identity), config.token), timeout=wait)
+    except FuturesTimeout:
+        print(f"scoop_hpc: worker {config.name} on "
+              f"{os.uname().nodename}: no welcome from the broker at "
+              f"{config.address} within {wait:g} s: the launcher is gone, "
+              f"stopped, or cannot be reached from this host (see "
+              f"--broker-hostname); leaving", file=sys.stderr, flush=True)
+        return 1
     scoop_hpc.SIZE = hub.size
     scoop_hpc.BROKER_NAME = welcome.get("broker", "broker")
     context.install(hub)

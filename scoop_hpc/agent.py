@@ -36,11 +36,12 @@ class AgentConfig:
     FIELDS = ("host", "first", "count", "size", "address", "token",
               "program", "path", "nice", "debug", "unlink", "curve",
               "activity", "timeline", "stats_every", "drain_signal",
-              "sub_broker")
+              "sub_broker", "heartbeat_timeout")
 
     def __init__(self, **fields) -> None:
         fields.setdefault("drain_signal", None)
         fields.setdefault("sub_broker", False)
+        fields.setdefault("heartbeat_timeout", 0.0)
         missing = set(self.FIELDS) - set(fields)
         if missing:
             raise ValueError(f"agent configuration lacks {sorted(missing)}")
@@ -75,7 +76,8 @@ class AgentConfig:
             token=bytes.fromhex(self.token),
             curve=None if address else self.keys(),
             activity=self.activity, timeline=self.timeline,
-            stats_every=self.stats_every, drain_signal=self.drain_signal)
+            stats_every=self.stats_every, drain_signal=self.drain_signal,
+            heartbeat_timeout=self.heartbeat_timeout)
             for index in range(self.first, self.first + self.count)]
 
 

@@ -214,7 +214,8 @@ class Job:
         return {"activity": self.activity,
                 "timeline": bool(self.args.timeline),
                 "stats_every": self.stats_every,
-                "drain_signal": self.args.drain_signal}
+                "drain_signal": self.args.drain_signal,
+                "heartbeat_timeout": self.args.heartbeat_timeout}
 
     def _shared_dir(self) -> str:
         """A private directory in the job's working directory (a shared

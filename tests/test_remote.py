@@ -1,7 +1,11 @@
 """The launcher's side of one agent, with a real starter process."""
+import os
 import queue
+import sys
+import time
 
 import pytest
+import zmq
 
 from scoop_hpc.agent import AgentConfig
 from scoop_hpc.relay import Console
@@ -33,3 +37,43 @@ def test_a_starter_that_fails_at_once_is_reported_with_its_stderr():
         message = host.fail_message()
         assert "exited with code 255" in message, message
         assert REFUSED in message, message
+
+
+def test_a_worker_that_no_broker_welcomes_leaves_within_the_heartbeat_timeout(
+        tmp_path, capfd):
+    """A launcher stopped (or unreachable) after it told the agent its
+    broker's address: its workers hear nothing from their first message
+    on, and leave within the job's heartbeat timeout, as workers that stop
+    hearing from it do, not after join's own minute."""
+    program = tmp_path / "prog.py"
+    program.write_text("print('never run')\n")
+    silent = zmq.Context.instance().socket(zmq.ROUTER)  # never answers
+    try:
+        port = silent.bind_to_random_port("tcp://127.0.0.1")
+        config = AgentConfig(
+            host="h", first=1, count=1, size=2,
+            address=f"tcp://127.0.0.1:{port}", token="00" * 32,
+            program={"kind": "path", "target": str(program), "args": []},
+            path=str(tmp_path), nice=0, debug=False, unlink=None, curve=None,
+            activity=None, timeline=False, stats_every=0.0,
+            heartbeat_timeout=1.0)
+        events: queue.Queue = queue.Queue()
+        host = RemoteHost("h", [sys.executable, "-m", "scoop_hpc.agent"],
+                          config, Console(), events.put)
+        start = time.monotonic()
+        host.start()
+        try:
+            seen = [events.get(timeout=30)]
+            while seen[-1][0] != "ended":
+                seen.append(events.get(timeout=30))
+            took = time.monotonic() - start
+        finally:
+            host.proc.stdin.close()     # the agent stops its workers
+            host.proc.wait(10)
+    finally:
+        silent.close(linger=0)
+    assert ("exit", "h", "w1", 1) in seen, seen
+    assert took < 30, took               # join's own wait is 60 s
+    err = capfd.readouterr().err
+    assert (f"worker w1 on {os.uname().nodename}: no welcome from the broker"
+            f" at tcp://127.0.0.1:{port} within 1 s") in err, err
