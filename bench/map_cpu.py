@@ -18,7 +18,10 @@ and the root's CPU time is mostly its wait for a CPU, and the other
 workers' total shows what running chunks in many processes costs; the
 line ends with the map's items a second.
 Reading 257 processes' /proc between maps takes a few milliseconds; it
-is outside the timed part. A last ``BENCH`` line gives the medians.
+is outside the timed part. A running thread's schedstat lags by up to a
+scheduler tick (4 ms at 250 Hz): maps much shorter than 20 ms are not
+accounted for well (the root may seem to use more CPU than the wall
+time). A last ``BENCH`` line gives the medians.
 """
 import argparse
 import os

@@ -10,7 +10,7 @@ MAP_CPU = str(ROOT / "bench" / "map_cpu.py")
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("items", [["--items", "20000"],
+@pytest.mark.parametrize("items", [["--items", "200000"],
                                    ["--items", "200", "--spin", "0.5"]])
 def test_it_accounts_for_each_map_and_every_other_worker(items):
     run = launch(["-n", "3", MAP_CPU, *items, "--maps", "2"],
