@@ -346,6 +346,7 @@ def test_timeline_and_summary_cover_remote_workers(program, tmp_path):
 
 SQUARES = """
     import os, time
+    import scoop_hpc
     from scoop_hpc import futures
     def square(x):
         time.sleep(0.01)
@@ -354,8 +355,9 @@ SQUARES = """
         time.sleep(0.02)
         return os.getpid()
     if __name__ == "__main__":
-        while len(set(futures.map(pid, range(30)))) < 3:
-            pass                                # every worker has joined
+        seen = set()
+        while len(seen) < scoop_hpc.SIZE:       # every worker has joined
+            seen.update(futures.map(pid, range(30)))
         print("running", flush=True)
         got = list(futures.map(square, range(2000)))
         print(got == [x * x for x in range(2000)], len(got))
