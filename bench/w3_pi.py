@@ -51,12 +51,16 @@ def bare_split(processes):
     for index in range(processes):
         pid = os.fork()
         if pid == 0:            # a child: no runtime, no atexit handlers
-            os.close(go_write)
-            os.close(done_read)
-            os.read(go_read, 1)
-            share = sum(map(hits, range(index, TASKS, processes)))
-            os.write(done_write, b"%d\n" % share)
-            os._exit(0)
+            code = 1            # and never back into the forked program
+            try:
+                os.close(go_write)
+                os.close(done_read)
+                os.read(go_read, 1)
+                share = sum(map(hits, range(index, TASKS, processes)))
+                os.write(done_write, b"%d\n" % share)
+                code = 0
+            finally:
+                os._exit(code)
         children.append(pid)
     os.close(go_read)
     os.close(done_write)
