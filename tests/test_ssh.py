@@ -440,8 +440,8 @@ def test_remote_workers_leave_when_the_launcher_stops_answering(program,
     is silent, and the workers of other hosts leave within the heartbeat
     timeout (the launcher's own workers die with it, and wait while it is
     only stopped: ``test_faults``). The launcher stops once every worker
-    has run a task: a worker that has not yet been welcomed knows no
-    heartbeat timeout, and waits for its welcome (``Hub.join``)."""
+    has run a task, so that this is about workers that stop hearing from
+    it (one never welcomed: ``test_remote``)."""
     marker = str(tmp_path)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     with scratch_tmpdir(env, check=False):   # SIGKILL: no clean-up
@@ -459,7 +459,7 @@ def test_remote_workers_leave_when_the_launcher_stops_answering(program,
 
                     if __name__ == "__main__":
                         seen = set()
-                        while len(seen) < 3:
+                        while len(seen) < scoop_hpc.SIZE:
                             seen.update(futures.map(where, range(12)))
                         print("running", flush=True)
                         time.sleep(60)

@@ -751,7 +751,8 @@ class Hub:
             beat = heartbeat_period(self.size, timeout)  # the job grew?
 
     def _give_away(self, side, wanted: int) -> None:
-        """Send the oldest queued tasks to the broker (see pace.py)."""
+        """Send the tasks at the far end of the queue to the broker: the
+        oldest, but a top-level map's newest chunks (see pace.py)."""
         local, parked = self.local, self.parked
         computes = self.pace.computes
         self.dry = True  # before looking: a submit from now on announces
