@@ -44,7 +44,7 @@ def test_a_map_of_a_map_pulls_items_from_the_consumer_only(hub):
 
 @pytest.mark.parametrize("workers, items, per_item, seconds", [
     (2, 10**6, 1e-5, mapping.TARGET),      # long maps: TARGET a chunk
-    (64, 10**5, 1e-5, 1e5 / 512 * 1e-5),   # an eighth of the items each
+    (64, 10**5, 1e-5, 1e5 / 256 * 1e-5),   # a quarter of the items each
     (256, 10**5, 1e-6, mapping.FLOOR),     # FLOOR: 1 ms, however many
     (2, 500, 1e-6, 500e-6)])               # all of it: less than FLOOR
 def test_chunks_carry_between_floor_and_target_seconds(
@@ -56,10 +56,10 @@ def test_chunks_carry_between_floor_and_target_seconds(
 
 
 def test_chunks_of_a_function_that_computes_spread_over_the_cpus(hub):
-    """256 workers with 2 CPUs between them: 2,000 items of 1 ms go one a
-    chunk while their function waits, 20 a chunk once it computes."""
+    """256 workers with 2 CPUs between them: 1,000 items of 1 ms go one a
+    chunk while their function waits, 50 a chunk once it computes."""
     hub.size, hub.cpus = 256, 2
-    chunker = mapping.Chunker(hub, square, (range(2000),))
+    chunker = mapping.Chunker(hub, square, (range(1000),))
     chunker._per_item = 1e-3
     assert len(chunker.take()) == 1
     hub.pace.note_busy(square, 1e-3, 1e-3)
@@ -71,7 +71,7 @@ def test_the_floor_gives_way_to_big_items(hub):
     chunker = mapping.Chunker(hub, len, (range(64),))
     chunker._per_item = 1e-7                    # len() of 1 MiB: quick
     chunker.weigh([b"x" * (1 << 20)], 1)        # ... but big
-    assert len(chunker.take()) == 4             # an eighth of 64 per worker
+    assert len(chunker.take()) == 8             # a quarter of 64 per worker
 
 
 class _Done:
@@ -112,13 +112,13 @@ def test_no_probe_for_long_items_seen_before_big_items_or_small_jobs(
     first = mapping.Chunker(big_job, square, (range(100),))
     first.observe(_Done(0.01), 1)           # 10 ms an item
     assert big_job.pace.item_time(square) == pytest.approx(0.01)
-    assert not mapping.Chunker(big_job, square, (range(100),)).probing
+    assert not mapping.Chunker(big_job, square, (range(64),)).probing
     big = mapping.Chunker(big_job, len, (range(64),))
     big.weigh([b"x" * (mapping.FLOOR_BYTES // mapping.BIG)], 1)
     assert not big.probing and big.window == big.full
     big_job.cpus = 1                        # ... unless they compute now
     big_job.pace.note_busy(square, 0.01, 0.01)   # on fewer CPUs
-    assert mapping.Chunker(big_job, square, (range(100),)).probing
+    assert mapping.Chunker(big_job, square, (range(64),)).probing
     small_job = Hub(b"w0", endpoint=object(), size=mapping.PROBE_FROM - 1)
     assert not mapping.Chunker(small_job, len, (range(64),)).probing
 

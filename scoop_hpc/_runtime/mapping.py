@@ -3,8 +3,8 @@
 A map submits one task per chunk, keeps a bounded window of chunks in
 flight (so a generator of a million items streams), and sizes each chunk
 from the measured time per item: chunks grow towards ``TARGET`` seconds
-each, and never above an eighth of the remaining items per worker, so
-every worker gets work and a slow item delays little (for a function
+each, and never above a ``SHARE``-th of the remaining items per worker,
+so every worker gets work and a slow item delays little (for a function
 whose tasks compute, per worker with a CPU of its own: on a host with
 more workers than CPUs no more than one process per CPU runs them,
 ``crowding.py``, and one-item chunks would cost more in messages than
@@ -58,7 +58,9 @@ from .future import Future
 from .hub import Hub
 from .waiting import Waiter, deadline_after, time_left
 
-TARGET = 0.02           # seconds of work per chunk
+TARGET = 0.05           # seconds of work per chunk
+SHARE = 4               # ... and a chunk takes at most 1/SHARE of the
+#                         items left per worker (guided self-scheduling)
 FLOOR = 0.001           # seconds of work per chunk at least
 FLOOR_BYTES = 1 << 20   # ... unless its payload would exceed this
 MAX_CHUNK = 1 << 14     # items per chunk at most
@@ -160,7 +162,7 @@ class Chunker:
         if self._left is not None:
             hub = self.hub
             spread = hub.cpus if hub.pace.computes(self.fn) else hub.size
-            size = min(size, -(-self._left // (8 * spread)))
+            size = min(size, -(-self._left // (SHARE * spread)))
         floor = int(FLOOR / per_item)
         if self._bytes_per_item:
             floor = min(floor, int(FLOOR_BYTES / self._bytes_per_item))
