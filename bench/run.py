@@ -441,17 +441,20 @@ def ceiling_text(impls, results):
         runs = [r for r in (outcome.records if outcome else ())
                 if "ceiling" in r]
         if runs:
-            parts.append("%s %.3f of a ceiling of %.3f" % (
+            parts.append("%s %.3f of a ceiling of %.3f, CPU share %.3f" % (
                 impl.short,
                 statistics.median(r["of_ceiling"] for r in runs),
-                statistics.median(r["ceiling"] for r in runs)))
+                statistics.median(r["ceiling"] for r in runs),
+                statistics.median(r["cpu_share"] for r in runs)))
     if not parts:
         return None
     return ("W3 against the machine: the same tasks split evenly over as "
             "many bare processes as workers, forked by the root and timed "
             "in the same rounds, give the ceiling (serial / (N x their "
-            "time)); efficiency over ceiling, medians: " + "; ".join(parts)
-            + ".")
+            "time)); the CPU share is the tasks' own CPU time over N x the "
+            "map's wall time (no serial loop, so the machine's drift does "
+            "not move it). Efficiency over ceiling, medians: "
+            + "; ".join(parts) + ".")
 
 
 def footnotes(args, workloads, impls, notes, results):

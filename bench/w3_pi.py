@@ -11,9 +11,20 @@ root before the clock starts, no runtime between them.  Where the CPUs
 run two processes slower than one (shared cores, a busy neighbour),
 that ceiling is below 1 for every runtime alike, and ``of_ceiling`` =
 efficiency / ceiling is the part of the loss that is the runtime's.
+
+Each task also returns the CPU time its thread spent on it; ``cpu_share``
+is, per round, the tasks' CPU time over workers x the map's wall time
+(the median of the rounds). It needs no serial loop timed at another
+second, so the machine's drift from second to second does not move it:
+what it misses is the runtime's own loss (idle workers, the CPU that its
+broker, I/O threads and messages take from the tasks, waits for a CPU),
+and tasks running slower because a CPU is shared, which no clock of
+the task shows.
 """
 import os
 import random
+import statistics
+import time
 
 from _common import check, count, futures, report, run, timed, warm_up, workers
 
@@ -34,8 +45,11 @@ def hits(seed):
 
 
 def hits_and_pid(seed):
-    """Return ``hits(seed)`` and the id of the process that counted them."""
-    return hits(seed), os.getpid()
+    """Return ``hits(seed)``, the id of the process that counted them and
+    the CPU seconds its thread spent on them."""
+    start = time.thread_time()
+    inside = hits(seed)
+    return inside, os.getpid(), time.thread_time() - start
 
 
 def bare_split(processes):
@@ -87,6 +101,7 @@ def main():
     """
     warm_up()
     serial = bare = parallel = float("inf")
+    cpu_shares = []
     for _ in range(ROUNDS):
         serial_hits, seconds = timed(lambda: sum(map(hits, range(TASKS))))
         serial = min(serial, seconds)
@@ -95,7 +110,9 @@ def main():
         results, seconds = timed(
             lambda: list(futures.map(hits_and_pid, range(TASKS))))
         parallel = min(parallel, seconds)
-    parallel_hits = sum(count for count, _ in results)
+        cpu_shares.append(sum(cpu for _, _, cpu in results)
+                          / (workers() * seconds))
+    parallel_hits = sum(count for count, _, _ in results)
     check(parallel_hits, serial_hits, "hit count")
     check(bare_hits, serial_hits, "hit count of the bare processes")
     efficiency = serial / (workers() * parallel)
@@ -104,7 +121,8 @@ def main():
            serial_seconds=serial, parallel_seconds=parallel,
            bare_seconds=bare, ceiling=ceiling,
            of_ceiling=efficiency / ceiling,
-           processes=len({pid for _, pid in results}),
+           cpu_share=statistics.median(cpu_shares),
+           processes=len({pid for _, pid, _ in results}),
            pi=4.0 * parallel_hits / (TASKS * TRIES))
 
 
