@@ -71,7 +71,7 @@ def test_the_floor_gives_way_to_big_items(hub):
     chunker = mapping.Chunker(hub, len, (range(64),))
     chunker._per_item = 1e-7                    # len() of 1 MiB: quick
     chunker.weigh([b"x" * (1 << 20)], 1)        # ... but big
-    assert len(chunker.take()) == 8             # a quarter of 64 per worker
+    assert len(chunker.take()) == 4             # big: an eighth of 64 a worker
 
 
 class _Done:

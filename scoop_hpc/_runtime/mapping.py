@@ -3,8 +3,9 @@
 A map submits one task per chunk, keeps a bounded window of chunks in
 flight (so a generator of a million items streams), and sizes each chunk
 from the measured time per item: chunks grow towards ``TARGET`` seconds
-each, and never above a ``SHARE``-th of the remaining items per worker,
-so every worker gets work and a slow item delays little (for a function
+each, and never above a ``SHARE``-th of the remaining items per worker
+(a ``BIG_SHARE``-th for big items, whose transfers then overlap), so
+every worker gets work and a slow item delays little (for a function
 whose tasks compute, per worker with a CPU of its own: on a host with
 more workers than CPUs no more than one process per CPU runs them,
 ``crowding.py``, and one-item chunks would cost more in messages than
@@ -61,6 +62,9 @@ from .waiting import Waiter, deadline_after, time_left
 TARGET = 0.05           # seconds of work per chunk
 SHARE = 4               # ... and a chunk takes at most 1/SHARE of the
 #                         items left per worker (guided self-scheduling)
+BIG_SHARE = 8           # ... 1/BIG_SHARE for big items: their bytes cost
+#                         more than their chunks' messages, and smaller
+#                         chunks overlap their transfers
 FLOOR = 0.001           # seconds of work per chunk at least
 FLOOR_BYTES = 1 << 20   # ... unless its payload would exceed this
 MAX_CHUNK = 1 << 14     # items per chunk at most
@@ -146,9 +150,14 @@ class Chunker:
         """Learn the payload bytes per item from a chunk just submitted."""
         nbytes = sum(memoryview(frame).nbytes for frame in payload)
         self._bytes_per_item = nbytes / count
-        if self._bytes_per_item * BIG >= FLOOR_BYTES:
+        if self.big:
             self.probing = False   # chunks of a few items at most: they
             self.trusted = True    # spread at once, as the bytes travel
+
+    @property
+    def big(self) -> bool:
+        """Whether the items weigh ``FLOOR_BYTES / BIG`` bytes or more."""
+        return self._bytes_per_item * BIG >= FLOOR_BYTES
 
     def _size(self) -> int:
         if self._per_item is None:
@@ -162,7 +171,8 @@ class Chunker:
         if self._left is not None:
             hub = self.hub
             spread = hub.cpus if hub.pace.computes(self.fn) else hub.size
-            size = min(size, -(-self._left // (SHARE * spread)))
+            share = BIG_SHARE if self.big else SHARE
+            size = min(size, -(-self._left // (share * spread)))
         floor = int(FLOOR / per_item)
         if self._bytes_per_item:
             floor = min(floor, int(FLOOR_BYTES / self._bytes_per_item))
