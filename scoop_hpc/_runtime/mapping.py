@@ -1,4 +1,4 @@
-"""Maps over many items, cut into chunks that each take a few milliseconds.
+"""Maps over many items, cut into chunks of up to ``TARGET`` seconds each.
 
 A map submits one task per chunk, keeps a bounded window of chunks in
 flight (so a generator of a million items streams), and sizes each chunk
