@@ -1,6 +1,7 @@
 """Maps of items of uneven length, against the items' CPU time.
 
-    ../.venv/bin/python -m scoop_hpc -n 2 irregular.py exp|rising|heavy SEED
+    .venv/bin/python -m scoop_hpc -n 2 \
+        bench/results/2cpu-chunks/irregular.py exp|rising|heavy SEED
 
 400 items that keep their CPU busy for: ``exp``, exponentially
 distributed times (mean 1.2 ms); ``rising``, 0.1 ms rising evenly to 2.4
@@ -14,15 +15,10 @@ import statistics
 import sys
 import time
 
-from scoop_hpc import futures
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
+from map_cpu import spin  # noqa: E402  (keeps its thread's CPU busy)
 
-
-def spin(ms):
-    """Keep this thread's CPU busy for ``ms`` milliseconds."""
-    end = time.thread_time() + ms / 1e3
-    while time.thread_time() < end:
-        pass
-    return ms
+from scoop_hpc import futures  # noqa: E402
 
 
 def items(kind, rng, count=400):
@@ -37,12 +33,13 @@ def items(kind, rng, count=400):
 def main():
     kind = sys.argv[1]
     lengths = items(kind, random.Random(int(sys.argv[2])))
-    total = sum(lengths) / 1e3
-    list(futures.map(spin, [1] * 20))
+    seconds = [ms / 1e3 for ms in lengths]
+    total = sum(seconds)
+    list(futures.map(spin, range(20), [1e-3] * 20))
     shares = []
     for _ in range(5):
         start = time.perf_counter()
-        list(futures.map(spin, lengths))
+        list(futures.map(spin, range(len(seconds)), seconds))
         shares.append(total / (2 * (time.perf_counter() - start)))
     print(f"RES {kind} {os.environ.get('GSS')} total {total * 1e3:.0f} ms "
           f"max eff {max(shares):.3f} median {statistics.median(shares):.3f}")
