@@ -133,7 +133,8 @@ def serve(config: WorkerConfig, transport, watched: bool = False) -> int:
     try:
         code, module = config.program.load(WORKER_MODULE)
         _install_main(module)
-        exec(code, module.__dict__)
+        with context.importing(config.name, config.program.target):
+            exec(code, module.__dict__)
     except BaseException as exc:  # noqa: BLE001 - report, then leave
         print(f"scoop_hpc: worker {config.name} could not load the program "
               f"{config.program.target}: {type(exc).__name__}: {exc}",

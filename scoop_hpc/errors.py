@@ -15,7 +15,7 @@ __all__ = [
     "LauncherError", "UsageError", "SerializationError", "ConstantError",
     "RemoteTraceback", "CancelledError", "TimeoutError", "InvalidStateError",
     "NotStartedProperly", "ConfigError", "SchedulerError", "SubmitError",
-    "TemplateError",
+    "TemplateError", "MainGuardError",
 ]
 
 
@@ -74,6 +74,11 @@ class SerializationError(ScoopError, TypeError):
 
 class ConstantError(ScoopError, TypeError):
     """A shared constant was defined twice (SCOOP raised TypeError)."""
+
+
+class MainGuardError(ScoopError, RuntimeError):
+    """A worker imported the program and its top level gave out tasks: the
+    main code lacks the ``if __name__ == "__main__":`` guard."""
 
 
 class NotStartedProperly(ScoopError):

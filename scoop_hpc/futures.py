@@ -11,7 +11,7 @@ from collections import namedtuple
 from typing import Any, Callable, Iterable, Iterator, List, Optional
 
 from ._runtime import execution, mapping
-from ._runtime.context import current
+from ._runtime.context import check_not_importing, current
 from ._runtime.future import Future
 from ._runtime.waiting import Waiter, deadline_after
 from .errors import CancelledError, TimeoutError  # noqa: F401 (API)
@@ -39,8 +39,10 @@ def submit(func: Callable, *args: Any, **kwargs: Any) -> Future:
         SerializationError: ``func`` or an argument cannot be sent to
             another worker; the message names which.
         RuntimeError: :func:`shutdown` was called before.
+        MainGuardError: called by the program's top level while a worker
+            imports it (the main code lacks its ``__main__`` guard).
     """
-    _check(func)
+    _check(func, call="submit")
     return current().submit(func, args, kwargs)
 
 
@@ -57,7 +59,7 @@ def map(func: Callable, *iterables: Iterable,  # noqa: A001 - SCOOP's name
         Exception: from the iterator, whatever ``func`` raised for an item,
             after the values of the items before it.
     """
-    _check(func, iterables)
+    _check(func, iterables, "map")
     return mapping.values(mapping.ordered(
         current(), execution.map_chunk, func, iterables, (), kargs,
         timeout))
@@ -67,7 +69,7 @@ def map_as_completed(func: Callable, *iterables: Iterable,
                      timeout: Optional[float] = None,
                      **kargs: Any) -> Iterator[Any]:
     """Like :func:`map`, but yield each result as soon as it is ready."""
-    _check(func, iterables)
+    _check(func, iterables, "map_as_completed")
     return mapping.values(mapping.completed(
         current(), execution.map_chunk, func, iterables, (), kargs,
         timeout))
@@ -81,7 +83,7 @@ def mapReduce(mapFunc: Callable, reductionFunc: Callable,  # noqa: N802,N803
     partial results are then combined in order, so ``reductionFunc`` must
     be associative. Returns None for no items, the mapped item for one.
     """
-    _check(mapFunc, iterables)
+    _check(mapFunc, iterables, "mapReduce")
     timeout = kargs.pop("timeout", None)
     result, first = None, True
     for partial, failure in mapping.ordered(
@@ -103,7 +105,7 @@ def mapScan(mapFunc: Callable, reductionFunc: Callable,  # noqa: N802,N803
     Equal to ``list(itertools.accumulate(map(mapFunc, *iterables),
     reductionFunc))``; each chunk is mapped and scanned on a worker.
     """
-    _check(mapFunc, iterables)
+    _check(mapFunc, iterables, "mapScan")
     timeout = kargs.pop("timeout", None)
     out: List[Any] = []
     for scanned, failure in mapping.ordered(
@@ -199,7 +201,9 @@ def shutdown(wait: bool = True) -> None:  # noqa: A002 - PEP 3148 name
         current().wait_all_own()
 
 
-def _check(func: Callable, iterables: Optional[tuple] = None) -> None:
+def _check(func: Callable, iterables: Optional[tuple] = None,
+           call: str = "submit") -> None:
+    check_not_importing(f"futures.{call}")
     if _shut_down:
         raise RuntimeError("cannot schedule new futures after shutdown")
     if not callable(func):

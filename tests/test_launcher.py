@@ -236,3 +236,35 @@ def test_sub_brokers_auto_turns_on_from_512_workers(choice, size, expected):
     job = SimpleNamespace(args=SimpleNamespace(sub_brokers=choice),
                           size=size)
     assert Job._sub_brokers(job) is expected
+
+
+NO_GUARD = """
+    import os, sys, time
+    import scoop_hpc
+    from scoop_hpc import futures
+    seen = sys.argv[1]
+    with open(seen, "a") as out:
+        out.write(scoop_hpc.WORKER_NAME + "\\n")
+    if scoop_hpc.IS_ORIGIN:     # until every worker has imported this
+        deadline = time.monotonic() + 20
+        while len(open(seen).read().split()) < 3:
+            assert time.monotonic() < deadline, open(seen).read()
+            time.sleep(0.01)
+        time.sleep(0.3)
+    print(scoop_hpc.WORKER_NAME, sum(futures.map(abs, range(-50, 50))))
+"""
+
+
+def test_a_program_without_its_main_guard_runs_on_the_root_alone(
+        program, tmp_path):
+    """The workers import the program to find its functions; one whose
+    top level gives out tasks lacks its ``__main__`` guard: each worker
+    refuses, says so, and leaves, and the root runs the program once."""
+    seen = tmp_path / "seen.txt"
+    run = launch(["-n", "3", program(NO_GUARD), str(seen)], timeout=40)
+    assert (run.returncode, run.stdout) == (0, "w0 2500\n"), run
+    assert sorted(seen.read_text().split()) == ["w0", "w1", "w2"]
+    for worker in ("w1", "w2"):
+        assert (f"MainGuardError: futures.map was called while worker "
+                f"{worker} imported the program") in run.stderr, run
+    assert 'outside `if __name__ == "__main__":`' in run.stderr, run
