@@ -18,7 +18,7 @@ from .conftest import PYTHON, ROOT, launch
 EXAMPLES = ROOT / "examples"
 WARNING = "not running under its launcher"
 NAMES = ["hello_map", "pi_montecarlo", "nested_tree", "brute_force",
-         "map_reduce", "exceptions"]
+         "map_reduce", "exceptions", "deap_onemax"]
 
 
 def run_example(name, *args, workers=2, timeout=60.0):
@@ -254,3 +254,22 @@ def test_exceptions(workers):
 def test_exceptions_serial():
     proc = run_serial("exceptions")
     assert lines(proc.stdout) == EXCEPTIONS_OUT
+
+
+# -- deap_onemax ------------------------------------------------------------
+
+def test_deap_onemax_logs_alike_on_workers_and_serially():
+    """DEAP's eaSimple maps its evaluations with futures.map: the log is
+    the serial run's, and individuals of the creator's classes travel to
+    the other workers, which made those classes importing the program."""
+    parallel = lines(run_example("deap_onemax", "8", workers=3).stdout)
+    serial = lines(run_serial("deap_onemax", "8").stdout)
+    assert len(parallel) == 9 + 2, parallel      # generations 0 to 8
+    assert parallel[:-1] == serial[:-1], (parallel, serial)
+    first, last = (int(line.split("best")[1].split(".")[0])
+                   for line in (parallel[0], parallel[-3]))
+    assert last > first, parallel
+    assert serial[-1] == "the last population evaluated again on w0"
+    on = parallel[-1].rsplit(" on ", 1)[1].split(", ")
+    assert on[0] == "w0" and len(on) > 1, parallel
+    assert set(on) <= {"w0", "w1", "w2"}, parallel
