@@ -3,10 +3,10 @@
 The worker installs its hub before running any user code. A worker other
 than the root imports the program to find the functions its tasks call;
 while it does, a call that gives out tasks is the program's main code run
-outside its ``if __name__ == "__main__":`` guard, and is refused. A program run
-as ``python prog.py``, without the launcher, gets a serial hub on its first
-call: the same semantics (futures, nesting, timeouts, constants) in one
-process, with one warning.
+outside its ``if __name__ == "__main__":`` guard, and is refused. A
+program run as ``python prog.py``, without the launcher, gets a serial hub
+on its first call: the same semantics (futures, nesting, timeouts,
+constants) in one process, with one warning.
 """
 from __future__ import annotations
 
