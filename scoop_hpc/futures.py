@@ -203,7 +203,7 @@ def shutdown(wait: bool = True) -> None:  # noqa: A002 - PEP 3148 name
 
 def _check(func: Callable, iterables: Optional[tuple] = None,
            call: str = "submit") -> None:
-    check_not_importing(f"futures.{call}")
+    check_not_importing(call)
     if _shut_down:
         raise RuntimeError("cannot schedule new futures after shutdown")
     if not callable(func):

@@ -52,13 +52,13 @@ def importing(worker: str, program: str) -> Iterator[None]:
 
 
 def check_not_importing(call: str) -> None:
-    """Raise MainGuardError if ``call`` (``"futures.map"``, ...) comes
+    """Raise MainGuardError if ``futures.<call>`` (``"map"``, ...) comes
     from a program being imported by a worker."""
     if _importing is not None:
         worker, program = _importing
         raise MainGuardError(
-            f"{call} was called while worker {worker} imported the program "
-            f"{program} to find the functions its tasks call: the "
+            f"futures.{call} was called while worker {worker} imported the "
+            f"program {program} to find the functions its tasks call: the "
             f"program's main code is outside `if __name__ == \"__main__\":`"
             f", so every worker would run the whole program. Put the main "
             f"code under that guard; the root alone runs it")
