@@ -122,9 +122,10 @@ def test_root_on_a_remote_host_output_comes_back_prefixed(program, tmp_path):
     prog = program("""
         import socket, sys
         from scoop_hpc import futures
-        print("root says hi on", socket.gethostname())
-        print("and complains", file=sys.stderr)
-        print(sorted(set(futures.map(str, range(3)))))
+        if __name__ == "__main__":
+            print("root says hi on", socket.gethostname())
+            print("and complains", file=sys.stderr)
+            print(sorted(set(futures.map(str, range(3)))))
     """)
     log = tmp_path / "job.log"
     run = launch(remote("-v", "--log", log, "--hosts", "node2", "node1",
@@ -148,7 +149,8 @@ def test_prolog_is_sourced_before_remote_workers(program, tmp_path):
         from scoop_hpc import futures
         def env(i):
             return os.environ.get("SITE_MODULE")
-        print(os.environ.get("SITE_MODULE"), list(futures.map(env, [0])))
+        if __name__ == "__main__":
+            print(os.environ.get("SITE_MODULE"), list(futures.map(env, [0])))
     """)
     run = launch(remote("--prolog", prolog, "--hosts", "node1", prog))
     assert run.returncode == 0, run
@@ -173,7 +175,8 @@ def test_path_pythonpath_and_python_executable_reach_remote_workers(
             time.sleep(0.05)
             return (os.getcwd(), os.environ.get("JOB_PYTHON"),
                     site_helper.NAME)
-        print(sorted(set(futures.map(facts, range(20)))))
+        if __name__ == "__main__":
+            print(sorted(set(futures.map(facts, range(20)))))
     """)
     run = launch(["--python-executable", python, "--path", workdir,
                   "--pythonpath", lib, "--hosts", "node1", "node2", prog],
@@ -253,8 +256,9 @@ SLOW = """
     from scoop_hpc import futures
     def nap(i):
         time.sleep(60)
-    print("running", flush=True)
-    list(futures.map(nap, range(8)))
+    if __name__ == "__main__":
+        print("running", flush=True)
+        list(futures.map(nap, range(8)))
 """
 
 
