@@ -41,7 +41,7 @@ from run import (
     scoop_launcher,
 )
 
-from scoop_hpc import _procs, subbroker
+from scoop_hpc import _tmpdirs, subbroker
 from scoop_hpc._runtime.hub import heartbeat_period
 from scoop_hpc._runtime.pace import MAX_CREDIT, PREFETCH
 from scoop_hpc._transport import protocol as P
@@ -188,7 +188,7 @@ def measure_round(broker, children, shared, args, workers, nodes=()):
 
 def sim_round(workers, args):
     """Run one round with ``workers`` simulated workers; return its row."""
-    tmpdir = _procs.private_dir()
+    tmpdir = _tmpdirs.private_dir()
     address = "ipc://%s/broker" % tmpdir
     key = secrets.token_bytes(32)
     context = zmq.Context()
@@ -209,7 +209,7 @@ def sim_round(workers, args):
         if router is not None:
             router.close()
         context.destroy(linger=0)
-        _procs.remove_dir(tmpdir)
+        _tmpdirs.remove_dir(tmpdir)
 
 
 def sim_table(rows):

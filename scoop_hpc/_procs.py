@@ -153,25 +153,3 @@ def end_reason(code: int) -> str:
         return f"was killed by {sig}{hint}"
     return (f"exited with code {code} before the end of the job (see its "
             f"output above)")
-
-
-def private_dir() -> str:
-    """Create a directory only this user can enter, for the job's sockets."""
-    base = os.environ.get("TMPDIR", "/tmp")
-    for attempt in range(100):
-        path = os.path.join(base, f"scoop_hpc-{os.getpid()}-"
-                                  f"{time.time_ns() % 10**9}-{attempt}")
-        try:
-            os.mkdir(path, 0o700)
-        except FileExistsError:
-            continue
-        return path
-    raise OSError(f"cannot create a private directory in {base}")
-
-
-def remove_dir(path: str) -> None:
-    """Remove a directory made by :func:`private_dir` and what it holds."""
-    with contextlib.suppress(OSError):
-        for name in os.listdir(path):
-            os.unlink(os.path.join(path, name))
-        os.rmdir(path)

@@ -21,7 +21,7 @@ import sys
 from typing import Dict, List, Optional
 
 from . import _agentwire as W
-from . import _procs, _worker, subbroker
+from . import _procs, _tmpdirs, _worker, subbroker
 from ._exit import leave
 from ._transport.zmq import Curve
 from .program import Program
@@ -121,7 +121,7 @@ class Agent:
         null = os.open(os.devnull, os.O_RDONLY)
         address = None
         if self.config.sub_broker:
-            self.sockets = _procs.private_dir()
+            self.sockets = _tmpdirs.private_dir()
             address = f"ipc://{self.sockets}/node"
             self.sub_broker = self._fork(null, self.config.node_name,
                                          self._serve_node(address))
@@ -213,7 +213,7 @@ class Agent:
     def close(self) -> None:
         self.stop()
         if self.sockets is not None:
-            _procs.remove_dir(self.sockets)
+            _tmpdirs.remove_dir(self.sockets)
         if self.config.unlink:
             with contextlib.suppress(OSError):
                 os.unlink(self.config.unlink)

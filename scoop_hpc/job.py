@@ -38,7 +38,7 @@ from typing import Dict, List, Optional
 
 import zmq
 
-from . import _procs, _worker, network, progress, report
+from . import _procs, _tmpdirs, _worker, network, progress, report
 from ._transport import protocol
 from ._transport.signing import SignedRouter
 from ._transport.zmq import Curve, ZmqRouter
@@ -100,7 +100,7 @@ class Job:
                                                    + self.args.drain_grace
                                                    + _END_MARGIN),
                      time.ctime(self.drain_at))
-        tmpdir = _procs.private_dir()
+        tmpdir = _tmpdirs.private_dir()
         ipc = f"ipc://{tmpdir}/broker"
         context = zmq.Context()
         agents, local = agent_hosts(self.placement)
@@ -145,9 +145,9 @@ class Job:
             if router is not None:
                 router.close()
             context.destroy(linger=0)
-            _procs.remove_dir(tmpdir)
+            _tmpdirs.remove_dir(tmpdir)
             if self.shared_dir is not None:
-                _procs.remove_dir(self.shared_dir)
+                _tmpdirs.remove_dir(self.shared_dir)
             self.console.close()
 
     # -- starting ------------------------------------------------------------

@@ -41,7 +41,7 @@ import time
 import traceback
 from typing import Callable, Optional
 
-from . import _procs, _worker, network
+from . import _procs, _tmpdirs, _worker, network
 from ._transport.signing import SignedRouter
 from .broker import Broker
 from .errors import LauncherError, UsageError
@@ -207,7 +207,7 @@ class _RankJob:
                 remote, self.args.interface, self.args.broker_hostname)
             if unreachable:
                 raise LauncherError("; ".join(unreachable.values()))
-            self.tmpdir = _procs.private_dir()
+            self.tmpdir = _tmpdirs.private_dir()
             ipc = f"ipc://{self.tmpdir}/broker"
             self.context = zmq.Context()
             router = ZmqRouter(self.context, [ipc, *binds])
@@ -247,7 +247,7 @@ class _RankJob:
     def remove_files(self) -> None:
         """Remove rank 0's socket directory."""
         if self.tmpdir is not None:
-            _procs.remove_dir(self.tmpdir)
+            _tmpdirs.remove_dir(self.tmpdir)
             self.tmpdir = None
 
     def abort(self, code: int, message: str,

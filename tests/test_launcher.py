@@ -202,6 +202,25 @@ def test_killed_launcher_takes_its_workers_along(program):
     assert_no_orphans(family, timeout=15)
 
 
+def test_the_next_job_sweeps_what_a_killed_launcher_left(program):
+    """A launcher killed with SIGKILL leaves its socket directory in
+    TMPDIR; the user's next job removes it (nothing listens on its
+    socket any more) and leaves nothing of its own."""
+    env = dict(os.environ)
+    with scratch_tmpdir(env, check=False):   # SIGKILL: no clean-up
+        tmpdir = env["TMPDIR"]
+        proc, family = _start(program(SLEEPER), env=env)
+        proc.kill()
+        proc.wait(timeout=5)
+        assert_no_orphans(family, timeout=15)
+        left = os.listdir(tmpdir)
+        assert len(left) == 1 and left[0].startswith("scoop_hpc-"), left
+        run = launch(["-n", "2", program(HELLO, "hello.py")],
+                     env={"TMPDIR": tmpdir})
+        assert (run.returncode, run.stdout) == (0, "5050\n"), run
+        assert os.listdir(tmpdir) == []
+
+
 def test_local_workers_die_with_the_launcher_and_hear_no_beats(program):
     """Workers forked by the launcher, their broker, die with it: they
     listen for no answer to their heartbeats, and their idle main thread

@@ -1,0 +1,92 @@
+"""The private folders of a job's sockets: made, removed, and swept.
+
+The launcher (and an agent that runs a sub-broker, and rank 0 under
+mpiexec) makes one in ``$TMPDIR`` (``/tmp`` unless set) for its ZeroMQ
+``ipc://`` sockets and removes it when it ends. One killed with SIGKILL
+(the kernel's out-of-memory killer, a batch system's last word) cannot:
+its folder stays, holding a socket that nothing listens on any more.
+Each new folder is made after a sweep of this user's folders whose every
+socket refuses a connection; a folder with a socket still listened on,
+or with no socket (being made, or being removed), is left alone.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import stat
+import time
+from typing import List
+
+PREFIX = "scoop_hpc-"
+_PROBE_TIMEOUT = 0.2    # seconds a connection to a socket may take
+
+
+def private_dir() -> str:
+    """Create a directory only this user can enter, for the job's sockets
+    (after sweeping the abandoned ones, see :func:`sweep`)."""
+    base = os.environ.get("TMPDIR", "/tmp")
+    sweep(base)
+    for attempt in range(100):
+        path = os.path.join(base, f"{PREFIX}{os.getpid()}-"
+                                  f"{time.time_ns() % 10**9}-{attempt}")
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            continue
+        return path
+    raise OSError(f"cannot create a private directory in {base}")
+
+
+def remove_dir(path: str) -> None:
+    """Remove a directory made by :func:`private_dir` and what it holds."""
+    with contextlib.suppress(OSError):
+        for name in os.listdir(path):
+            os.unlink(os.path.join(path, name))
+        os.rmdir(path)
+
+
+def sweep(base: str) -> List[str]:
+    """Remove this user's folders in ``base`` that jobs killed before
+    their end left behind; return their paths."""
+    removed = []
+    try:
+        entries = list(os.scandir(base))
+    except OSError:
+        return removed
+    uid = os.getuid()
+    for entry in entries:
+        if not entry.name.startswith(PREFIX):
+            continue
+        try:
+            if (not entry.is_dir(follow_symlinks=False)
+                    or entry.stat(follow_symlinks=False).st_uid != uid
+                    or not _abandoned(entry.path)):
+                continue
+        except OSError:          # removed meanwhile, or not ours to read
+            continue
+        remove_dir(entry.path)
+        removed.append(entry.path)
+    return removed
+
+
+def _abandoned(path: str) -> bool:
+    """Whether ``path`` holds sockets and none of them is listened on."""
+    sockets = [full for full in (os.path.join(path, name)
+                                 for name in os.listdir(path))
+               if stat.S_ISSOCK(os.lstat(full).st_mode)]
+    return bool(sockets) and not any(_listened(full) for full in sockets)
+
+
+def _listened(path: str) -> bool:
+    """Whether a process listens on the Unix socket ``path``: only a
+    refused connection says no."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(_PROBE_TIMEOUT)
+        try:
+            probe.connect(path)
+        except ConnectionRefusedError:
+            return False
+        except OSError:          # gone, busy, forbidden: not ours to judge
+            return True
+    return True
