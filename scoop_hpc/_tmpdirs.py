@@ -7,7 +7,8 @@ mpiexec) makes one in ``$TMPDIR`` (``/tmp`` unless set) for its ZeroMQ
 its folder stays, holding a socket that nothing listens on any more.
 Each new folder is made after a sweep of this user's folders whose every
 socket refuses a connection; a folder with a socket still listened on,
-or with no socket (being made, or being removed), is left alone.
+with no socket (being made, or being removed), or changed in the last
+``MIN_AGE`` seconds (a socket bound, not yet listened on) is left alone.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import time
 from typing import List
 
 PREFIX = "scoop_hpc-"
+MIN_AGE = 10.0          # seconds since a folder last changed, at least
 _PROBE_TIMEOUT = 0.2    # seconds a connection to a socket may take
 
 
@@ -55,12 +57,14 @@ def sweep(base: str) -> List[str]:
     except OSError:
         return removed
     uid = os.getuid()
+    settled = time.time() - MIN_AGE
     for entry in entries:
         if not entry.name.startswith(PREFIX):
             continue
         try:
-            if (not entry.is_dir(follow_symlinks=False)
-                    or entry.stat(follow_symlinks=False).st_uid != uid
+            info = entry.stat(follow_symlinks=False)
+            if (not stat.S_ISDIR(info.st_mode) or info.st_uid != uid
+                    or info.st_mtime > settled
                     or not _abandoned(entry.path)):
                 continue
         except OSError:          # removed meanwhile, or not ours to read

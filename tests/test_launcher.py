@@ -204,8 +204,8 @@ def test_killed_launcher_takes_its_workers_along(program):
 
 def test_the_next_job_sweeps_what_a_killed_launcher_left(program):
     """A launcher killed with SIGKILL leaves its socket directory in
-    TMPDIR; the user's next job removes it (nothing listens on its
-    socket any more) and leaves nothing of its own."""
+    TMPDIR; the user's next job, a minute on, removes it (nothing listens
+    on its socket any more) and leaves nothing of its own."""
     env = dict(os.environ)
     with scratch_tmpdir(env, check=False):   # SIGKILL: no clean-up
         tmpdir = env["TMPDIR"]
@@ -215,6 +215,8 @@ def test_the_next_job_sweeps_what_a_killed_launcher_left(program):
         assert_no_orphans(family, timeout=15)
         left = os.listdir(tmpdir)
         assert len(left) == 1 and left[0].startswith("scoop_hpc-"), left
+        past = time.time() - 60      # a sweep leaves folders just changed
+        os.utime(os.path.join(tmpdir, left[0]), (past, past))
         run = launch(["-n", "2", program(HELLO, "hello.py")],
                      env={"TMPDIR": tmpdir})
         assert (run.returncode, run.stdout) == (0, "5050\n"), run

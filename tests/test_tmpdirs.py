@@ -1,10 +1,11 @@
 """The private folders of a job's sockets (``_tmpdirs``): what a sweep
 removes (this user's folders whose every socket refuses a connection) and
-what it leaves (a socket still listened on, a folder without sockets,
-another user's folder, a symbolic link)."""
+what it leaves (a socket still listened on, a folder without sockets or
+changed a moment ago, another user's folder, a symbolic link)."""
 import os
 import socket
 import stat
+import time
 
 import pytest
 
@@ -26,6 +27,13 @@ def dead_socket(path):
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.bind(str(path))
     assert stat.S_ISSOCK(os.lstat(path).st_mode)
+
+
+def settle(*paths):
+    """Date the folders back past ``MIN_AGE``."""
+    past = time.time() - _tmpdirs.MIN_AGE - 5
+    for path in paths:
+        os.utime(path, (past, past), follow_symlinks=False)
 
 
 def test_a_sweep_removes_only_abandoned_folders_of_this_user(tmp_path):
@@ -51,13 +59,17 @@ def test_a_sweep_removes_only_abandoned_folders_of_this_user(tmp_path):
     unrelated = tmp_path / "mine"
     unrelated.mkdir()
     dead_socket(unrelated / "broker")
+    young = folder(tmp_path, "8-just-bound")
+    dead_socket(young / "broker")
+    settle(killed, live, half, empty, foreign, target, unrelated,
+           tmp_path / f"{_tmpdirs.PREFIX}6-link")
     try:
         assert _tmpdirs.sweep(str(tmp_path)) == [str(killed)]
     finally:
         listener.close()
         other.close()
     assert not killed.exists()
-    for kept in (live, half, empty, foreign, target, unrelated):
+    for kept in (live, half, empty, foreign, target, unrelated, young):
         assert kept.is_dir(), kept
     assert _tmpdirs.sweep(str(tmp_path / "missing")) == []
 
@@ -65,6 +77,7 @@ def test_a_sweep_removes_only_abandoned_folders_of_this_user(tmp_path):
 def test_a_new_private_folder_comes_after_a_sweep(tmp_path, monkeypatch):
     killed = folder(tmp_path, "7-killed")
     dead_socket(killed / "broker")
+    settle(killed)
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     made = _tmpdirs.private_dir()
     assert os.listdir(tmp_path) == [os.path.basename(made)]
