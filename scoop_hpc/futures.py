@@ -42,7 +42,7 @@ def submit(func: Callable, *args: Any, **kwargs: Any) -> Future:
         MainGuardError: called by the program's top level while a worker
             imports it (the main code lacks its ``__main__`` guard).
     """
-    _check(func, call="submit")
+    _check("submit", func)
     return current().submit(func, args, kwargs)
 
 
@@ -59,7 +59,7 @@ def map(func: Callable, *iterables: Iterable,  # noqa: A001 - SCOOP's name
         Exception: from the iterator, whatever ``func`` raised for an item,
             after the values of the items before it.
     """
-    _check(func, iterables, "map")
+    _check("map", func, iterables)
     return mapping.values(mapping.ordered(
         current(), execution.map_chunk, func, iterables, (), kargs,
         timeout))
@@ -69,7 +69,7 @@ def map_as_completed(func: Callable, *iterables: Iterable,
                      timeout: Optional[float] = None,
                      **kargs: Any) -> Iterator[Any]:
     """Like :func:`map`, but yield each result as soon as it is ready."""
-    _check(func, iterables, "map_as_completed")
+    _check("map_as_completed", func, iterables)
     return mapping.values(mapping.completed(
         current(), execution.map_chunk, func, iterables, (), kargs,
         timeout))
@@ -83,7 +83,7 @@ def mapReduce(mapFunc: Callable, reductionFunc: Callable,  # noqa: N802,N803
     partial results are then combined in order, so ``reductionFunc`` must
     be associative. Returns None for no items, the mapped item for one.
     """
-    _check(mapFunc, iterables, "mapReduce")
+    _check("mapReduce", mapFunc, iterables)
     timeout = kargs.pop("timeout", None)
     result, first = None, True
     for partial, failure in mapping.ordered(
@@ -105,7 +105,7 @@ def mapScan(mapFunc: Callable, reductionFunc: Callable,  # noqa: N802,N803
     Equal to ``list(itertools.accumulate(map(mapFunc, *iterables),
     reductionFunc))``; each chunk is mapped and scanned on a worker.
     """
-    _check(mapFunc, iterables, "mapScan")
+    _check("mapScan", mapFunc, iterables)
     timeout = kargs.pop("timeout", None)
     out: List[Any] = []
     for scanned, failure in mapping.ordered(
@@ -201,8 +201,9 @@ def shutdown(wait: bool = True) -> None:  # noqa: A002 - PEP 3148 name
         current().wait_all_own()
 
 
-def _check(func: Callable, iterables: Optional[tuple] = None,
-           call: str = "submit") -> None:
+def _check(call: str, func: Callable,
+           iterables: Optional[tuple] = None) -> None:
+    """Refuse ``futures.<call>(func, *iterables)`` that cannot run."""
     check_not_importing(call)
     if _shut_down:
         raise RuntimeError("cannot schedule new futures after shutdown")
