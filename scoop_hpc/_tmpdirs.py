@@ -9,6 +9,12 @@ Each new folder is made after a sweep of this user's folders whose every
 socket refuses a connection; a folder with a socket still listened on,
 with no socket (being made, or being removed), or changed in the last
 ``MIN_AGE`` seconds (a socket bound, not yet listened on) is left alone.
+
+With ``--tunnel``, sshd makes a socket ``/tmp/scoop_hpc-<job>-<n>.sock``
+on each remote host, which the host's agent removes when it ends; an
+agent killed with SIGKILL cannot, and the agent started next on that
+host sweeps it the same way: a socket of this user that refuses a
+connection.
 """
 from __future__ import annotations
 
@@ -49,8 +55,8 @@ def remove_dir(path: str) -> None:
 
 
 def sweep(base: str) -> List[str]:
-    """Remove this user's folders in ``base`` that jobs killed before
-    their end left behind; return their paths."""
+    """Remove this user's folders and tunnel sockets in ``base`` that jobs
+    killed before their end left behind; return their paths."""
     removed = []
     try:
         entries = list(os.scandir(base))
@@ -63,13 +69,16 @@ def sweep(base: str) -> List[str]:
             continue
         try:
             info = entry.stat(follow_symlinks=False)
-            if (not stat.S_ISDIR(info.st_mode) or info.st_uid != uid
-                    or info.st_mtime > settled
-                    or not _abandoned(entry.path)):
+            if info.st_uid != uid or info.st_mtime > settled:
+                continue
+            if stat.S_ISDIR(info.st_mode) and _abandoned(entry.path):
+                remove_dir(entry.path)
+            elif stat.S_ISSOCK(info.st_mode) and not _listened(entry.path):
+                os.unlink(entry.path)
+            else:
                 continue
         except OSError:          # removed meanwhile, or not ours to read
             continue
-        remove_dir(entry.path)
         removed.append(entry.path)
     return removed
 

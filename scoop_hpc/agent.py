@@ -118,6 +118,8 @@ class Agent:
         if self.config.drain_signal:    # the launcher's to act on
             signal.signal(self.config.drain_signal, signal.SIG_IGN)
         signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+        if self.config.unlink:          # what killed agents left there
+            _tmpdirs.sweep(os.path.dirname(self.config.unlink))
         null = os.open(os.devnull, os.O_RDONLY)
         address = None
         if self.config.sub_broker:
@@ -235,11 +237,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     config = AgentConfig.loads(line)
     agent = Agent(config, out, watch_stdin=config_file is None)
-    why = agent.check()
-    if why is not None:
-        agent.send(W.FAIL, "agent", why.encode())
-        return 2
     try:
+        why = agent.check()
+        if why is not None:
+            agent.send(W.FAIL, "agent", why.encode())
+            return 2
         agent.start()
         return agent.serve()
     except BrokenPipeError:     # the launcher is gone

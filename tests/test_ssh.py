@@ -114,8 +114,7 @@ def test_tunnel_every_host_runs_tasks(program, options):
     assert run.returncode == 0, run
     assert f"hosts {' '.join(sorted([HERE, 'node1', 'node2']))} size 4" \
         in run.stdout, run
-    assert not [n for n in os.listdir("/tmp")
-                if n.startswith("scoop_hpc-") and n.endswith(".sock")]
+    assert not tunnel_sockets()
 
 
 def test_root_on_a_remote_host_output_comes_back_prefixed(program, tmp_path):
@@ -241,13 +240,37 @@ def test_missing_python_names_the_host_and_its_stderr(program):
     assert "not found" in run.stderr or "No such file" in run.stderr, run
 
 
-def test_first_host_failing_is_fatal(program):
-    run = launch(remote("--path", "/no/such/dir", "--hosts", "node1",
-                        "node2", program(WHERE)))
+def tunnel_sockets() -> set:
+    return {n for n in os.listdir("/tmp")
+            if n.startswith("scoop_hpc-") and n.endswith(".sock")}
+
+
+@pytest.mark.parametrize("options", [[], ["--tunnel"]])
+def test_first_host_failing_is_fatal(program, options):
+    before = tunnel_sockets()
+    run = launch(remote(*options, "--path", "/no/such/dir", "--hosts",
+                        "node1", "node2", program(WHERE)))
     assert run.returncode == 1, run
     assert "host node1: could not start its workers" in run.stderr, run
     assert "/no/such/dir" in run.stderr, run
     assert "root program" in run.stderr, run
+    assert tunnel_sockets() <= before      # the agents removed theirs
+
+
+def test_a_tunnel_socket_a_killed_agent_left_is_swept(program):
+    left = "/tmp/scoop_hpc-0killed0-0.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.bind(left)                 # then closed: nothing listens
+    past = time.time() - 60
+    os.utime(left, (past, past), follow_symlinks=False)
+    try:
+        run = launch(remote("--tunnel", "--hosts", HERE, "node1",
+                            program(WHERE)))
+        assert run.returncode == 0, run
+        assert not os.path.lexists(left)    # node1's agent swept it
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(left)
 
 
 # -- teardown -------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The private folders of a job's sockets (``_tmpdirs``): what a sweep
 removes (this user's folders whose every socket refuses a connection) and
 what it leaves (a socket still listened on, a folder without sockets or
-changed a moment ago, another user's folder, a symbolic link)."""
+changed a moment ago, another user's folder, a symbolic link); and
+``--tunnel``'s sockets, files of their own in ``/tmp``, alike."""
 import os
 import socket
 import stat
@@ -84,3 +85,26 @@ def test_a_new_private_folder_comes_after_a_sweep(tmp_path, monkeypatch):
     assert stat.S_IMODE(os.stat(made).st_mode) == 0o700
     _tmpdirs.remove_dir(made)
     assert os.listdir(tmp_path) == []
+
+
+def test_a_sweep_removes_tunnel_sockets_nothing_listens_on(tmp_path):
+    killed = tmp_path / f"{_tmpdirs.PREFIX}0a1b-0.sock"
+    dead_socket(killed)
+    live = tmp_path / f"{_tmpdirs.PREFIX}0a1b-2.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(live))
+    listener.listen()
+    young = tmp_path / f"{_tmpdirs.PREFIX}2c3d-0.sock"
+    unrelated = tmp_path / "other-0.sock"
+    dead_socket(unrelated)
+    plain = tmp_path / f"{_tmpdirs.PREFIX}notes"
+    plain.write_text("not a socket")
+    settle(killed, live, unrelated, plain)
+    dead_socket(young)
+    try:
+        assert _tmpdirs.sweep(str(tmp_path)) == [str(killed)]
+    finally:
+        listener.close()
+    assert not os.path.lexists(killed)
+    for kept in (live, young, unrelated, plain):
+        assert os.path.lexists(kept), kept
