@@ -4,6 +4,12 @@ launcher (its local workers) and the agent (a remote host's workers).
 A worker is forked after its parent has set up what it shares (the
 broker's socket, output pipes). It dies with its parent
 (``PR_SET_PDEATHSIG``), even if the parent is killed with SIGKILL.
+
+A child ignores SIGINT and SIGTERM: a Ctrl-C at the terminal reaches
+the whole process group, and a batch system at its walltime, ``scancel``
+or ``qdel`` sends SIGTERM to every process of the job, while they are the
+launcher's to act on (SIGTERM drains the job: running tasks finish).
+Children are stopped with SIGKILL once they were asked to leave.
 """
 from __future__ import annotations
 
@@ -17,7 +23,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from ._exit import finish
 
-# what stops a job at once (SIGTERM drains a launcher's job first)
+# what stops a job (SIGTERM drains a launcher's job first)
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -41,11 +47,11 @@ def fork(run: Callable[[], int], parent_pid: Optional[int],
                 os.dup2(fd, target)
             for fd in set(stdio) - {0, 1, 2}:
                 os.close(fd)
-        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+        for sig in (signal.SIGCHLD, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        if drain_signal:     # sent to the whole job by some sites
-            signal.signal(drain_signal, signal.SIG_IGN)
+        for sig in (signal.SIGINT, signal.SIGTERM, drain_signal):
+            if sig:             # sent to the whole job: the launcher's
+                signal.signal(sig, signal.SIG_IGN)
         die_with_parent(parent_pid)
         code = run()
     except BaseException:  # noqa: BLE001 - never return into the parent
@@ -135,12 +141,11 @@ def wait_all(children: Dict[int, str], seconds: float) -> bool:
     return not children
 
 
-def stop_all(children: Dict[int, str], grace: float) -> None:
-    """SIGTERM the children, SIGKILL those still there after ``grace``."""
-    signal_all(children, signal.SIGTERM)
-    if not wait_all(children, grace):
-        signal_all(children, signal.SIGKILL)
-        wait_all(children, grace)
+def kill_all(children: Dict[int, str], grace: float) -> None:
+    """SIGKILL the children (they ignore SIGTERM); reap them for up to
+    ``grace`` seconds."""
+    signal_all(children, signal.SIGKILL)
+    wait_all(children, grace)
 
 
 def end_reason(code: int) -> str:

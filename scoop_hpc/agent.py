@@ -7,8 +7,10 @@ forks that host's workers (and first, with ``--sub-brokers``, the
 host's sub-broker, which they join on a private socket:
 ``subbroker.py``), relays their output and their exits to the
 launcher as records on its stdout (see ``_agentwire``), and ends with them.
-When its stdin closes (the launcher is done, or gone: ssh ended) it stops
-its workers, SIGTERM then SIGKILL, and leaves.
+When its stdin closes (the launcher is done, or gone: ssh ended), or on
+SIGINT or SIGHUP, it kills its workers and leaves. SIGTERM, which a batch
+system sends to every process of the job, and ``--drain-signal`` are the
+launcher's to act on: the agent ignores them, as its workers do.
 """
 from __future__ import annotations
 
@@ -26,7 +28,8 @@ from ._exit import leave
 from ._transport.zmq import Curve
 from .program import Program
 
-_STOP_GRACE = 2.0      # seconds between SIGTERM and SIGKILL
+_STOP_GRACE = 2.0      # seconds to reap killed workers
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGHUP)
 _CHUNK = 65536
 
 
@@ -94,6 +97,7 @@ class Agent:
         self.stopping = False
         self.sub_broker: Optional[int] = None   # its pid
         self.sockets: Optional[str] = None      # its private directory
+        self._sub_stop: Optional[int] = None    # closed: it stops
         self._wake_r, self._wake_w = os.pipe()
         for fd in (self._wake_r, self._wake_w):
             os.set_blocking(fd, False)
@@ -113,10 +117,11 @@ class Agent:
         return None
 
     def start(self) -> None:
-        for sig in (signal.SIGCHLD, *_procs.STOP_SIGNALS):
+        for sig in (signal.SIGCHLD, *_STOP_SIGNALS):
             signal.signal(sig, lambda *_: None)
-        if self.config.drain_signal:    # the launcher's to act on
-            signal.signal(self.config.drain_signal, signal.SIG_IGN)
+        for sig in (signal.SIGTERM, self.config.drain_signal):
+            if sig:                     # the launcher's to act on
+                signal.signal(sig, signal.SIG_IGN)
         signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
         if self.config.unlink:          # what killed agents left there
             _tmpdirs.sweep(os.path.dirname(self.config.unlink))
@@ -125,8 +130,10 @@ class Agent:
         if self.config.sub_broker:
             self.sockets = _tmpdirs.private_dir()
             address = f"ipc://{self.sockets}/node"
-            self.sub_broker = self._fork(null, self.config.node_name,
+            stop_r, self._sub_stop = os.pipe()
+            self.sub_broker = self._fork(stop_r, self.config.node_name,
                                          self._serve_node(address))
+            os.close(stop_r)
         for config in self.config.workers(os.getpid(), address):
             self._fork(null, config.name, lambda config=config:
                        _worker.serve_worker(config))
@@ -138,15 +145,18 @@ class Agent:
         config = self.config
         return lambda: subbroker.run(
             config.node_name.encode(), config.address, address,
-            bytes.fromhex(config.token), config.keys(), config.debug)
+            bytes.fromhex(config.token), config.keys(), config.debug,
+            stop_fd=0)
 
-    def _fork(self, null: int, name: str, run) -> int:
+    def _fork(self, stdin: int, name: str, run) -> int:
         """Fork ``run()`` as child ``name``, its output relayed."""
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
+        close = (self._wake_r, self._wake_w, out_r, err_r)
+        if self._sub_stop is not None:      # only the agent holds it
+            close += (self._sub_stop,)
         pid = _procs.fork(run, os.getpid(), self.config.drain_signal,
-                          close=(self._wake_r, self._wake_w, out_r, err_r),
-                          stdio=(null, out_w, err_w))
+                          close=close, stdio=(stdin, out_w, err_w))
         os.close(out_w)
         os.close(err_w)
         self.children[pid] = name
@@ -179,7 +189,7 @@ class Agent:
                 signals = os.read(fd, 512)
             except BlockingIOError:
                 signals = b""
-            if set(signals) & set(_procs.STOP_SIGNALS):
+            if set(signals) & set(_STOP_SIGNALS):
                 self.stop()
         elif fd == 0:
             if not os.read(0, _CHUNK):       # the launcher is done or gone
@@ -203,17 +213,24 @@ class Agent:
                 self.stop()
         if self.sub_broker is not None and list(self.children) == [
                 self.sub_broker]:           # they left: it may go too
-            os.kill(self.sub_broker, signal.SIGTERM)
+            self._stop_sub_broker()
             self.sub_broker = None
+
+    def _stop_sub_broker(self) -> None:
+        """Close the sub-broker's stdin: it leaves when it reads its end."""
+        if self._sub_stop is not None:
+            os.close(self._sub_stop)
+            self._sub_stop = None
 
     def stop(self) -> None:
         """Stop the workers that are still there."""
         if not self.stopping and self.children:
             self.stopping = True
-            _procs.stop_all(self.children, _STOP_GRACE)
+            _procs.kill_all(self.children, _STOP_GRACE)
 
     def close(self) -> None:
         self.stop()
+        self._stop_sub_broker()
         if self.sockets is not None:
             _tmpdirs.remove_dir(self.sockets)
         if self.config.unlink:

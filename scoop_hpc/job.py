@@ -23,7 +23,9 @@ whose heartbeats stop; a local one is then killed). The root's end is the
 job's. SIGTERM, ``--drain-signal`` and, under Slurm, the approach of
 ``SLURM_JOB_END_TIME`` *drain* the job: no task starts any more, running
 ones get ``--drain-grace`` seconds, then the job stops with 128 + the
-signal's number (SIGTERM for the end time) and says what was done.
+signal's number (SIGTERM for the end time) and says what was done. A
+batch system sends SIGTERM to every process of the job: workers and
+agents ignore it, and the drain goes on all the same.
 """
 from __future__ import annotations
 
@@ -57,7 +59,8 @@ from .remote import (
 log = logging.getLogger("scoop_hpc.launcher")
 
 _GRACE = 3.0          # seconds workers get to leave after SHUTDOWN
-_KILL_GRACE = 2.0     # then after SIGTERM, before SIGKILL
+_STOP_GRACE = 0.5     # the same, after a stop signal or a drain's end
+_KILL_GRACE = 2.0     # then agents get to kill theirs, before SIGKILL
 _EVENT = b"\0"        # wakes the loop for an agent's report (not a signal)
 _END_MARGIN = 15.0    # seconds before SLURM_JOB_END_TIME a drain must end
 
@@ -89,6 +92,7 @@ class Job:
         self.shared_dir: Optional[str] = None
         self.drain_at = _drain_time(os.environ, args.drain_grace)
         self.drained: Optional[tuple] = None     # (signal, deadline)
+        self.hurry = False      # stopped by a signal: no wait for tasks
         self._pipe_r, self._pipe_w = os.pipe()
         os.set_blocking(self._pipe_r, False)
         os.set_blocking(self._pipe_w, False)
@@ -266,6 +270,7 @@ class Job:
                 elif sig in _procs.STOP_SIGNALS:
                     log.warning("received %s: stopping the job",
                                 signal.Signals(sig).name)
+                    self.hurry = True
                     return 128 + sig
             ends = [(name, code, f"pid {pid}", _procs.end_reason(code))
                     for pid, name, code in _procs.reap(self.children)]
@@ -320,6 +325,7 @@ class Job:
     def _drain_report(self, broker: Broker) -> int:
         """Say what the drained job did; return its exit code."""
         sig = self.drained[0]
+        self.hurry = True
         held = sum(1 for f in broker.flights.values() if f[0] is not None)
         log.error("the job was stopped by %s before the program finished; "
                   "of the tasks the broker handed out, %d finished and %d "
@@ -404,16 +410,16 @@ class Job:
 
     # -- stopping ------------------------------------------------------------
     def _teardown(self, broker: Broker) -> None:
-        """Ask everyone to leave; then SIGTERM; then SIGKILL."""
+        """Ask everyone to leave; then kill those still there (workers
+        ignore SIGTERM: it is the launcher's); then kill their agents."""
         broker.shutdown()
-        if self._wait(_GRACE, broker):
+        if self._wait(_STOP_GRACE if self.hurry else _GRACE, broker):
             return
         log.info("stopping workers that did not leave")
         for host in self.remotes.values():
-            host.close_input()
-        _procs.signal_all(self.children, signal.SIGTERM)
+            host.close_input()          # its agent kills its workers
+        _procs.signal_all(self.children, signal.SIGKILL)
         if not self._wait(_KILL_GRACE + 1.0):
-            _procs.signal_all(self.children, signal.SIGKILL)
             for host in self.remotes.values():
                 host.kill()
             self._wait(_KILL_GRACE)

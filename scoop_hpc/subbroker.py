@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import select
 import signal
 import sys
 import time
@@ -281,10 +282,12 @@ class RootGone(Exception):
 
 
 def run(identity: bytes, address: str, bind: str, token: bytes,
-        curve=None, debug: bool = False) -> int:
+        curve=None, debug: bool = False,
+        stop_fd: Optional[int] = None) -> int:
     """Join the job's broker at ``address`` as ``identity``; serve the
-    host's workers on ``bind`` until SIGTERM (the agent's, once they
-    have left). Returns the exit code."""
+    host's workers on ``bind`` until the pipe ``stop_fd`` is closed at its
+    other end (the agent's, once they have left, or the agent is gone),
+    or without one, until SIGTERM. Returns the exit code."""
     import zmq
 
     import scoop_hpc
@@ -295,7 +298,8 @@ def run(identity: bytes, address: str, bind: str, token: bytes,
     scoop_hpc.IS_RUNNING, scoop_hpc.WORKER_NAME = True, name  # in its logs
     configure_logging(0, debug=debug)
     stopping: List[int] = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    if stop_fd is None:
+        signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     P.set_key(token)
     context = zmq.Context()
     up = SignedEndpoint(ZmqEndpoint(context, address, identity, curve),
@@ -313,9 +317,12 @@ def run(identity: bytes, address: str, bind: str, token: bytes,
         up_side.send([P.header(P.SIDE_HELLO), identity])
         router.watch(up.socket)
         router.watch(up_side.socket)
+        if stop_fd is not None:
+            router.watch(stop_fd)
         broker = SubBroker(router, up, up_side, welcome)
         try:
-            broker.serve(lambda: bool(stopping))
+            broker.serve(lambda: bool(stopping) or (
+                stop_fd is not None and _closed(stop_fd)))
         except RootGone as exc:
             print(f"scoop_hpc: sub-broker {name}: {exc}: the launcher is "
                   f"gone; its workers leave", file=sys.stderr, flush=True)
@@ -327,6 +334,11 @@ def run(identity: bytes, address: str, bind: str, token: bytes,
             if end is not None:
                 end.close()
         context.destroy(linger=0)
+
+
+def _closed(fd: int) -> bool:
+    """Whether the pipe ``fd`` reached its end (its writer closed it)."""
+    return bool(select.select([fd], [], [], 0)[0]) and not os.read(fd, 512)
 
 
 def _join(up, name: str) -> Optional[list]:

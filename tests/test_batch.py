@@ -115,7 +115,9 @@ def test_slurm_job_over_two_nodes_starts_workers_with_srun(program,
 
 @slurm
 @slurm_up
-def test_slurm_cancel_stops_the_job_on_every_node(program, tmp_path):
+@pytest.mark.parametrize("options", ["", "--sub-brokers yes"])
+def test_slurm_cancel_drains_the_job_on_every_node(program, tmp_path,
+                                                    options):
     prog = program("""
         import time
         from scoop_hpc import futures
@@ -128,7 +130,7 @@ def test_slurm_cancel_stops_the_job_on_every_node(program, tmp_path):
     out = tmp_path / "job.out"
     script = job_script(tmp_path, f"""
         cd {ROOT}
-        exec {PYTHON} -m scoop_hpc -v {prog}
+        exec {PYTHON} -m scoop_hpc -v --drain-grace 2 {options} {prog}
     """)
     submitted = subprocess.run(
         ["sbatch", "--parsable", "-p", "multi", "-N2", "-n4", "-o", str(out),
@@ -150,11 +152,12 @@ def test_slurm_cancel_stops_the_job_on_every_node(program, tmp_path):
         subprocess.run(["scancel", job], timeout=30, check=True)
     left = wait_gone(pids, 15)
     assert not left, f"left behind: {left}\n{out.read_text()}"
-    # Slurm signals every process of the step: the launcher may hear of its
-    # own SIGTERM or of the root's first
+    # Slurm signals every process of every step: workers and agents leave
+    # it to the launcher, which drains the job
     text = out.read_text()
-    assert ("received SIGTERM: draining the job" in text
-            or "w0 (pid" in text and "killed by SIGTERM" in text), text
+    assert "received SIGTERM: draining the job" in text, text
+    assert "the job was stopped by SIGTERM" in text, text
+    assert "killed by SIGTERM" not in text, text
 
 
 # -- Grid Engine -------------------------------------------------------------

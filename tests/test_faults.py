@@ -195,6 +195,7 @@ DRAINED = """
 
 @pytest.mark.parametrize("sig, everyone, options", [
     (signal.SIGTERM, False, ()),
+    (signal.SIGTERM, True, ()),        # a batch system's walltime, scancel
     (signal.SIGUSR1, True, ("--drain-signal", "USR1")),
 ])
 def test_a_drained_job_finishes_running_tasks_then_stops(
