@@ -8,6 +8,7 @@ same module in every process).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import types
@@ -97,6 +98,7 @@ def serve(config: WorkerConfig, transport, watched: bool = False) -> int:
     # default 5 ms switch interval each of its GIL hand-offs could cost that
     # much. Only a thread waiting for the GIL makes the interval matter.
     sys.setswitchinterval(_SWITCH_INTERVAL)
+    _line_buffered()
     _set_constants(config)
     execution.set_location(config.name, config.size)
     P.set_key(config.token, config.sign_payloads)
@@ -175,6 +177,16 @@ def _leave_record(hub: Hub, config: WorkerConfig) -> None:
         except OSError as exc:
             print(f"scoop_hpc: worker {config.name} could not write its "
                   f"record to {config.activity}: {exc}", file=sys.stderr)
+
+
+def _line_buffered() -> None:
+    """Send each line the program or a task prints at once, as to a
+    terminal: a worker may be killed with its buffer unwritten (a
+    drain's end, tasks still running when the root ends), and a job's
+    output is a pipe or a batch system's file."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(line_buffering=True)
 
 
 def _set_constants(config: WorkerConfig) -> None:

@@ -604,3 +604,16 @@ def test_a_nested_tree_over_sub_brokers_routes_results_between_hosts(
                                            err))
     assert (f"faults: {int(kill)} workers lost, {again} tasks run again, "
             f"0 given up") in err, err
+
+
+def test_a_killed_remote_workers_printed_lines_are_not_lost(program,
+                                                           tmp_path):
+    from .test_output import BUFFERED, CHATTY
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    run = launch(remote("--hosts", HERE, "node1", "node1",
+                        program(CHATTY), str(marks)), env=BUFFERED)
+    assert run.returncode == 0, run
+    printed = {re.sub(r" ran on w\d+$", "", line.split("] ")[-1])
+               for line in run.stdout.splitlines()}
+    assert printed == {"root starts", "root ends", "task 0", "task 1"}, run
