@@ -45,6 +45,9 @@ class Program:
             sys.argv = [path, *self.args]
             return code, module
         import importlib.util
+        # as ``python -m``: the working directory first (an agent's is
+        # --path, not where it started)
+        sys.path[0] = os.getcwd()
         spec = importlib.util.find_spec(self.target)
         if spec is None:
             raise ImportError(f"No module named {self.target!r}")
@@ -53,6 +56,5 @@ class Program:
         code = spec.loader.get_code(spec.name)
         module.__file__ = spec.origin
         module.__spec__ = spec
-        sys.path[0] = os.getcwd()
         sys.argv = [spec.origin or self.target, *self.args]
         return code, module

@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import textwrap
 import time
 
 import psutil
@@ -617,3 +618,17 @@ def test_a_killed_remote_workers_printed_lines_are_not_lost(program,
     printed = {re.sub(r" ran on w\d+$", "", line.split("] ")[-1])
                for line in run.stdout.splitlines()}
     assert printed == {"root starts", "root ends", "task 0", "task 1"}, run
+
+
+def test_a_module_program_runs_on_every_host(tmp_path):
+    """``-m module``: each host finds it in the working directory, as
+    ``python -m`` does (an agent starts elsewhere: ssh's home)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "sweep_mod.py").write_text(textwrap.dedent(WHERE))
+    run = launch(remote("--hosts", HERE, "node1", "node2", "-m",
+                        "sweep_mod"), cwd=work)
+    assert run.returncode == 0, run
+    assert f"hosts {' '.join(sorted([HERE, 'node1', 'node2']))} size 3" \
+        in run.stdout, run
+    assert "could not load" not in run.stderr, run
