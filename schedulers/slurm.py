@@ -7,6 +7,11 @@ Worker counts per node come from ``SLURM_TASKS_PER_NODE`` by default
 instead (every allocated CPU), for jobs asked with ``--cpus-per-task`` or
 ``--exclusive``. This node is ``SLURMD_NODENAME``. Workers start with
 ``srun --overlap --nodes=1 --ntasks=1 -w HOST``.
+
+A launcher started by ``srun -n 1`` runs in a job step, where srun has
+set ``SLURM_TASKS_PER_NODE`` to the step's one task: the job's own count
+of tasks is no longer there, and the job's CPUs per node are taken
+instead (``SLURM_STEP_NODELIST`` marks a step; a batch script has none).
 """
 from __future__ import annotations
 
@@ -37,6 +42,9 @@ def allocation(environ: Mapping[str, str], slots: str = "tasks",
     text = require(environ, variable, "Slurm job's node list",
                    "SLURM_JOB_NODELIST (or SLURM_NODELIST)")
     names = expand(text, variable)
+    step = environ.get("SLURM_STEP_NODELIST")
+    if step and slots == "tasks":       # srun's: the step's tasks
+        slots = "cpus"
     counts_variable = SLOTS[slots]
     counts_text = require(environ, counts_variable,
                           "number of workers per node")
@@ -50,6 +58,10 @@ def allocation(environ: Mapping[str, str], slots: str = "tasks",
     notes = [f"{variable}={text!r} -> {', '.join(names)}",
              f"{counts_variable}={counts_text!r} -> {summary(hosts)} "
              f"(--slurm-slots {slots})"]
+    if step:
+        notes.insert(1, f"SLURM_STEP_NODELIST={step!r}: started by srun, "
+                        f"in a job step: SLURM_TASKS_PER_NODE is the "
+                        f"step's, so the job's CPUs count")
     here = environ.get("SLURMD_NODENAME") or None
     if here:
         notes.append(f"SLURMD_NODENAME={here}: the job script's node")

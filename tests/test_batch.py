@@ -115,6 +115,27 @@ def test_slurm_job_over_two_nodes_starts_workers_with_srun(program,
 
 @slurm
 @slurm_up
+def test_slurm_launcher_started_by_srun_uses_the_whole_job(program,
+                                                           tmp_path):
+    """``srun -n 1 python -m scoop_hpc``: the launcher in a job step of
+    its own still spreads the workers over every node of the job."""
+    prog = program(WHERE)
+    out = tmp_path / "job.out"
+    script = job_script(tmp_path, f"""
+        cd {ROOT}
+        srun -n 1 -N 1 --overlap {PYTHON} -m scoop_hpc -v {prog}
+    """)
+    done = subprocess.run(
+        ["sbatch", "--wait", "-p", "multi", "-N2", "-n4", "-o", str(out),
+         script], capture_output=True, text=True, timeout=150,
+        env=clean_environ())
+    text = out.read_text()
+    assert done.returncode == 0, done.stderr + text
+    assert "ran on ['node1', 'node2'] size 4" in text, text
+
+
+@slurm
+@slurm_up
 @pytest.mark.parametrize("options", ["", "--sub-brokers yes"])
 def test_slurm_cancel_drains_the_job_on_every_node(program, tmp_path,
                                                     options):

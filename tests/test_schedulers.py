@@ -911,3 +911,19 @@ def test_cli_hosts_in_process(tmp_path, monkeypatch, capsys):
                                      {"name": "node2", "workers": 1}],
         "workers": 3, "launcher": "srun"}
     assert err == ""
+
+
+def test_slurm_launcher_started_by_srun_counts_the_jobs_cpus():
+    """In ``srun -n 1 python -m scoop_hpc`` srun set SLURM_TASKS_PER_NODE
+    to its step's one task (the rig's values, seen in such a step)."""
+    got = slurm.allocation({
+        "SLURM_JOB_ID": "23", "SLURM_JOB_NODELIST": "node[1-2]",
+        "SLURM_NODELIST": "node[1-2]", "SLURM_TASKS_PER_NODE": "1",
+        "SLURM_JOB_CPUS_PER_NODE": "2(x2)", "SLURM_STEP_NODELIST": "node1",
+        "SLURM_STEP_TASKS_PER_NODE": "1", "SLURMD_NODENAME": "node1"})
+    assert got.hosts == [Host("node1", 2), Host("node2", 2)]
+    assert got.here == "node1"
+    assert got.notes[1] == (
+        "SLURM_STEP_NODELIST='node1': started by srun, in a job step: "
+        "SLURM_TASKS_PER_NODE is the step's, so the job's CPUs count")
+    assert "(--slurm-slots cpus)" in got.notes[2]
