@@ -40,7 +40,12 @@ _WALLTIME = re.compile(r"(\d+):([0-5]\d):([0-5]\d)")
 _MEMORY = re.compile(r"(\d+)\s*([KMGT]?)(?:i?B)?", re.IGNORECASE)
 _MEGABYTES = {"K": 1 / 1024, "": 1, "M": 1, "G": 1024, "T": 1024 * 1024}
 _JOB_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
-_WORD = re.compile(r"[^\s'\"\\]+")
+#: Control characters (a tab aside) and line separators: in a directive,
+#: a newline would end it, and the rest would become a command before
+#: which the scheduler stops reading directives.
+_CONTROL = r"\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029"
+_WORD = re.compile(r"[^\s'\"\\" + _CONTROL + "]+")
+_NOT_ONE_LINE = re.compile(f"[{_CONTROL}]")
 #: Values written into directives, where a blank or a newline would break
 #: the line.
 _ONE_WORD = ("queue", "account", "output", "pe", "job_name")
@@ -60,7 +65,8 @@ def variables(scheduler: str, table: Dict[str, Setting], program: str,
     for key in _ONE_WORD:
         if key in values and not _WORD.fullmatch(values[key]):
             raise UsageError(f"{_where(table, key)}: {values[key]!r} is "
-                             f"not one word (no blank, quote or newline)")
+                             f"not one word (no blank, quote, newline or "
+                             f"other control character)")
     _tasks(values, scheduler, table)
     if "walltime" in values:
         seconds = parse_walltime(values["walltime"], _where(table,
@@ -74,8 +80,9 @@ def variables(scheduler: str, table: Dict[str, Setting], program: str,
             megabytes / values["max_tasks_per_node"]))
     values["job_name"] = _job_name(values, table)
     values["env"] = _env(values["env"], _where(table, "env"))
-    values["directive"] = [_strip(line, directive_prefix)
-                           for line in values["directive"]]
+    values["directive"] = [
+        _directive(line, directive_prefix, _where(table, "directive"))
+        for line in values["directive"]]
     if "venv" in values:
         values["venv"] = os.path.abspath(values["venv"])
     values["python"] = _python(values, table)
@@ -189,8 +196,19 @@ def _env(items: List[str], where: str) -> Dict[str, str]:
     return env
 
 
-def _strip(line: str, prefix: str) -> str:
-    """A raw directive without its prefix (given or not)."""
+def _directive(line: str, prefix: str, where: str) -> str:
+    """A raw directive without its prefix (given or not), if it is one
+    line.
+
+    >>> _directive("#PBS -l ngpus=1", "#PBS", "--directive")
+    '-l ngpus=1'
+    """
+    if _NOT_ONE_LINE.search(line):
+        raise UsageError(
+            f"{where}: {line!r} holds a newline or another control "
+            f"character, which would end the directive and run the rest as "
+            f"a command; give each directive on its own (one --directive, "
+            f"or one list item, per directive)")
     line = line.strip()
     return line[len(prefix):].strip() if line.startswith(prefix) else line
 

@@ -307,6 +307,50 @@ def test_bad_requests_exit_2_and_write_nothing(capsys, tmp_path, prog,
     assert not out_file.exists()
 
 
+@pytest.mark.parametrize("scheduler", ["slurm", "pbs", "sge", "lsf"])
+@pytest.mark.parametrize("directive", [
+    "-l foo=1\ntouch /tmp/INJECTED", "-l foo=1\rtouch x", "-l a\x00b",
+    "-l a\x1b[2Jb"])
+def test_directive_with_a_control_character_is_refused(
+        capsys, tmp_path, prog, scheduler, directive):
+    # a newline would end the directives: the rest becomes a command and
+    # the scheduler ignores every later directive line
+    out_file = tmp_path / "job.sh"
+    code, out, err = run_cli(capsys, "gen-submit", "--scheduler", scheduler,
+                             "--pe", "mpi", f"--directive={directive}",
+                             "-o", out_file, prog)
+    assert code == 2, err
+    assert f"--directive: {directive!r} holds a newline or another " \
+           f"control character" in err, err
+    assert "Traceback" not in err and out == ""
+    assert not out_file.exists()
+
+
+def test_site_directive_with_a_newline_names_the_file(capsys, isolated,
+                                                      prog):
+    write(isolated, """
+        [pbs]
+        directive = ["-l foo=1\\n#PBS -l bar=2", "-l ok=1"]
+    """)
+    code, _, err = run_cli(capsys, "gen-submit", "--scheduler", "pbs", prog)
+    assert code == 2, err
+    assert (f"directive (site file {isolated}): '-l foo=1\\n#PBS -l bar=2' "
+            f"holds a newline") in err, err
+    # one directive per item is fine, and a tab is a blank
+    write(isolated, '[pbs]\ndirective = ["-l foo=1", "-l\\tbar=2"]\n')
+    text = generate(capsys, "--scheduler", "pbs", prog)
+    assert directives(text)[:2] == ["#PBS -l foo=1", "#PBS -l\tbar=2"]
+
+
+@pytest.mark.parametrize("option", ["--queue", "--account", "--output",
+                                    "--pe"])
+def test_one_word_values_refuse_control_characters(capsys, prog, option):
+    code, _, err = run_cli(capsys, "gen-submit", "--scheduler", "sge",
+                           "--pe", "mpi", f"{option}=a\x1bb", prog)
+    assert code == 2, err
+    assert f"{option}: 'a\\x1bb' is not one word" in err, err
+
+
 def test_unwritable_output_file(capsys, prog):
     code, _, err = run_cli(capsys, "gen-submit", "--scheduler", "slurm",
                            "-o", "/no/such/dir/job.sh", prog)
