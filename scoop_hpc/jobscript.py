@@ -259,21 +259,54 @@ def environment(template_dir: Optional[str]) -> jinja2.Environment:
                              f"{template_dir!r}")
         folders.insert(0, template_dir)
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(folders),
+        loader=_Loader(folders),
         undefined=jinja2.StrictUndefined, autoescape=False,
         keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["quote"] = lambda value: shlex.quote(str(value))
     return env
 
 
+class _Loader(jinja2.FileSystemLoader):
+    """Templates from files; one that cannot be read or is not UTF-8 is a
+    ``TemplateError`` naming the file."""
+
+    def get_source(self, environment: jinja2.Environment,
+                   template: str) -> Any:
+        try:
+            return super().get_source(environment, template)
+        except UnicodeDecodeError as exc:
+            line = exc.object[:exc.start].count(b"\n") + 1
+            raise TemplateError(
+                f"{self._path(template)}, line {line}: not UTF-8 text "
+                f"(byte {exc.object[exc.start]:#04x}); save the template "
+                f"as UTF-8") from None
+        except jinja2.TemplateNotFound:  # an OSError too
+            raise
+        except OSError as exc:
+            raise TemplateError(
+                f"{self._path(template)}: cannot read it "
+                f"({exc.strerror or exc}); make it readable") from None
+
+    def _path(self, template: str) -> str:
+        """The file that ``template`` names, as the search finds it."""
+        pieces = jinja2.loaders.split_template_path(template)
+        for folder in self.searchpath:
+            path = os.path.join(folder, *pieces)
+            if os.path.isfile(path):
+                return path
+        return template
+
+
 def render(env: jinja2.Environment, scheduler: str,
            values: Dict[str, Any]) -> str:
     """Render ``SCHEDULER.sh.j2``; raises ``TemplateError`` naming the
-    template, the line and the variable."""
+    template, the line and what went wrong."""
     name = f"{scheduler}.sh.j2"
     try:
         template = env.get_template(name)
         return template.render(values)
+    except TemplateError:
+        raise
     except jinja2.UndefinedError as exc:
         raise TemplateError(_undefined(exc, name, scheduler)) from None
     except jinja2.TemplateSyntaxError as exc:
@@ -281,10 +314,15 @@ def render(env: jinja2.Environment, scheduler: str,
                             f"{exc.lineno}: {exc.message}") from None
     except jinja2.TemplateNotFound as exc:
         raise TemplateError(f"no template {exc.name!r}") from None
+    except Exception as exc:  # a template is code: its errors are its own
+        raise TemplateError(
+            f"{_location(exc, name)}: the template failed with "
+            f"{type(exc).__name__}: {exc}; fix the template") from None
 
 
-def _undefined(exc: jinja2.UndefinedError, name: str,
-               scheduler: str) -> str:
+def _location(exc: BaseException, name: str) -> str:
+    """``FILE, line N`` of the innermost template line in ``exc``'s
+    traceback, else ``name``."""
     where, line = name, None
     frame = exc.__traceback__
     while frame is not None:
@@ -292,8 +330,12 @@ def _undefined(exc: jinja2.UndefinedError, name: str,
         if code.co_filename.endswith(".j2"):
             where, line = code.co_filename, frame.tb_lineno
         frame = frame.tb_next
-    if line is not None:
-        where = f"{where}, line {line}"
+    return where if line is None else f"{where}, line {line}"
+
+
+def _undefined(exc: jinja2.UndefinedError, name: str,
+               scheduler: str) -> str:
+    where = _location(exc, name)
     match = re.search(r"'(\w+)' is undefined", str(exc))
     if match is None:
         return f"{where}: {exc}"

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import textwrap
 
+import jinja2
 import pytest
 
 from scoop_hpc import cli, submit
@@ -413,6 +414,65 @@ def test_template_variable_with_no_value(capsys, isolated, tmp_path, prog):
     code, _, err = run_cli(capsys, "gen-submit", "--scheduler", "pbs",
                            "--account", "a", prog)
     assert "'comand' is not a variable that templates receive" in err, err
+
+
+@pytest.mark.parametrize("body, message", [
+    ('#SBATCH --nodes={{ nodes + "x" }}\n',
+     "line 3: the template failed with TypeError: unsupported operand"),
+    ("{{ 1 // 0 }}\n", "line 3: the template failed with ZeroDivisionError"),
+    ("{% include 'part.j2' %}\n", "part.j2, line 1: the template failed "
+                                   "with TypeError"),
+])
+def test_template_that_fails_names_file_and_line(capsys, isolated, tmp_path,
+                                                 prog, body, message):
+    templates = tmp_path / "templates"
+    write(templates / "slurm.sh.j2", "#!/bin/bash\n# site\n" + body)
+    write(templates / "part.j2", '{{ "x" - 1 }}\n')
+    write(isolated, f'template_dir = "{templates}"\n')
+    out_file = tmp_path / "job.sh"
+    code, out, err = run_cli(capsys, "gen-submit", "--scheduler", "slurm",
+                             "-o", out_file, prog)
+    assert code == 2, err
+    assert f"error: {templates}/" in err and message in err, err
+    assert "fix the template" in err, err
+    assert "Traceback" not in err and out == ""
+    assert not out_file.exists()
+
+
+@pytest.mark.parametrize("name", ["slurm.sh.j2", "_body.sh.j2"])
+def test_template_that_is_not_utf8_names_file_and_line(capsys, isolated,
+                                                       tmp_path, prog, name):
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / name).write_bytes(b"#!/bin/bash\n# caf\xe9\n")
+    write(isolated, f'template_dir = "{templates}"\n')
+    out_file = tmp_path / "job.sh"
+    code, out, err = run_cli(capsys, "gen-submit", "--scheduler", "slurm",
+                             "-o", out_file, prog)
+    assert code == 2, err
+    assert (f"error: {templates}/{name}, line 2: not UTF-8 text (byte "
+            f"0xe9); save the template as UTF-8") in err, err
+    assert "Traceback" not in err and out == ""
+    assert not out_file.exists()
+
+
+def test_template_that_cannot_be_read_names_the_file(capsys, isolated,
+                                                     tmp_path, prog,
+                                                     monkeypatch):
+    templates = tmp_path / "templates"
+    write(templates / "slurm.sh.j2", "#!/bin/bash\n")
+    write(isolated, f'template_dir = "{templates}"\n')
+
+    def refuse(path, *args, **kwargs):  # chmod 000 does not stop root
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(jinja2.loaders, "open", refuse, raising=False)
+    code, out, err = run_cli(capsys, "gen-submit", "--scheduler", "slurm",
+                             prog)
+    assert code == 2, err
+    assert (f"error: {templates}/slurm.sh.j2: cannot read it (Permission "
+            f"denied); make it readable") in err, err
+    assert "Traceback" not in err and out == ""
 
 
 # -- submission ------------------------------------------------------------
