@@ -250,14 +250,17 @@ def check_limits(values: Dict[str, Any],
 
 # -- rendering ----------------------------------------------------------------
 
-def environment(template_dir: Optional[str]) -> jinja2.Environment:
+def environment(template_dir: Optional[Setting]) -> jinja2.Environment:
     """Templates from ``template_dir`` first, then the built-in ones."""
     folders = [BUILT_IN_TEMPLATES]
-    if template_dir:
-        if not os.path.isdir(template_dir):
-            raise UsageError(f"template_dir: not a directory: "
-                             f"{template_dir!r}")
-        folders.insert(0, template_dir)
+    if template_dir and template_dir.value:
+        folder = template_dir.value
+        if not os.path.isdir(folder):
+            raise UsageError(
+                f"template_dir ({origin_of(template_dir, 'template_dir')}):"
+                f" {folder!r} is not a directory; create it, or set "
+                f"template_dir to the directory of the site's templates")
+        folders.insert(0, folder)
     env = jinja2.Environment(
         loader=_Loader(folders),
         undefined=jinja2.StrictUndefined, autoescape=False,

@@ -456,6 +456,22 @@ def test_template_that_is_not_utf8_names_file_and_line(capsys, isolated,
     assert not out_file.exists()
 
 
+def test_missing_template_dir_names_where_it_was_set(capsys, isolated,
+                                                     prog, monkeypatch):
+    write(isolated, 'template_dir = "/nonexistent/tpl"\n')
+    code, out, err = run_cli(capsys, "gen-submit", "--scheduler", "slurm",
+                             prog)
+    assert code == 2, err
+    assert (f"template_dir (site file {isolated}): '/nonexistent/tpl' is "
+            f"not a directory") in err, err
+    assert "Traceback" not in err and out == ""
+    monkeypatch.setenv("SCOOP_HPC_TEMPLATE_DIR", "/nonexistent/env")
+    code, _, err = run_cli(capsys, "gen-submit", "--scheduler", "slurm",
+                           prog)
+    assert (code, "template_dir (SCOOP_HPC_TEMPLATE_DIR): "
+                  "'/nonexistent/env' is not a directory" in err) == (2, True)
+
+
 def test_template_that_cannot_be_read_names_the_file(capsys, isolated,
                                                      tmp_path, prog,
                                                      monkeypatch):
