@@ -316,7 +316,11 @@ def render(env: jinja2.Environment, scheduler: str,
         raise TemplateError(f"{exc.filename or exc.name}, line "
                             f"{exc.lineno}: {exc.message}") from None
     except jinja2.TemplateNotFound as exc:
-        raise TemplateError(f"no template {exc.name!r}") from None
+        where = _location(exc, "")
+        raise TemplateError(
+            f"{where + ': ' if where else ''}no template {exc.name!r} in "
+            f"{', '.join(getattr(env.loader, 'searchpath', []))}; fix the "
+            f"name, or add the file to template_dir") from None
     except Exception as exc:  # a template is code: its errors are its own
         raise TemplateError(
             f"{_location(exc, name)}: the template failed with "

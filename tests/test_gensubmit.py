@@ -456,6 +456,21 @@ def test_template_that_is_not_utf8_names_file_and_line(capsys, isolated,
     assert not out_file.exists()
 
 
+def test_missing_include_names_the_template_that_includes_it(
+        capsys, isolated, tmp_path, prog):
+    templates = tmp_path / "templates"
+    write(templates / "slurm.sh.j2",
+          '#!/bin/bash\n{% include "nosuch.j2" %}\n')
+    write(isolated, f'template_dir = "{templates}"\n')
+    code, out, err = run_cli(capsys, "gen-submit", "--scheduler", "slurm",
+                             prog)
+    assert code == 2, err
+    assert (f"error: {templates}/slurm.sh.j2, line 2: no template "
+            f"'nosuch.j2' in {templates}, ") in err, err
+    assert "fix the name, or add the file to template_dir" in err, err
+    assert "Traceback" not in err and out == ""
+
+
 def test_missing_template_dir_names_where_it_was_set(capsys, isolated,
                                                      prog, monkeypatch):
     write(isolated, 'template_dir = "/nonexistent/tpl"\n')
