@@ -40,7 +40,12 @@ _WALLTIME = re.compile(r"(\d+):([0-5]\d):([0-5]\d)")
 _MEMORY = re.compile(r"(\d+)\s*([KMGT]?)(?:i?B)?", re.IGNORECASE)
 _MEGABYTES = {"K": 1 / 1024, "": 1, "M": 1, "G": 1024, "T": 1024 * 1024}
 _JOB_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
-_WORD = re.compile(r"[^\s'\"\\]+")
+#: Control characters (a tab aside) and line separators: in a directive,
+#: a newline would end it, and the rest would become a command before
+#: which the scheduler stops reading directives.
+_CONTROL = r"\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029"
+_WORD = re.compile(r"[^\s'\"\\" + _CONTROL + "]+")
+_NOT_ONE_LINE = re.compile(f"[{_CONTROL}]")
 #: Values written into directives, where a blank or a newline would break
 #: the line.
 _ONE_WORD = ("queue", "account", "output", "pe", "job_name")
@@ -60,7 +65,8 @@ def variables(scheduler: str, table: Dict[str, Setting], program: str,
     for key in _ONE_WORD:
         if key in values and not _WORD.fullmatch(values[key]):
             raise UsageError(f"{_where(table, key)}: {values[key]!r} is "
-                             f"not one word (no blank, quote or newline)")
+                             f"not one word (no blank, quote, newline or "
+                             f"other control character)")
     _tasks(values, scheduler, table)
     if "walltime" in values:
         seconds = parse_walltime(values["walltime"], _where(table,
@@ -74,8 +80,9 @@ def variables(scheduler: str, table: Dict[str, Setting], program: str,
             megabytes / values["max_tasks_per_node"]))
     values["job_name"] = _job_name(values, table)
     values["env"] = _env(values["env"], _where(table, "env"))
-    values["directive"] = [_strip(line, directive_prefix)
-                           for line in values["directive"]]
+    values["directive"] = [
+        _directive(line, directive_prefix, _where(table, "directive"))
+        for line in values["directive"]]
     if "venv" in values:
         values["venv"] = os.path.abspath(values["venv"])
     values["python"] = _python(values, table)
@@ -189,8 +196,19 @@ def _env(items: List[str], where: str) -> Dict[str, str]:
     return env
 
 
-def _strip(line: str, prefix: str) -> str:
-    """A raw directive without its prefix (given or not)."""
+def _directive(line: str, prefix: str, where: str) -> str:
+    """A raw directive without its prefix (given or not), if it is one
+    line.
+
+    >>> _directive("#PBS -l ngpus=1", "#PBS", "--directive")
+    '-l ngpus=1'
+    """
+    if _NOT_ONE_LINE.search(line):
+        raise UsageError(
+            f"{where}: {line!r} holds a newline or another control "
+            f"character, which would end the directive and run the rest as "
+            f"a command; give each directive on its own (one --directive, "
+            f"or one list item, per directive)")
     line = line.strip()
     return line[len(prefix):].strip() if line.startswith(prefix) else line
 
@@ -232,41 +250,86 @@ def check_limits(values: Dict[str, Any],
 
 # -- rendering ----------------------------------------------------------------
 
-def environment(template_dir: Optional[str]) -> jinja2.Environment:
+def environment(template_dir: Optional[Setting]) -> jinja2.Environment:
     """Templates from ``template_dir`` first, then the built-in ones."""
     folders = [BUILT_IN_TEMPLATES]
-    if template_dir:
-        if not os.path.isdir(template_dir):
-            raise UsageError(f"template_dir: not a directory: "
-                             f"{template_dir!r}")
-        folders.insert(0, template_dir)
+    if template_dir and template_dir.value:
+        folder = template_dir.value
+        if not os.path.isdir(folder):
+            raise UsageError(
+                f"template_dir ({origin_of(template_dir, 'template_dir')}):"
+                f" {folder!r} is not a directory; create it, or set "
+                f"template_dir to the directory of the site's templates")
+        folders.insert(0, folder)
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(folders),
+        loader=_Loader(folders),
         undefined=jinja2.StrictUndefined, autoescape=False,
         keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["quote"] = lambda value: shlex.quote(str(value))
     return env
 
 
+class _Loader(jinja2.FileSystemLoader):
+    """Templates from files; one that cannot be read or is not UTF-8 is a
+    ``TemplateError`` naming the file."""
+
+    def get_source(self, environment: jinja2.Environment,
+                   template: str) -> Any:
+        try:
+            return super().get_source(environment, template)
+        except UnicodeDecodeError as exc:
+            line = exc.object[:exc.start].count(b"\n") + 1
+            raise TemplateError(
+                f"{self._path(template)}, line {line}: not UTF-8 text "
+                f"(byte {exc.object[exc.start]:#04x}); save the template "
+                f"as UTF-8") from None
+        except jinja2.TemplateNotFound:  # an OSError too
+            raise
+        except OSError as exc:
+            raise TemplateError(
+                f"{self._path(template)}: cannot read it "
+                f"({exc.strerror or exc}); make it readable") from None
+
+    def _path(self, template: str) -> str:
+        """The file that ``template`` names, as the search finds it."""
+        pieces = jinja2.loaders.split_template_path(template)
+        for folder in self.searchpath:
+            path = os.path.join(folder, *pieces)
+            if os.path.isfile(path):
+                return path
+        return template
+
+
 def render(env: jinja2.Environment, scheduler: str,
            values: Dict[str, Any]) -> str:
     """Render ``SCHEDULER.sh.j2``; raises ``TemplateError`` naming the
-    template, the line and the variable."""
+    template, the line and what went wrong."""
     name = f"{scheduler}.sh.j2"
     try:
         template = env.get_template(name)
         return template.render(values)
+    except TemplateError:
+        raise
     except jinja2.UndefinedError as exc:
         raise TemplateError(_undefined(exc, name, scheduler)) from None
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"{exc.filename or exc.name}, line "
                             f"{exc.lineno}: {exc.message}") from None
     except jinja2.TemplateNotFound as exc:
-        raise TemplateError(f"no template {exc.name!r}") from None
+        where = _location(exc, "")
+        raise TemplateError(
+            f"{where + ': ' if where else ''}no template {exc.name!r} in "
+            f"{', '.join(getattr(env.loader, 'searchpath', []))}; fix the "
+            f"name, or add the file to template_dir") from None
+    except Exception as exc:  # a template is code: its errors are its own
+        raise TemplateError(
+            f"{_location(exc, name)}: the template failed with "
+            f"{type(exc).__name__}: {exc}; fix the template") from None
 
 
-def _undefined(exc: jinja2.UndefinedError, name: str,
-               scheduler: str) -> str:
+def _location(exc: BaseException, name: str) -> str:
+    """``FILE, line N`` of the innermost template line in ``exc``'s
+    traceback, else ``name``."""
     where, line = name, None
     frame = exc.__traceback__
     while frame is not None:
@@ -274,8 +337,12 @@ def _undefined(exc: jinja2.UndefinedError, name: str,
         if code.co_filename.endswith(".j2"):
             where, line = code.co_filename, frame.tb_lineno
         frame = frame.tb_next
-    if line is not None:
-        where = f"{where}, line {line}"
+    return where if line is None else f"{where}, line {line}"
+
+
+def _undefined(exc: jinja2.UndefinedError, name: str,
+               scheduler: str) -> str:
+    where = _location(exc, name)
     match = re.search(r"'(\w+)' is undefined", str(exc))
     if match is None:
         return f"{where}: {exc}"

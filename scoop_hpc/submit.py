@@ -130,8 +130,7 @@ def generate(args: argparse.Namespace, environ) -> tuple:
     values = jobscript.variables(
         scheduler, config.table(scheduler), args.program, args.args,
         ADAPTERS[scheduler].DIRECTIVE)
-    template_dir = top.get("template_dir")
-    env = jobscript.environment(template_dir and template_dir.value)
+    env = jobscript.environment(top.get("template_dir"))
     return scheduler, jobscript.render(env, scheduler, values)
 
 

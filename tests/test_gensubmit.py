@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import textwrap
 
+import jinja2
 import pytest
 
 from scoop_hpc import cli, submit
@@ -307,6 +308,50 @@ def test_bad_requests_exit_2_and_write_nothing(capsys, tmp_path, prog,
     assert not out_file.exists()
 
 
+@pytest.mark.parametrize("scheduler", ["slurm", "pbs", "sge", "lsf"])
+@pytest.mark.parametrize("directive", [
+    "-l foo=1\ntouch /tmp/INJECTED", "-l foo=1\rtouch x", "-l a\x00b",
+    "-l a\x1b[2Jb"])
+def test_directive_with_a_control_character_is_refused(
+        capsys, tmp_path, prog, scheduler, directive):
+    # a newline would end the directives: the rest becomes a command and
+    # the scheduler ignores every later directive line
+    out_file = tmp_path / "job.sh"
+    code, out, err = run_cli(capsys, "gen-submit", "--scheduler", scheduler,
+                             "--pe", "mpi", f"--directive={directive}",
+                             "-o", out_file, prog)
+    assert code == 2, err
+    assert f"--directive: {directive!r} holds a newline or another " \
+           f"control character" in err, err
+    assert "Traceback" not in err and out == ""
+    assert not out_file.exists()
+
+
+def test_site_directive_with_a_newline_names_the_file(capsys, isolated,
+                                                      prog):
+    write(isolated, """
+        [pbs]
+        directive = ["-l foo=1\\n#PBS -l bar=2", "-l ok=1"]
+    """)
+    code, _, err = run_cli(capsys, "gen-submit", "--scheduler", "pbs", prog)
+    assert code == 2, err
+    assert (f"directive (site file {isolated}): '-l foo=1\\n#PBS -l bar=2' "
+            f"holds a newline") in err, err
+    # one directive per item is fine, and a tab is a blank
+    write(isolated, '[pbs]\ndirective = ["-l foo=1", "-l\\tbar=2"]\n')
+    text = generate(capsys, "--scheduler", "pbs", prog)
+    assert directives(text)[:2] == ["#PBS -l foo=1", "#PBS -l\tbar=2"]
+
+
+@pytest.mark.parametrize("option", ["--queue", "--account", "--output",
+                                    "--pe"])
+def test_one_word_values_refuse_control_characters(capsys, prog, option):
+    code, _, err = run_cli(capsys, "gen-submit", "--scheduler", "sge",
+                           "--pe", "mpi", f"{option}=a\x1bb", prog)
+    assert code == 2, err
+    assert f"{option}: 'a\\x1bb' is not one word" in err, err
+
+
 def test_unwritable_output_file(capsys, prog):
     code, _, err = run_cli(capsys, "gen-submit", "--scheduler", "slurm",
                            "-o", "/no/such/dir/job.sh", prog)
@@ -369,6 +414,96 @@ def test_template_variable_with_no_value(capsys, isolated, tmp_path, prog):
     code, _, err = run_cli(capsys, "gen-submit", "--scheduler", "pbs",
                            "--account", "a", prog)
     assert "'comand' is not a variable that templates receive" in err, err
+
+
+@pytest.mark.parametrize("body, message", [
+    ('#SBATCH --nodes={{ nodes + "x" }}\n',
+     "line 3: the template failed with TypeError: unsupported operand"),
+    ("{{ 1 // 0 }}\n", "line 3: the template failed with ZeroDivisionError"),
+    ("{% include 'part.j2' %}\n", "part.j2, line 1: the template failed "
+                                   "with TypeError"),
+])
+def test_template_that_fails_names_file_and_line(capsys, isolated, tmp_path,
+                                                 prog, body, message):
+    templates = tmp_path / "templates"
+    write(templates / "slurm.sh.j2", "#!/bin/bash\n# site\n" + body)
+    write(templates / "part.j2", '{{ "x" - 1 }}\n')
+    write(isolated, f'template_dir = "{templates}"\n')
+    out_file = tmp_path / "job.sh"
+    code, out, err = run_cli(capsys, "gen-submit", "--scheduler", "slurm",
+                             "-o", out_file, prog)
+    assert code == 2, err
+    assert f"error: {templates}/" in err and message in err, err
+    assert "fix the template" in err, err
+    assert "Traceback" not in err and out == ""
+    assert not out_file.exists()
+
+
+@pytest.mark.parametrize("name", ["slurm.sh.j2", "_body.sh.j2"])
+def test_template_that_is_not_utf8_names_file_and_line(capsys, isolated,
+                                                       tmp_path, prog, name):
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / name).write_bytes(b"#!/bin/bash\n# caf\xe9\n")
+    write(isolated, f'template_dir = "{templates}"\n')
+    out_file = tmp_path / "job.sh"
+    code, out, err = run_cli(capsys, "gen-submit", "--scheduler", "slurm",
+                             "-o", out_file, prog)
+    assert code == 2, err
+    assert (f"error: {templates}/{name}, line 2: not UTF-8 text (byte "
+            f"0xe9); save the template as UTF-8") in err, err
+    assert "Traceback" not in err and out == ""
+    assert not out_file.exists()
+
+
+def test_missing_include_names_the_template_that_includes_it(
+        capsys, isolated, tmp_path, prog):
+    templates = tmp_path / "templates"
+    write(templates / "slurm.sh.j2",
+          '#!/bin/bash\n{% include "nosuch.j2" %}\n')
+    write(isolated, f'template_dir = "{templates}"\n')
+    code, out, err = run_cli(capsys, "gen-submit", "--scheduler", "slurm",
+                             prog)
+    assert code == 2, err
+    assert (f"error: {templates}/slurm.sh.j2, line 2: no template "
+            f"'nosuch.j2' in {templates}, ") in err, err
+    assert "fix the name, or add the file to template_dir" in err, err
+    assert "Traceback" not in err and out == ""
+
+
+def test_missing_template_dir_names_where_it_was_set(capsys, isolated,
+                                                     prog, monkeypatch):
+    write(isolated, 'template_dir = "/nonexistent/tpl"\n')
+    code, out, err = run_cli(capsys, "gen-submit", "--scheduler", "slurm",
+                             prog)
+    assert code == 2, err
+    assert (f"template_dir (site file {isolated}): '/nonexistent/tpl' is "
+            f"not a directory") in err, err
+    assert "Traceback" not in err and out == ""
+    monkeypatch.setenv("SCOOP_HPC_TEMPLATE_DIR", "/nonexistent/env")
+    code, _, err = run_cli(capsys, "gen-submit", "--scheduler", "slurm",
+                           prog)
+    assert (code, "template_dir (SCOOP_HPC_TEMPLATE_DIR): "
+                  "'/nonexistent/env' is not a directory" in err) == (2, True)
+
+
+def test_template_that_cannot_be_read_names_the_file(capsys, isolated,
+                                                     tmp_path, prog,
+                                                     monkeypatch):
+    templates = tmp_path / "templates"
+    write(templates / "slurm.sh.j2", "#!/bin/bash\n")
+    write(isolated, f'template_dir = "{templates}"\n')
+
+    def refuse(path, *args, **kwargs):  # chmod 000 does not stop root
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(jinja2.loaders, "open", refuse, raising=False)
+    code, out, err = run_cli(capsys, "gen-submit", "--scheduler", "slurm",
+                             prog)
+    assert code == 2, err
+    assert (f"error: {templates}/slurm.sh.j2: cannot read it (Permission "
+            f"denied); make it readable") in err, err
+    assert "Traceback" not in err and out == ""
 
 
 # -- submission ------------------------------------------------------------
