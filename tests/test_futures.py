@@ -143,3 +143,41 @@ def test_nested_maps_4096_leaves_on_two_workers(program):
     """)
     run = launch(["-n", "2", path], timeout=100)
     assert (run.returncode, run.stdout) == (0, "4096\n"), run
+
+
+EXITS = """
+    import sys
+    from scoop_hpc import futures
+    def f(x):
+        if x == 15000:
+            sys.exit(3)
+        return x
+    def stop(a, b):
+        if b == 50:
+            raise KeyboardInterrupt("stop")
+        return a + b
+    def head(exc):
+        return str(exc.__cause__).strip().splitlines()[1].split(" raised")[0]
+    if __name__ == "__main__":
+        got = []
+        try:
+            for value in futures.map(f, range(20000), timeout=60):
+                got.append(value)
+        except SystemExit as exc:
+            print(len(got), got == list(range(15000)), exc.code, head(exc))
+        try:
+            futures.mapScan(abs, stop, range(100))
+        except KeyboardInterrupt as exc:
+            print(type(exc).__name__, head(exc))
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_map_item_that_exits_raises_after_the_values_before_it(program):
+    """SystemExit and KeyboardInterrupt from a map's function or reducer
+    end the map at their item, as an Exception does, and their traceback
+    names the function, not the runtime's chunk helper."""
+    run = launch(["-n", "2", program(EXITS)], timeout=100)
+    assert run.returncode == 0, run
+    assert run.stdout.splitlines() == [
+        "15000 True 3 ### task f", "KeyboardInterrupt ### task stop"], run

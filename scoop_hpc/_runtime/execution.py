@@ -12,6 +12,8 @@ from functools import reduce
 from itertools import accumulate
 from typing import Any, Callable, List, Optional, Tuple
 
+from greenlet import GreenletExit
+
 from ..errors import RemoteTraceback
 
 _where = (f"the serial run (pid {os.getpid()}) on host "
@@ -128,7 +130,10 @@ def map_chunk(fn: Callable, items: list, star: bool,
     """Apply ``fn`` to each item; stop at the first exception.
 
     Returns the values computed so far and the failure, if any, so that an
-    ordered map yields every value before the failing one.
+    ordered map yields every value before the failing one. Any exception
+    stops the chunk this way, ``SystemExit`` and ``KeyboardInterrupt``
+    too, as they end a single task; only ``GreenletExit`` (the runner is
+    being killed) goes on up.
     """
     out: List[Any] = []
     append = out.append
@@ -142,7 +147,9 @@ def map_chunk(fn: Callable, items: list, star: bool,
         else:
             for arg in items:
                 append(fn(arg))
-    except Exception as exc:  # noqa: BLE001 - carried to the caller
+    except GreenletExit:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - carried to the caller
         return out, Failure(exc, fn)
     return out, None
 
@@ -155,7 +162,9 @@ def reduce_chunk(fn: Callable, reducer: Callable, items: list, star: bool,
         return None, failure
     try:
         return reduce(reducer, values), None
-    except Exception as exc:  # noqa: BLE001
+    except GreenletExit:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - as in map_chunk
         return None, Failure(exc, reducer)
 
 
@@ -167,5 +176,7 @@ def scan_chunk(fn: Callable, reducer: Callable, items: list, star: bool,
         return [], failure
     try:
         return list(accumulate(values, reducer)), None
-    except Exception as exc:  # noqa: BLE001
+    except GreenletExit:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - as in map_chunk
         return [], Failure(exc, reducer)
