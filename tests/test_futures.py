@@ -181,3 +181,94 @@ def test_a_map_item_that_exits_raises_after_the_values_before_it(program):
     assert run.returncode == 0, run
     assert run.stdout.splitlines() == [
         "15000 True 3 ### task f", "KeyboardInterrupt ### task stop"], run
+
+
+UNSENT = """
+    import sys, threading
+    import scoop_hpc
+    from scoop_hpc import futures
+    from scoop_hpc.errors import RemoteTraceback, SerializationError
+    class TwoArgs(Exception):
+        def __init__(self, a, b):
+            super().__init__(a)
+    def rebuild():
+        if scoop_hpc.WORKER_NAME == "w0":
+            raise LookupError("not here")
+        return Odd()
+    class Odd:
+        def __reduce__(self):
+            return rebuild, ()
+    def raise_two(x):
+        raise TwoArgs("x", "y")
+    def odd(x):
+        return Odd()
+    def f(x):
+        if x == 15000:
+            if sys.argv[1] == "value":
+                return threading.Lock()
+            if sys.argv[1] == "exception":
+                error = ValueError("with a lock")
+                error.lock = threading.Lock()
+                raise error
+            raise TwoArgs(x, "y")
+        return x
+    def cause(exc):
+        return (type(exc.__cause__).__name__,
+                str(exc.__cause__).strip().splitlines()[1].split(" on ")[0])
+    if __name__ == "__main__":
+        if sys.argv[1] == "task":
+            for fn in raise_two, odd:
+                fut = futures.submit(fn, 1)
+                futures.wait([fut], timeout=30)  # runs on the other worker
+                exc = fut.exception()
+                print(type(exc).__name__, "state=" in str(exc))
+                print(str(exc).split(";")[0])
+                print(*cause(exc) if fn is raise_two else
+                      [type(exc.__cause__).__name__])
+            sys.exit()
+        got = []
+        try:
+            for value in futures.map(f, range(20000), timeout=60):
+                got.append(value)
+        except SerializationError as exc:
+            print(len(got), got == list(range(15000)))
+            print(str(exc).split(":")[0])
+            print(*cause(exc))
+"""
+
+
+@pytest.mark.timeout(120)
+def test_an_exception_that_cannot_be_rebuilt_keeps_its_traceback(program):
+    """A task's exception that pickles but cannot be rebuilt (its
+    ``__init__`` needs arguments it does not give ``Exception``) arrives as
+    a SerializationError naming the task and the exception, with advice
+    and the task's traceback as its cause; a value that cannot be rebuilt
+    in the caller's process names its task, not the Future's state."""
+    run = launch(["-n", "2", program(UNSENT), "task"], timeout=100)
+    assert run.returncode == 0, run
+    assert run.stdout.splitlines() == [
+        "SerializationError False",
+        "the exception of task raise_two could not be sent back: "
+        "TwoArgs('x') cannot be rebuilt from its pickle (a call "
+        "TwoArgs(*exc.args)): TypeError: TwoArgs.__init__() missing 1 "
+        "required positional argument: 'b'",
+        "RemoteTraceback ### task raise_two raised",
+        "SerializationError False",
+        "the result of task odd could not be rebuilt in this process: "
+        "LookupError: not here",
+        "LookupError"], run
+
+
+@pytest.mark.timeout(200)
+@pytest.mark.parametrize("what", ["value", "exception", "rebuild"])
+def test_a_map_item_that_cannot_travel_back_fails_alone(program, what):
+    """A map item whose value or exception cannot be sent back fails with
+    a SerializationError naming the item, after the values before it; an
+    exception's traceback stays its cause."""
+    run = launch(["-n", "2", program(UNSENT), what], timeout=100)
+    assert run.returncode == 0, run
+    kind = "value" if what == "value" else "exception"
+    assert run.stdout.splitlines() == [
+        "15000 True",
+        f"the {kind} of item f(15000) of a map could not be sent back",
+        "RemoteTraceback ### task f raised"], run
