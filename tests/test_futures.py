@@ -5,6 +5,7 @@ behaviour and prints one ``NAME=JSON`` line per check; it runs once per
 configuration and each test below asserts one line.
 """
 import json
+import textwrap
 
 import pytest
 
@@ -272,3 +273,64 @@ def test_a_map_item_that_cannot_travel_back_fails_alone(program, what):
         "15000 True",
         f"the {kind} of item f(15000) of a map could not be sent back",
         "RemoteTraceback ### task f raised"], run
+
+
+CALLS = """
+    import json, time
+    from scoop_hpc import futures
+    def slow(seconds):
+        time.sleep(seconds)
+        return seconds
+    def pair(x, func=None, mapFunc=None):
+        return [x, func, mapFunc]
+    def add(a, b):
+        return a + b
+    def check(name, call):
+        start = time.monotonic()
+        try:
+            got = call()
+        except Exception as exc:
+            got = [type(exc).__name__, str(exc)]
+        print(f"{name}=" + json.dumps(
+            [got, round(time.monotonic() - start, 1)]), flush=True)
+    if __name__ == "__main__":
+        check("huge_range", lambda: list(
+            futures.map(pow, range(10**20), [2, 2, 2])))
+        check("huge_ranges", lambda: list(
+            futures.map(pow, range(10**20), range(10**21, 10**21 + 2))))
+        check("submit_func", lambda: futures.submit(dict, func=1).result())
+        check("map_func", lambda: list(futures.map(pair, [1], func=2)))
+        check("map_as_completed_func", lambda: list(
+            futures.map_as_completed(pair, [1], func=2)))
+        check("map_reduce_func", lambda: futures.mapReduce(
+            pair, add, [1, 2], mapFunc=3))
+        check("map_scan_func", lambda: futures.mapScan(
+            pair, add, [1], mapFunc=3))
+        late = futures.submit(slow, 1.0)
+        check("as_completed_negative", lambda: [
+            f.result() for f in futures.as_completed([late], timeout=-1)])
+        check("map_negative", lambda: list(
+            futures.map(slow, [1.0], timeout=-1)))
+        check("map_reduce_negative", lambda: futures.mapReduce(
+            slow, add, [1.0], timeout=-1))
+        check("wait_negative", lambda: len(
+            futures.wait([late], timeout=-1).done))
+        fut = futures.submit(abs, -1)
+        check("future_argument", lambda: futures.submit(abs, fut))
+"""
+
+
+@pytest.fixture(scope="module")
+def calls(tmp_path_factory):
+    path = tmp_path_factory.mktemp("calls") / "calls.py"
+    path.write_text(textwrap.dedent(CALLS))
+    run = launch(["-n", "2", path], timeout=100)
+    assert run.returncode == 0, run
+    return _parse(run.stdout)
+
+
+@pytest.mark.timeout(120)
+def test_a_map_over_a_range_past_sys_maxsize_ends_with_the_shortest(calls):
+    assert calls["huge_range"][0] == [0, 1, 4]
+    assert calls["huge_ranges"][0] == [0, 1]
+
