@@ -334,3 +334,17 @@ def test_a_map_over_a_range_past_sys_maxsize_ends_with_the_shortest(calls):
     assert calls["huge_range"][0] == [0, 1, 4]
     assert calls["huge_ranges"][0] == [0, 1]
 
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("name, expected", [
+    ("submit_func", {"func": 1}),
+    ("map_func", [[1, 2, None]]),
+    ("map_as_completed_func", [[1, 2, None]]),
+    ("map_reduce_func", [1, None, 3, 2, None, 3]),
+    ("map_scan_func", [[1, None, 3]]),
+])
+def test_the_callable_is_positional_only(calls, name, expected):
+    """As in ``concurrent.futures``: a keyword named like the callable's
+    parameter goes to the callable."""
+    assert calls[name][0] == expected
+
