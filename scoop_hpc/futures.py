@@ -59,7 +59,7 @@ def map(func: Callable, /, *iterables: Iterable,  # noqa: A001 - SCOOP's
 
     Raises:
         TimeoutError: from the iterator, when a result is not available
-            ``timeout`` seconds after the call.
+            ``timeout`` seconds after the call (0 or less: at once).
         Exception: from the iterator, whatever ``func`` raised for an item,
             after the values of the items before it.
     """
@@ -135,7 +135,8 @@ def as_completed(fs: Iterable[Future],
 
     Raises:
         TimeoutError: from the iterator, if some are still unfinished
-            ``timeout`` seconds after the call.
+            ``timeout`` seconds after the call (at once after those
+            already done, for a timeout of 0 or less).
     """
     futures = list(dict.fromkeys(fs))
     deadline = deadline_after(timeout)
@@ -173,6 +174,8 @@ def wait(fs: Iterable[Future], timeout: Optional[float] = None,
     futures = set(fs)
     done = {f for f in futures if f.done()}
     not_done = futures - done
+    if timeout is not None and timeout < 0:
+        timeout = None      # SCOOP's "wait without limit"
     deadline = deadline_after(timeout)
     waiter = Waiter(current(), not_done)
     try:

@@ -348,3 +348,18 @@ def test_the_callable_is_positional_only(calls, name, expected):
     parameter goes to the callable."""
     assert calls[name][0] == expected
 
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("name", ["as_completed_negative", "map_negative",
+                                  "map_reduce_negative"])
+def test_a_negative_timeout_times_out_at_once(calls, name):
+    """As in ``concurrent.futures``, for as_completed and the maps."""
+    assert calls[name][0][0] == "TimeoutError"
+    assert calls[name][1] < 0.5
+
+
+@pytest.mark.timeout(120)
+def test_a_negative_timeout_makes_wait_wait_without_limit(calls):
+    """As in SCOOP, whose default it was."""
+    assert calls["wait_negative"][0] == 1
+
