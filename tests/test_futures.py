@@ -363,3 +363,13 @@ def test_a_negative_timeout_makes_wait_wait_without_limit(calls):
     """As in SCOOP, whose default it was."""
     assert calls["wait_negative"][0] == 1
 
+
+@pytest.mark.timeout(120)
+def test_a_future_as_a_task_argument_says_what_to_do(calls):
+    kind, message = calls["future_argument"][0]
+    assert kind == "SerializationError"
+    assert "argument 0 scoop_hpc._runtime.future.Future (<Future " in message
+    assert ("cannot be serialised: a Future cannot be sent to another "
+            "worker (it lives in the process that submitted it): pass its "
+            "result (future.result()) instead, or submit the work from "
+            "inside the task that needs it") in message
