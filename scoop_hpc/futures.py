@@ -32,8 +32,11 @@ DoneAndNotDoneFutures = namedtuple("DoneAndNotDoneFutures", "done not_done")
 _shut_down = False
 
 
-def submit(func: Callable, *args: Any, **kwargs: Any) -> Future:
+def submit(func: Callable, /, *args: Any, **kwargs: Any) -> Future:
     """Schedule ``func(*args, **kwargs)`` and return its Future.
+
+    ``func`` is positional-only, as in ``concurrent.futures``: every
+    keyword, ``func=`` too, goes to ``func``.
 
     Raises:
         SerializationError: ``func`` or an argument cannot be sent to
@@ -46,16 +49,17 @@ def submit(func: Callable, *args: Any, **kwargs: Any) -> Future:
     return current().submit(func, args, kwargs)
 
 
-def map(func: Callable, *iterables: Iterable,  # noqa: A001 - SCOOP's name
+def map(func: Callable, /, *iterables: Iterable,  # noqa: A001 - SCOOP's
         timeout: Optional[float] = None, **kargs: Any) -> Iterator[Any]:
     """Return an iterator of ``func(*items, **kargs)``, in order.
 
     Items are consumed lazily and sent in adaptively sized chunks; the
-    results come back in the order of the items.
+    results come back in the order of the items. ``func`` is
+    positional-only: every keyword but ``timeout`` goes to ``func``.
 
     Raises:
         TimeoutError: from the iterator, when a result is not available
-            ``timeout`` seconds after the call.
+            ``timeout`` seconds after the call (0 or less: at once).
         Exception: from the iterator, whatever ``func`` raised for an item,
             after the values of the items before it.
     """
@@ -65,7 +69,7 @@ def map(func: Callable, *iterables: Iterable,  # noqa: A001 - SCOOP's name
         timeout))
 
 
-def map_as_completed(func: Callable, *iterables: Iterable,
+def map_as_completed(func: Callable, /, *iterables: Iterable,
                      timeout: Optional[float] = None,
                      **kargs: Any) -> Iterator[Any]:
     """Like :func:`map`, but yield each result as soon as it is ready."""
@@ -76,7 +80,7 @@ def map_as_completed(func: Callable, *iterables: Iterable,
 
 
 def mapReduce(mapFunc: Callable, reductionFunc: Callable,  # noqa: N802,N803
-              *iterables: Iterable, **kargs: Any) -> Any:
+              /, *iterables: Iterable, **kargs: Any) -> Any:
     """Return ``reduce(reductionFunc, map(mapFunc, *iterables))``.
 
     Each chunk is mapped and reduced on the worker that holds it; the
@@ -99,7 +103,7 @@ def mapReduce(mapFunc: Callable, reductionFunc: Callable,  # noqa: N802,N803
 
 
 def mapScan(mapFunc: Callable, reductionFunc: Callable,  # noqa: N802,N803
-            *iterables: Iterable, **kargs: Any) -> List[Any]:
+            /, *iterables: Iterable, **kargs: Any) -> List[Any]:
     """Return the prefix reductions of the mapped items, as a list.
 
     Equal to ``list(itertools.accumulate(map(mapFunc, *iterables),
@@ -131,7 +135,8 @@ def as_completed(fs: Iterable[Future],
 
     Raises:
         TimeoutError: from the iterator, if some are still unfinished
-            ``timeout`` seconds after the call.
+            ``timeout`` seconds after the call (at once after those
+            already done, for a timeout of 0 or less).
     """
     futures = list(dict.fromkeys(fs))
     deadline = deadline_after(timeout)
@@ -169,6 +174,8 @@ def wait(fs: Iterable[Future], timeout: Optional[float] = None,
     futures = set(fs)
     done = {f for f in futures if f.done()}
     not_done = futures - done
+    if timeout is not None and timeout < 0:
+        timeout = None      # SCOOP's "wait without limit"
     deadline = deadline_after(timeout)
     waiter = Waiter(current(), not_done)
     try:

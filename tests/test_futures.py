@@ -5,6 +5,7 @@ behaviour and prints one ``NAME=JSON`` line per check; it runs once per
 configuration and each test below asserts one line.
 """
 import json
+import textwrap
 
 import pytest
 
@@ -143,3 +144,232 @@ def test_nested_maps_4096_leaves_on_two_workers(program):
     """)
     run = launch(["-n", "2", path], timeout=100)
     assert (run.returncode, run.stdout) == (0, "4096\n"), run
+
+
+EXITS = """
+    import sys
+    from scoop_hpc import futures
+    def f(x):
+        if x == 15000:
+            sys.exit(3)
+        return x
+    def stop(a, b):
+        if b == 50:
+            raise KeyboardInterrupt("stop")
+        return a + b
+    def head(exc):
+        return str(exc.__cause__).strip().splitlines()[1].split(" raised")[0]
+    if __name__ == "__main__":
+        got = []
+        try:
+            for value in futures.map(f, range(20000), timeout=60):
+                got.append(value)
+        except SystemExit as exc:
+            print(len(got), got == list(range(15000)), exc.code, head(exc))
+        try:
+            futures.mapScan(abs, stop, range(100))
+        except KeyboardInterrupt as exc:
+            print(type(exc).__name__, head(exc))
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_map_item_that_exits_raises_after_the_values_before_it(program):
+    """SystemExit and KeyboardInterrupt from a map's function or reducer
+    end the map at their item, as an Exception does, and their traceback
+    names the function, not the runtime's chunk helper."""
+    run = launch(["-n", "2", program(EXITS)], timeout=100)
+    assert run.returncode == 0, run
+    assert run.stdout.splitlines() == [
+        "15000 True 3 ### task f", "KeyboardInterrupt ### task stop"], run
+
+
+UNSENT = """
+    import sys, threading
+    import scoop_hpc
+    from scoop_hpc import futures
+    from scoop_hpc.errors import RemoteTraceback, SerializationError
+    class TwoArgs(Exception):
+        def __init__(self, a, b):
+            super().__init__(a)
+    def rebuild():
+        if scoop_hpc.WORKER_NAME == "w0":
+            raise LookupError("not here")
+        return Odd()
+    class Odd:
+        def __reduce__(self):
+            return rebuild, ()
+    def raise_two(x):
+        raise TwoArgs("x", "y")
+    def odd(x):
+        return Odd()
+    def f(x):
+        if x == 15000:
+            if sys.argv[1] == "value":
+                return threading.Lock()
+            if sys.argv[1] == "exception":
+                error = ValueError("with a lock")
+                error.lock = threading.Lock()
+                raise error
+            raise TwoArgs(x, "y")
+        return x
+    def cause(exc):
+        return (type(exc.__cause__).__name__,
+                str(exc.__cause__).strip().splitlines()[1].split(" on ")[0])
+    if __name__ == "__main__":
+        if sys.argv[1] == "task":
+            for fn in raise_two, odd:
+                fut = futures.submit(fn, 1)
+                futures.wait([fut], timeout=30)  # runs on the other worker
+                exc = fut.exception()
+                print(type(exc).__name__, "state=" in str(exc))
+                print(str(exc).split(";")[0])
+                print(*cause(exc) if fn is raise_two else
+                      [type(exc.__cause__).__name__])
+            sys.exit()
+        got = []
+        try:
+            for value in futures.map(f, range(20000), timeout=60):
+                got.append(value)
+        except SerializationError as exc:
+            print(len(got), got == list(range(15000)))
+            print(str(exc).split(":")[0])
+            print(*cause(exc))
+"""
+
+
+@pytest.mark.timeout(120)
+def test_an_exception_that_cannot_be_rebuilt_keeps_its_traceback(program):
+    """A task's exception that pickles but cannot be rebuilt (its
+    ``__init__`` needs arguments it does not give ``Exception``) arrives as
+    a SerializationError naming the task and the exception, with advice
+    and the task's traceback as its cause; a value that cannot be rebuilt
+    in the caller's process names its task, not the Future's state."""
+    run = launch(["-n", "2", program(UNSENT), "task"], timeout=100)
+    assert run.returncode == 0, run
+    assert run.stdout.splitlines() == [
+        "SerializationError False",
+        "the exception of task raise_two could not be sent back: "
+        "TwoArgs('x') cannot be rebuilt from its pickle (a call "
+        "TwoArgs(*exc.args)): TypeError: TwoArgs.__init__() missing 1 "
+        "required positional argument: 'b'",
+        "RemoteTraceback ### task raise_two raised",
+        "SerializationError False",
+        "the result of task odd could not be rebuilt in this process: "
+        "LookupError: not here",
+        "LookupError"], run
+
+
+@pytest.mark.timeout(200)
+@pytest.mark.parametrize("what", ["value", "exception", "rebuild"])
+def test_a_map_item_that_cannot_travel_back_fails_alone(program, what):
+    """A map item whose value or exception cannot be sent back fails with
+    a SerializationError naming the item, after the values before it; an
+    exception's traceback stays its cause."""
+    run = launch(["-n", "2", program(UNSENT), what], timeout=100)
+    assert run.returncode == 0, run
+    kind = "value" if what == "value" else "exception"
+    assert run.stdout.splitlines() == [
+        "15000 True",
+        f"the {kind} of item f(15000) of a map could not be sent back",
+        "RemoteTraceback ### task f raised"], run
+
+
+CALLS = """
+    import json, time
+    from scoop_hpc import futures
+    def slow(seconds):
+        time.sleep(seconds)
+        return seconds
+    def pair(x, func=None, mapFunc=None):
+        return [x, func, mapFunc]
+    def add(a, b):
+        return a + b
+    def check(name, call):
+        start = time.monotonic()
+        try:
+            got = call()
+        except Exception as exc:
+            got = [type(exc).__name__, str(exc)]
+        print(f"{name}=" + json.dumps(
+            [got, round(time.monotonic() - start, 1)]), flush=True)
+    if __name__ == "__main__":
+        check("huge_range", lambda: list(
+            futures.map(pow, range(10**20), [2, 2, 2])))
+        check("huge_ranges", lambda: list(
+            futures.map(pow, range(10**20), range(10**21, 10**21 + 2))))
+        check("submit_func", lambda: futures.submit(dict, func=1).result())
+        check("map_func", lambda: list(futures.map(pair, [1], func=2)))
+        check("map_as_completed_func", lambda: list(
+            futures.map_as_completed(pair, [1], func=2)))
+        check("map_reduce_func", lambda: futures.mapReduce(
+            pair, add, [1, 2], mapFunc=3))
+        check("map_scan_func", lambda: futures.mapScan(
+            pair, add, [1], mapFunc=3))
+        late = futures.submit(slow, 1.0)
+        check("as_completed_negative", lambda: [
+            f.result() for f in futures.as_completed([late], timeout=-1)])
+        check("map_negative", lambda: list(
+            futures.map(slow, [1.0], timeout=-1)))
+        check("map_reduce_negative", lambda: futures.mapReduce(
+            slow, add, [1.0], timeout=-1))
+        check("wait_negative", lambda: len(
+            futures.wait([late], timeout=-1).done))
+        fut = futures.submit(abs, -1)
+        check("future_argument", lambda: futures.submit(abs, fut))
+"""
+
+
+@pytest.fixture(scope="module")
+def calls(tmp_path_factory):
+    path = tmp_path_factory.mktemp("calls") / "calls.py"
+    path.write_text(textwrap.dedent(CALLS))
+    run = launch(["-n", "2", path], timeout=100)
+    assert run.returncode == 0, run
+    return _parse(run.stdout)
+
+
+@pytest.mark.timeout(120)
+def test_a_map_over_a_range_past_sys_maxsize_ends_with_the_shortest(calls):
+    assert calls["huge_range"][0] == [0, 1, 4]
+    assert calls["huge_ranges"][0] == [0, 1]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("name, expected", [
+    ("submit_func", {"func": 1}),
+    ("map_func", [[1, 2, None]]),
+    ("map_as_completed_func", [[1, 2, None]]),
+    ("map_reduce_func", [1, None, 3, 2, None, 3]),
+    ("map_scan_func", [[1, None, 3]]),
+])
+def test_the_callable_is_positional_only(calls, name, expected):
+    """As in ``concurrent.futures``: a keyword named like the callable's
+    parameter goes to the callable."""
+    assert calls[name][0] == expected
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("name", ["as_completed_negative", "map_negative",
+                                  "map_reduce_negative"])
+def test_a_negative_timeout_times_out_at_once(calls, name):
+    """As in ``concurrent.futures``, for as_completed and the maps."""
+    assert calls[name][0][0] == "TimeoutError"
+    assert calls[name][1] < 0.5
+
+
+@pytest.mark.timeout(120)
+def test_a_negative_timeout_makes_wait_wait_without_limit(calls):
+    """As in SCOOP, whose default it was."""
+    assert calls["wait_negative"][0] == 1
+
+
+@pytest.mark.timeout(120)
+def test_a_future_as_a_task_argument_says_what_to_do(calls):
+    kind, message = calls["future_argument"][0]
+    assert kind == "SerializationError"
+    assert "argument 0 scoop_hpc._runtime.future.Future (<Future " in message
+    assert ("cannot be serialised: a Future cannot be sent to another "
+            "worker (it lives in the process that submitted it): pass its "
+            "result (future.result()) instead, or submit the work from "
+            "inside the task that needs it") in message

@@ -4,6 +4,10 @@ An exception raised by a task is re-raised on the caller with its own
 type; its formatted traceback, headed by the worker that ran it, becomes
 the ``__cause__`` (a ``RemoteTraceback``), like CPython's process pools.
 Map-style helpers run a whole chunk of items in one task.
+
+What a task sends back must travel: :func:`reply` serialises it on the
+worker and puts a ``SerializationError`` naming the culprit in place of
+what cannot be sent, or cannot be rebuilt from its pickle.
 """
 from __future__ import annotations
 
@@ -12,7 +16,10 @@ from functools import reduce
 from itertools import accumulate
 from typing import Any, Callable, List, Optional, Tuple
 
-from ..errors import RemoteTraceback
+from greenlet import GreenletExit
+
+from .._transport import protocol as P
+from ..errors import RemoteTraceback, SerializationError
 
 _where = (f"the serial run (pid {os.getpid()}) on host "
           f"{os.uname().nodename}")
@@ -104,8 +111,9 @@ class Failure:
 
     __slots__ = ("exc", "text")
 
-    def __init__(self, exc: BaseException, fn: Any) -> None:
-        self.text = remote_text(exc, fn)
+    def __init__(self, exc: BaseException, fn: Any,
+                 text: Optional[str] = None) -> None:
+        self.text = remote_text(exc, fn) if text is None else text
         self.exc = exc
 
     def __reduce__(self):
@@ -128,7 +136,10 @@ def map_chunk(fn: Callable, items: list, star: bool,
     """Apply ``fn`` to each item; stop at the first exception.
 
     Returns the values computed so far and the failure, if any, so that an
-    ordered map yields every value before the failing one.
+    ordered map yields every value before the failing one. Any exception
+    stops the chunk this way, ``SystemExit`` and ``KeyboardInterrupt``
+    too, as they end a single task; only ``GreenletExit`` (the runner is
+    being killed) goes on up.
     """
     out: List[Any] = []
     append = out.append
@@ -142,7 +153,9 @@ def map_chunk(fn: Callable, items: list, star: bool,
         else:
             for arg in items:
                 append(fn(arg))
-    except Exception as exc:  # noqa: BLE001 - carried to the caller
+    except GreenletExit:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - carried to the caller
         return out, Failure(exc, fn)
     return out, None
 
@@ -155,7 +168,9 @@ def reduce_chunk(fn: Callable, reducer: Callable, items: list, star: bool,
         return None, failure
     try:
         return reduce(reducer, values), None
-    except Exception as exc:  # noqa: BLE001
+    except GreenletExit:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - as in map_chunk
         return None, Failure(exc, reducer)
 
 
@@ -167,5 +182,100 @@ def scan_chunk(fn: Callable, reducer: Callable, items: list, star: bool,
         return [], failure
     try:
         return list(accumulate(values, reducer)), None
-    except Exception as exc:  # noqa: BLE001
+    except GreenletExit:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - as in map_chunk
         return [], Failure(exc, reducer)
+
+
+# -- sending the outcome back -----------------------------------------------
+def reply(fn: Any, args: tuple, value: Any, ok: bool) -> Tuple[list, bool]:
+    """Serialise the outcome of the task ``fn(*args)`` for its owner.
+
+    ``value`` is what the task returned (``ok``) or its :class:`Failure`.
+    Returns the payload frames and whether they carry a value (else a
+    failure). What cannot travel becomes a ``SerializationError`` that
+    names it: a value that does not serialise, or an exception that does
+    not, or that cannot be rebuilt from its pickle (checked here, where
+    its class is at hand: see :func:`_portable`); an exception's error
+    keeps the task's traceback as its cause. Of a map's chunk, the values
+    before the item at fault travel, and the item's error follows them.
+    """
+    if not ok:
+        where = f"task {describe_task(fn, args)}"
+        return P.dumps(_portable(value, where)), False
+    if not is_chunk(fn, args):
+        try:
+            return P.dumps(value, value), True
+        except SerializationError as exc:
+            error = SerializationError(
+                f"the result of task {describe_task(fn, args)} could not "
+                f"be sent back: {exc}")
+            return P.dumps(Failure(error, fn)), False
+    values, failure = value
+    if failure is not None:
+        where = (_item(fn, args, len(values)) if fn is map_chunk
+                 else describe_task(fn, args))
+        failure = _portable(failure, where)
+    try:
+        return P.dumps((values, failure)), True
+    except SerializationError as exc:
+        return P.dumps(_first_unsent(fn, args, values, exc)), True
+
+
+def _first_unsent(fn: Any, args: tuple, values: Any,
+                  exc: SerializationError) -> Tuple[Any, Failure]:
+    """The values of a chunk before the first that does not serialise, and
+    an error naming that one (``exc`` names the chunk's outcome)."""
+    if isinstance(values, list):     # a map's or a scan's chunk
+        for index, item in enumerate(values):
+            try:
+                P.dumps(item, item)
+            except SerializationError as error:
+                return values[:index], Failure(SerializationError(
+                    f"the value of {_item(fn, args, index)} could not be "
+                    f"sent back: {error}"), args[0])
+    error = SerializationError(f"the value of {describe_task(fn, args)} "
+                               f"could not be sent back: {exc}")
+    return (None if fn is reduce_chunk else []), Failure(error, args[0])
+
+
+def _item(fn: Any, args: tuple, index: int) -> str:
+    """Name item ``index`` of the chunk ``fn(*args)`` as the call it was:
+    ``item f(3) of a map``."""
+    items, star = args[-3], args[-2]
+    call = items[index] if star else (items[index],)
+    text = ", ".join(_short(arg, 40) for arg in call)
+    return (f"item {describe_callable(args[0])}({text}) of a "
+            f"{fn.__name__[:-6]}")
+
+
+def _portable(failure: Failure, where: str) -> Failure:
+    """``failure``, if its exception travels: serialised, then rebuilt
+    from its pickle (an exception class whose ``__init__`` needs other
+    arguments than ``self.args`` pickles but does not rebuild); else a
+    ``SerializationError`` saying why, with the same traceback."""
+    exc = failure.exc
+    try:
+        P.loads(P.dumps(failure, exc))
+        return failure
+    except SerializationError as error:
+        reason = str(error)
+    except Exception as error:  # noqa: BLE001 - whatever rebuilding raised
+        name = type(exc).__qualname__
+        reason = (f"{_short(exc, 80)} cannot be rebuilt from its pickle "
+                  f"(a call {name}(*exc.args)): {type(error).__name__}: "
+                  f"{error}; pass every argument of {name}.__init__ on "
+                  f"to super().__init__(), or define {name}.__reduce__")
+    return Failure(SerializationError(
+        f"the exception of {where} could not be sent back: {reason}"),
+        None, failure.text)
+
+
+def _short(obj: Any, limit: int) -> str:
+    """``repr(obj)``, cut to ``limit`` characters."""
+    try:
+        text = repr(obj)
+    except Exception:  # noqa: BLE001 - a broken __repr__
+        text = object.__repr__(obj)
+    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -52,6 +52,14 @@ class Future:
         what = f" {name}" if name else ""
         return f"<Future {self.id}{what} state={self._state.lower()}>"
 
+    def __reduce__(self):
+        """Refuse to travel: a Future lives in the process that submitted
+        it, and its result reaches only that process."""
+        raise TypeError(
+            "a Future cannot be sent to another worker (it lives in the "
+            "process that submitted it): pass its result (future.result()) "
+            "instead, or submit the work from inside the task that needs it")
+
     @property
     def id(self) -> tuple:
         """``(owner worker identity, sequence number)``, as in SCOOP."""

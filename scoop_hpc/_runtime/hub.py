@@ -68,7 +68,7 @@ from greenlet import GreenletExit, getcurrent, greenlet
 import scoop_hpc
 
 from .._transport import protocol as P
-from ..errors import RemoteTraceback, SerializationError, WorkerLostError
+from ..errors import SerializationError, WorkerLostError
 from ..errors import TimeoutError as FuturesTimeout
 from . import cpuclock, execution
 from .constants import SharedConstants
@@ -578,17 +578,7 @@ class Hub:
         self.pace.record(fn, duration)
         if self.recorder is not None:
             self.recorder.add(fn, args, start, duration)
-        try:        # a failure that does not pickle names its exception
-            frames = P.dumps(value, None if ok else value.exc)
-        except SerializationError as exc:
-            what = "result" if ok else "exception"
-            error = SerializationError(
-                f"the {what} of task {execution.describe_callable(fn)} "
-                f"could not be sent back: {exc}")
-            if not ok:
-                error.__cause__ = RemoteTraceback(value.text)
-            frames = P.dumps(execution.Failure(error, fn))
-            ok = False
+        frames, ok = execution.reply(fn, args, value, ok)
         self._queue_result(task.owner, task.seq, ok, duration, busy, frames)
 
     # -- results -------------------------------------------------------------
@@ -691,10 +681,8 @@ class Hub:
             fut.duration = duration
             try:
                 value = P.loads(payload)
-            except Exception as exc:  # noqa: BLE001
-                fut.set_exception(SerializationError(
-                    f"the result of {fut!r} could not be rebuilt here: "
-                    f"{exc}"))
+            except Exception as exc:  # noqa: BLE001 - the task's error
+                fut.set_exception(_unrebuilt(fut, ok, exc))
                 continue
             if ok:
                 fut.set_result(value)
@@ -806,6 +794,23 @@ def _broker_gone(identity: bytes, silence: float) -> None:
           f"nothing from the broker for {silence:.0f} s: the launcher is "
           f"gone; leaving", file=sys.stderr, flush=True)
     os._exit(1)
+
+
+def _unrebuilt(fut: Future, ok: bool, exc: Exception) -> SerializationError:
+    """The error of ``fut``, whose result (or exception) arrived but could
+    not be rebuilt in this process; ``exc`` says why (and is its cause).
+    The worker checks that an exception rebuilds (``execution.reply``):
+    this happens where a class differs between the two processes."""
+    task = execution.describe_task(fut._fn, fut._args)
+    if not execution.is_chunk(fut._fn, fut._args):
+        task = f"task {task}"           # not "a chunk of map f"
+    error = SerializationError(
+        f"the {'result' if ok else 'exception'} of {task} could not be "
+        f"rebuilt in this process: {type(exc).__name__}: "
+        f"{exc}; its class must be importable here, as on the worker, and "
+        f"rebuild from its pickle")
+    error.__cause__ = exc
+    return error
 
 
 def _culprit(fn: Callable, args: tuple, kwargs: dict) -> SerializationError:

@@ -75,10 +75,21 @@ _DECAY = 0.5            # weight of the earlier chunks in the time per item
 
 
 def _length(iterables: Tuple[Iterable, ...]) -> Optional[int]:
-    try:
-        return min(len(it) for it in iterables)  # type: ignore[arg-type]
-    except TypeError:
-        return None
+    """The number of items of a map over ``iterables``: the length of the
+    shortest, or None if one has no length (or all are too long for one).
+
+    >>> _length(([1, 2, 3], range(10**20))), _length((range(10**20),))
+    (3, None)
+    """
+    lengths = []
+    for iterable in iterables:
+        try:
+            lengths.append(len(iterable))  # type: ignore[arg-type]
+        except OverflowError:   # past sys.maxsize: longer than any other
+            continue
+        except TypeError:
+            return None
+    return min(lengths, default=None)
 
 
 class Chunker:

@@ -16,11 +16,13 @@ from .future import Future
 
 
 def deadline_after(timeout: Optional[float]) -> Optional[float]:
-    """The monotonic time ``timeout`` seconds from now.
+    """The monotonic time ``timeout`` seconds from now (None: no deadline).
 
-    None, or a negative timeout as in SCOOP's ``wait``, means no deadline.
+    A negative timeout is a deadline already past, as in
+    ``concurrent.futures``; SCOOP's ``wait`` reads it as no deadline, and
+    says so itself.
     """
-    if timeout is None or timeout < 0:
+    if timeout is None:
         return None
     return time.monotonic() + timeout
 
