@@ -11,7 +11,7 @@ import signal
 import sys
 from typing import List, Optional
 
-from . import mpiworld, placement, starters
+from . import _argv, mpiworld, placement, starters
 from .errors import UsageError
 from .program import Program
 
@@ -30,7 +30,10 @@ def add_placement_options(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--hosts", "--host", nargs="+", metavar="HOST",
                        help="hosts to run on, a name once per worker "
-                            "(the first runs the root program)")
+                            "(the first runs the root program); the list "
+                            "ends at the next option, '--' or the program"
+                            " (its first word ending in .py, else naming "
+                            "a file)")
     where.add_argument("--hostfile", metavar="FILE",
                        help="file of 'host [count]' lines (also 'host "
                             "slots=N' and 'host:N')")
@@ -137,10 +140,14 @@ def make_parser(prog: str = "python -m scoop_hpc") -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="set scoop_hpc.DEBUG and log debug messages")
     parser.add_argument("-m", dest="module", metavar="MODULE",
-                        help="run a library module as the program")
-    parser.add_argument("program", nargs="?", help="the program to run")
+                        help="run a library module as the program (the "
+                             "words after it are its arguments)")
+    parser.add_argument("program", nargs="?",
+                        help="the program to run ('--' before it ends "
+                             "the launcher's options)")
     parser.add_argument("args", nargs=argparse.REMAINDER,
-                        help="the program's arguments")
+                        help="the program's arguments: every word after "
+                             "it, as with python program.py args")
     return parser
 
 
@@ -222,11 +229,12 @@ def parse(argv: Optional[List[str]] = None,
     The result also holds ``program_spec`` (a ``program.Program``),
     ``world`` (``mpiworld.World`` when this is one rank of an MPI launch)
     and ``placement`` (a ``placement.Placement``; None under mpirun, where
-    ranks are the workers and no placement is needed).
+    ranks are the workers and no placement is needed). The words from
+    the program (or ``-m module``) on are the program's: ``_argv`` cuts
+    them off before argparse reads the launcher's options.
     """
     parser = make_parser(prog)
-    args = parser.parse_args(argv)
-    _program_after_hosts(args)
+    args = _parse_args(parser, sys.argv[1:] if argv is None else argv)
     args.world = mpiworld.detect(os.environ)
     try:
         args.placement = (None if mpiworld.wanted(args, args.world)
@@ -243,27 +251,30 @@ def parse(argv: Optional[List[str]] = None,
     return args
 
 
-def _program_after_hosts(args: argparse.Namespace) -> None:
-    """``--hosts a b prog.py x``: the host list swallowed the program;
-    the first existing file in it starts the program and its args."""
-    if args.program is not None or not args.hosts or args.module:
-        return
-    for at, name in enumerate(args.hosts):
-        if os.path.isfile(name):
-            args.program, args.args = name, args.hosts[at + 1:] + args.args
-            args.hosts = args.hosts[:at]
-            return
+def _parse_args(parser: argparse.ArgumentParser,
+                argv: List[str]) -> argparse.Namespace:
+    """argparse reads the words before the program only (``_argv``)."""
+    try:
+        cut = _argv.split(parser, list(argv))
+    except UsageError as exc:
+        parser.error(str(exc))
+    args = parser.parse_args(cut.launcher)
+    if args.program is not None:     # a word argparse took for a program
+        parser.error(f"unrecognized arguments: {args.program}")
+    args.module, args.program, args.args = cut.module, cut.program, cut.args
+    args.no_program_hint = cut.hint
+    return args
 
 
 def _program(args: argparse.Namespace) -> Program:
     if args.module:
         if _find_module(args.module) is None:
             raise UsageError(f"No module named {args.module!r}")
-        return Program(
-            "module", args.module,
-            ([args.program] if args.program else []) + args.args)
+        return Program("module", args.module, args.args)
     if args.program is None:
-        raise UsageError("No path specified for execution")
+        hint = args.no_program_hint
+        raise UsageError("No path specified for execution"
+                         + (f" ({hint})" if hint else ""))
     if not os.path.isfile(args.program):
         raise UsageError(f"Path does not exist: {args.program}")
     return Program("path", os.path.abspath(args.program),

@@ -2,6 +2,7 @@
 import os
 import signal
 import subprocess
+import textwrap
 import time
 from types import SimpleNamespace
 
@@ -107,6 +108,56 @@ def test_script_arguments_and_path(program, tmp_path):
     workdir.mkdir()
     run = launch(["-n", "1", "--path", workdir, path, "x", "--y"])
     assert run.stdout == f"['x', '--y'] {workdir}\n"
+
+
+ARGV = """
+    import sys
+    if __name__ == "__main__":
+        print(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize("args", [
+    ["-v"], ["-n", "1", "x"], ["--foo"], ["--", "-x"], ["-h"]])
+def test_the_words_after_a_host_list_and_its_program_are_the_programs(
+        program, tmp_path, args):
+    program(ARGV, "argv.py")
+    run = launch(["--hosts", "localhost", "localhost", "argv.py", *args],
+                 cwd=tmp_path)
+    assert (run.returncode, run.stdout) == (0, f"{args}\n"), run
+
+
+@pytest.mark.parametrize("args", [
+    ["-v", "--flag"], ["-n", "2", "b"], ["--", "-x"], ["-m", "y"]])
+def test_the_words_after_dash_m_module_are_the_modules(tmp_path, args):
+    (tmp_path / "modx.py").write_text(textwrap.dedent(ARGV))
+    run = launch(["-n", "1", "-m", "modx", *args], cwd=tmp_path)
+    assert (run.returncode, run.stdout) == (0, f"{args}\n"), run
+
+
+def test_a_double_dash_is_the_programs_after_it_the_launchers_before(
+        program, tmp_path):
+    path = program(ARGV)
+    run = launch(["-n", "1", path, "--", "-x"])
+    assert (run.returncode, run.stdout) == (0, "['--', '-x']\n"), run
+    run = launch(["-n", "1", "--", path, "--", "-x"])
+    assert (run.returncode, run.stdout) == (0, "['--', '-x']\n"), run
+    run = launch(["--hosts", "localhost", "--", path, "-x"])
+    assert (run.returncode, run.stdout) == (0, "['-x']\n"), run
+
+
+def test_a_host_list_that_may_hold_the_program_is_a_usage_error(
+        program, tmp_path):
+    program(ARGV, "argv.py")
+    program(ARGV, "runner")
+    run = launch(["--hosts", "localhost", "runner", "argv.py"], cwd=tmp_path)
+    assert run.returncode == 2, run
+    assert ("'runner' names a file here and 'argv.py' ends in .py, so "
+            "either could be the program") in run.stderr
+    run = launch(["--hosts", "localhost", "nofile"], cwd=tmp_path)
+    assert run.returncode == 2, run
+    assert ("No path specified for execution (--hosts took localhost "
+            "nofile as hosts") in run.stderr
 
 
 def test_log_file_and_verbose(program, tmp_path):
