@@ -240,6 +240,8 @@ def parse(argv: Optional[List[str]] = None,
         args.placement = (None if mpiworld.wanted(args, args.world)
                           else resolve_placement(args))
         args.program_spec = _program(args)
+        check_writable("--log", args.log)
+        check_writable("--timeline", args.timeline)
         if args.placement is not None:
             _check_remote_options(args)
         elif args.encrypt or args.bind_all:
@@ -279,6 +281,35 @@ def _program(args: argparse.Namespace) -> Program:
         raise UsageError(f"Path does not exist: {args.program}")
     return Program("path", os.path.abspath(args.program),
                            list(args.args))
+
+
+def check_writable(option: str, path: Optional[str]) -> None:
+    """Fail before the job starts when the file ``path`` cannot be
+    written (nothing is created here).
+
+    Raises:
+        UsageError: naming the option, the file and why.
+    """
+    if not path:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    todo = "name a file in a directory you can write to"
+    if os.path.isdir(path):
+        why = "it is a directory"
+        todo = f"name a file, as in {os.path.join(path, 'job.out')}"
+    elif os.path.exists(path):
+        why = "" if os.access(path, os.W_OK) else "permission denied"
+    elif not os.path.exists(folder):
+        why = f"the directory {folder} does not exist"
+    elif not os.path.isdir(folder):
+        why = f"{folder} is not a directory"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        why = f"permission denied in the directory {folder}"
+    else:
+        return
+    if why:
+        raise UsageError(
+            f"{option} {path}: cannot write this file: {why}; {todo}")
 
 
 def _check_remote_options(args: argparse.Namespace) -> None:

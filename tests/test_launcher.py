@@ -171,6 +171,39 @@ def test_log_file_and_verbose(program, tmp_path):
     assert "started 2 workers" in run.stderr
 
 
+MARK = """
+    import sys
+    if __name__ == "__main__":
+        open(sys.argv[1], "w").close()
+"""
+
+
+@pytest.mark.parametrize("option, where, why, todo", [
+    ("--log", "/nonexistent-dir/job.log",
+     "the directory /nonexistent-dir does not exist",
+     "name a file in a directory you can write to"),
+    ("--timeline", "/nonexistent-dir/run.json",
+     "the directory /nonexistent-dir does not exist",
+     "name a file in a directory you can write to"),
+    ("--timeline", "{tmp}", "it is a directory",
+     "name a file, as in {tmp}/job.out"),
+    ("--log", "{tmp}/prog.py/job.log", "{tmp}/prog.py is not a directory",
+     "name a file in a directory you can write to"),
+])
+def test_an_unwritable_log_or_timeline_is_a_usage_error_before_the_start(
+        program, tmp_path, option, where, why, todo):
+    path = program(MARK)
+    where, why, todo = (text.format(tmp=tmp_path)
+                        for text in (where, why, todo))
+    ran = tmp_path / "ran"
+    run = launch(["-n", "1", option, where, path, ran])
+    assert run.returncode == 2, run
+    assert (f"error: {option} {where}: cannot write this file: {why}; "
+            f"{todo}\n") in run.stderr, run
+    assert "Traceback" not in run.stderr
+    assert not ran.exists()
+
+
 DYING = """
     import os, socket, time
     import scoop_hpc
