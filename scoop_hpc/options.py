@@ -168,7 +168,9 @@ def add_fault_options(parser: argparse.ArgumentParser) -> None:
                         metavar="SIG",
                         help="a signal (e.g. USR1) that drains the job like "
                              "SIGTERM: no new task starts, running ones get "
-                             "--drain-grace seconds, then the job stops")
+                             "--drain-grace seconds, then the job stops "
+                             "(one of " + ", ".join(
+                                 s.name[3:] for s in DRAIN_SIGNALS) + ")")
     parser.add_argument("--drain-grace", type=_seconds, default=10.0,
                         metavar="S",
                         help="seconds running tasks get to finish after "
@@ -196,21 +198,50 @@ def _count(text: str) -> int:
     return int(text)
 
 
+#: What --drain-signal accepts: signals a batch system sends to warn a
+#: job, none that cannot be caught or that scoop_hpc handles itself.
+DRAIN_SIGNALS = tuple(
+    getattr(signal, "SIG" + name) for name in (
+        "USR1", "USR2", "ALRM", "VTALRM", "PROF", "URG", "XCPU", "XFSZ",
+        "PWR", "QUIT") if hasattr(signal, "SIG" + name))
+
+_REFUSED = {
+    "SIGKILL": "cannot be caught",
+    "SIGSTOP": "cannot be caught",
+    "SIGCHLD": "is how the launcher hears of its workers' ends",
+    "SIGTERM": "drains the job already",
+    "SIGINT": "stops the job (as Ctrl-C)",
+    "SIGHUP": "stops the job (as a closed terminal)",
+}
+
+
 def _signal(text: str) -> int:
-    """A signal by name or number.
+    """A signal by name or number, one of ``DRAIN_SIGNALS``.
 
     >>> _signal("USR1") == _signal("SIGUSR1") == signal.SIGUSR1
     True
+    >>> _signal("kill")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: SIGKILL cannot be caught; use one of USR1, \
+USR2, ALRM, VTALRM, PROF, URG, XCPU, XFSZ, PWR, QUIT (a name or a number)
     """
     name = text.upper()
     try:
         if name.isdigit():
-            return signal.Signals(int(name))
-        return signal.Signals[name if name.startswith("SIG")
-                              else "SIG" + name]
+            sig = signal.Signals(int(name))
+        else:
+            sig = signal.Signals[name if name.startswith("SIG")
+                                 else "SIG" + name]
     except (KeyError, ValueError):
         raise argparse.ArgumentTypeError(
             f"not a signal: {text} (e.g. USR1, SIGUSR2, 10)") from None
+    if sig not in DRAIN_SIGNALS:
+        allowed = ", ".join(s.name[3:] for s in DRAIN_SIGNALS)
+        why = _REFUSED.get(sig.name, "is not one that drains a job")
+        raise argparse.ArgumentTypeError(
+            f"{sig.name} {why}; use one of {allowed} (a name or a number)")
+    return sig
 
 
 def _transport_default() -> str:

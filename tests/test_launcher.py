@@ -204,6 +204,27 @@ def test_an_unwritable_log_or_timeline_is_a_usage_error_before_the_start(
     assert not ran.exists()
 
 
+@pytest.mark.parametrize("given, name, why", [
+    ("KILL", "SIGKILL", "cannot be caught"),
+    ("SIGSTOP", "SIGSTOP", "cannot be caught"),
+    ("chld", "SIGCHLD", "is how the launcher hears of its workers' ends"),
+    ("TERM", "SIGTERM", "drains the job already"),
+    ("INT", "SIGINT", "stops the job (as Ctrl-C)"),
+    ("1", "SIGHUP", "stops the job (as a closed terminal)"),
+    ("SEGV", "SIGSEGV", "is not one that drains a job"),
+    ("WINCH", "SIGWINCH", "is not one that drains a job"),
+])
+def test_a_drain_signal_the_launcher_cannot_or_must_not_catch_is_refused(
+        program, tmp_path, given, name, why):
+    ran = tmp_path / "ran"
+    run = launch(["-n", "1", "--drain-signal", given, program(MARK), ran])
+    assert run.returncode == 2, run
+    assert (f"error: argument --drain-signal: {name} {why}; use one of "
+            f"USR1, USR2, ALRM, VTALRM, PROF, URG, XCPU, XFSZ, PWR, QUIT "
+            f"(a name or a number)\n") in run.stderr, run
+    assert not ran.exists()
+
+
 DYING = """
     import os, socket, time
     import scoop_hpc
