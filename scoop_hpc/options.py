@@ -29,14 +29,16 @@ def add_placement_options(parser: argparse.ArgumentParser) -> None:
     ``scoop-hpc hosts``)."""
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--hosts", "--host", nargs="+", metavar="HOST",
-                       help="hosts to run on, a name once per worker "
+                       help="hosts to run on, a name once per worker, or "
+                            "node:N for N, node[1-4] for one on each "
                             "(the first runs the root program); the list "
                             "ends at the next option, '--' or the program"
                             " (its first word ending in .py, else naming "
                             "a file)")
     where.add_argument("--hostfile", metavar="FILE",
                        help="file of 'host [count]' lines (also 'host "
-                            "slots=N' and 'host:N')")
+                            "slots=N' and 'host:N'; 'node[1-4] N': N on "
+                            "each)")
     parser.add_argument("-n", dest="workers", type=int, default=None,
                         metavar="N",
                         help="number of workers (default: the hosts' counts,"

@@ -171,6 +171,24 @@ def test_log_file_and_verbose(program, tmp_path):
     assert "started 2 workers" in run.stderr
 
 
+SIZE = """
+    import scoop_hpc
+    if __name__ == "__main__":
+        print(scoop_hpc.SIZE)
+"""
+
+
+def test_host_counts_and_ranges_place_the_workers(program, hostfile):
+    path = program(SIZE)
+    run = launch(["--hosts", "localhost:2", "127.0.0.[1]", path])
+    assert (run.returncode, run.stdout) == (0, "3\n"), run
+    run = launch(["--hostfile", hostfile("127.0.0.[1] 2\n"), path])
+    assert (run.returncode, run.stdout) == (0, "2\n"), run
+    run = launch(["--hosts", "node[1-3", path])
+    assert run.returncode == 2, run
+    assert "--hosts: 'node[1-3': unbalanced '['" in run.stderr, run
+
+
 MARK = """
     import sys
     if __name__ == "__main__":
