@@ -66,7 +66,8 @@ _COUNT = re.compile(r"([0-9]+)(?:\(x([0-9]+)\))?")
 class HostlistError(UsageError):
     """A host list or count list from the scheduler cannot be parsed.
 
-    ``source`` is the variable it came from and ``text`` its whole value.
+    ``source`` is the variable it came from and ``text`` its whole value;
+    ``problem`` says what is wrong and ``hint`` what to do.
     """
 
     def __init__(self, source: str, text: str, problem: str,
@@ -74,6 +75,8 @@ class HostlistError(UsageError):
         super().__init__(f"{source}={text!r}: {problem}; {hint}")
         self.source = source
         self.text = text
+        self.problem = problem
+        self.hint = hint
 
 
 class _Problem(Exception):

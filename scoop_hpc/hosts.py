@@ -9,6 +9,11 @@ Hostfile lines (``#`` starts a comment; blank lines are skipped)::
     node2 slots=4     MPI style (max_slots=... is accepted and ignored)
     node3:4           MPICH style
     node4             one worker; a name repeated on several lines adds up
+    gpu[01-04] 2      a Slurm-style range: gpu01 ... gpu04, 2 workers each
+
+``--hosts`` takes the same names (once per worker, or ``node3:4``, or a
+range such as ``gpu[01-04]``: one worker on each), several to a word
+when separated by commas.
 """
 from __future__ import annotations
 
@@ -22,8 +27,9 @@ from typing import Iterable, List, NamedTuple, Optional, Sequence
 
 from .errors import UsageError
 
-_NAME = re.compile(r"^[A-Za-z0-9_.\-\[\]:]+$")
+_NAME = re.compile(r"^[A-Za-z0-9_.\-:]+$")
 _COUNT = re.compile(r"^(?:slots=)?(\d+)$")
+_BRACKETS = "[]"
 
 
 class Host(NamedTuple):
@@ -59,45 +65,91 @@ def read_hostfile(path: str) -> List[Host]:
     for lineno, line in enumerate(lines, 1):
         text = line.split("#", 1)[0].strip()
         if text:
-            hosts.append(_parse_line(path, lineno, line, text))
+            hosts.extend(_parse_line(path, lineno, line, text))
     if not hosts:
         raise UsageError(f"the hostfile {path} names no host")
     return merge(hosts)
 
 
-def _parse_line(path: str, lineno: int, line: str, text: str) -> Host:
+def _parse_line(path: str, lineno: int, line: str,
+                text: str) -> List[Host]:
     fields = text.split()
-    name, count = fields[0], "1"
-    if len(fields) == 1 and name.count(":") == 1 and "[" not in name:
-        name, count = name.split(":")          # MPICH's host:count
-    elif len(fields) > 1:
-        count = fields[1]
-        extra = [f for f in fields[2:] if not f.startswith("max_slots=")]
-        if extra:
-            raise HostfileError(path, lineno, line,
-                                f"unexpected {extra[0]!r} after the count")
+    count = fields[1] if len(fields) > 1 else None
+    extra = [f for f in fields[2:] if not f.startswith("max_slots=")]
+    if extra:
+        raise HostfileError(path, lineno, line,
+                            f"unexpected {extra[0]!r} after the count")
+    try:
+        return [_host(name, count) for name in _expand(fields[0])]
+    except ValueError as exc:
+        raise HostfileError(path, lineno, line, str(exc)) from None
+
+
+def _expand(word: str) -> List[str]:
+    """``node[1-3]`` -> ``node1 node2 node3`` (``schedulers.hostlist``);
+    a word without brackets is one name.
+
+    Raises:
+        ValueError: a malformed range: what is wrong and what to do.
+    """
+    if not any(bracket in word for bracket in _BRACKETS):
+        return [word]
+    from .schedulers import hostlist  # which imports this module
+    try:
+        return hostlist.expand(word, "host")
+    except hostlist.HostlistError as exc:
+        raise ValueError(f"{exc.problem}; {exc.hint}") from None
+
+
+def _host(name: str, count: Optional[str]) -> Host:
+    """A host from a name (``node1`` or MPICH's ``node1:4``) and the
+    count after it on its line, if any.
+
+    Raises:
+        ValueError: why the name or the count is not one.
+    """
+    if count is None:
+        count = "1"
+        if name.count(":") == 1:               # not IPv6's ::1
+            name, count = name.split(":")
     if not _NAME.match(name):
-        raise HostfileError(path, lineno, line, "not a host name")
+        raise ValueError("not a host name")
     match = _COUNT.match(count)
     if match is None:
-        raise HostfileError(path, lineno, line,
-                            "the count must be a whole number, as in "
-                            "'node1 4', 'node1 slots=4' or 'node1:4'")
+        raise ValueError("the count must be a whole number, as in "
+                         "'node1 4', 'node1 slots=4' or 'node1:4'")
     workers = int(match.group(1))
     if workers < 1:
-        raise HostfileError(path, lineno, line, "the count must be at "
-                            "least 1")
+        raise ValueError("the count must be at least 1")
     return Host(name, workers)
 
 
 def from_names(names: Sequence[str]) -> List[Host]:
-    """``--hosts a a b``: a name once per worker -> ``[a: 2, b: 1]``."""
+    """``--hosts a a b``: a name once per worker -> ``[a: 2, b: 1]``.
+
+    A word may hold several names separated by commas, ranges
+    (``node[1-3]``: one worker on each) and counts (``node1:4``).
+
+    >>> from_names(["a,node[1-2]:2", "a"])
+    [Host(name='a', workers=2), Host(name='node1', workers=2), \
+Host(name='node2', workers=2)]
+    """
     hosts = []
-    for name in names:
-        for part in filter(None, name.split(",")):
-            if not _NAME.match(part):
-                raise UsageError(f"--hosts: {part!r} is not a host name")
-            hosts.append(Host(part, 1))
+    for word in names:
+        try:
+            parts = (_expand(word) if any(b in word for b in _BRACKETS)
+                     else word.split(","))
+        except ValueError as exc:
+            raise UsageError(f"--hosts: {word!r}: {exc}") from None
+        for part in filter(None, parts):
+            try:
+                hosts.append(_host(part, None))
+            except ValueError as exc:
+                raise UsageError(
+                    f"--hosts: {part!r} is not a host name"
+                    if str(exc) == "not a host name" else
+                    f"--hosts: {part!r}: the count after ':' must be a "
+                    f"whole number, at least 1, as in 'node1:4'") from None
     if not hosts:
         raise UsageError("--hosts: no host given")
     return merge(hosts)

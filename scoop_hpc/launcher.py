@@ -27,7 +27,11 @@ def main(argv: Optional[List[str]] = None,
          prog: str = "python -m scoop_hpc") -> int:
     """Run the launcher; return the exit code of the job."""
     args = parse(argv, prog)
-    configure_logging(args.verbose - args.quiet, args.log, args.debug)
+    try:
+        configure_logging(args.verbose - args.quiet, args.log, args.debug)
+    except UsageError as exc:    # a race with parse's check of --log
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
     world = args.world
     if args.program_spec.kind == "path":
         try:

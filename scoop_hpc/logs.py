@@ -6,6 +6,8 @@ from typing import Optional
 
 import scoop_hpc
 
+from .errors import UsageError
+
 FORMAT = "[%(asctime)s] %(levelname)-7s %(worker)s %(name)s: %(message)s"
 
 
@@ -24,6 +26,9 @@ def configure_logging(verbosity: int, path: Optional[str] = None,
         verbosity: 0 warnings, 1 info, 2 or more debug; negative: errors.
         path: a file that receives the same records.
         debug: force debug messages.
+
+    Raises:
+        UsageError: ``path`` cannot be opened for writing.
     """
     if debug:
         verbosity = max(verbosity, 2)
@@ -34,7 +39,12 @@ def configure_logging(verbosity: int, path: Optional[str] = None,
     logger.propagate = False
     handlers = [logging.StreamHandler()]
     if path:
-        handlers.append(logging.FileHandler(path))
+        try:
+            handlers.append(logging.FileHandler(path))
+        except OSError as exc:
+            raise UsageError(
+                f"--log {path}: cannot write this file: {exc.strerror}; "
+                f"name a file in a directory you can write to") from exc
     for handler in handlers:
         handler.setFormatter(logging.Formatter(FORMAT))
         handler.addFilter(_WorkerName())

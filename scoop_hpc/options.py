@@ -11,7 +11,7 @@ import signal
 import sys
 from typing import List, Optional
 
-from . import mpiworld, placement, starters
+from . import _argv, mpiworld, placement, starters
 from .errors import UsageError
 from .program import Program
 
@@ -29,11 +29,16 @@ def add_placement_options(parser: argparse.ArgumentParser) -> None:
     ``scoop-hpc hosts``)."""
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--hosts", "--host", nargs="+", metavar="HOST",
-                       help="hosts to run on, a name once per worker "
-                            "(the first runs the root program)")
+                       help="hosts to run on, a name once per worker, or "
+                            "node:N for N, node[1-4] for one on each "
+                            "(the first runs the root program); the list "
+                            "ends at the next option, '--' or the program"
+                            " (its first word ending in .py, else naming "
+                            "a file)")
     where.add_argument("--hostfile", metavar="FILE",
                        help="file of 'host [count]' lines (also 'host "
-                            "slots=N' and 'host:N')")
+                            "slots=N' and 'host:N'; 'node[1-4] N': N on "
+                            "each)")
     parser.add_argument("-n", dest="workers", type=int, default=None,
                         metavar="N",
                         help="number of workers (default: the hosts' counts,"
@@ -137,10 +142,14 @@ def make_parser(prog: str = "python -m scoop_hpc") -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="set scoop_hpc.DEBUG and log debug messages")
     parser.add_argument("-m", dest="module", metavar="MODULE",
-                        help="run a library module as the program")
-    parser.add_argument("program", nargs="?", help="the program to run")
+                        help="run a library module as the program (the "
+                             "words after it are its arguments)")
+    parser.add_argument("program", nargs="?",
+                        help="the program to run ('--' before it ends "
+                             "the launcher's options)")
     parser.add_argument("args", nargs=argparse.REMAINDER,
-                        help="the program's arguments")
+                        help="the program's arguments: every word after "
+                             "it, as with python program.py args")
     return parser
 
 
@@ -161,7 +170,9 @@ def add_fault_options(parser: argparse.ArgumentParser) -> None:
                         metavar="SIG",
                         help="a signal (e.g. USR1) that drains the job like "
                              "SIGTERM: no new task starts, running ones get "
-                             "--drain-grace seconds, then the job stops")
+                             "--drain-grace seconds, then the job stops "
+                             "(one of " + ", ".join(
+                                 s.name[3:] for s in DRAIN_SIGNALS) + ")")
     parser.add_argument("--drain-grace", type=_seconds, default=10.0,
                         metavar="S",
                         help="seconds running tasks get to finish after "
@@ -189,21 +200,50 @@ def _count(text: str) -> int:
     return int(text)
 
 
+#: What --drain-signal accepts: signals a batch system sends to warn a
+#: job, none that cannot be caught or that scoop_hpc handles itself.
+DRAIN_SIGNALS = tuple(
+    getattr(signal, "SIG" + name) for name in (
+        "USR1", "USR2", "ALRM", "VTALRM", "PROF", "URG", "XCPU", "XFSZ",
+        "PWR", "QUIT") if hasattr(signal, "SIG" + name))
+
+_REFUSED = {
+    "SIGKILL": "cannot be caught",
+    "SIGSTOP": "cannot be caught",
+    "SIGCHLD": "is how the launcher hears of its workers' ends",
+    "SIGTERM": "drains the job already",
+    "SIGINT": "stops the job (as Ctrl-C)",
+    "SIGHUP": "stops the job (as a closed terminal)",
+}
+
+
 def _signal(text: str) -> int:
-    """A signal by name or number.
+    """A signal by name or number, one of ``DRAIN_SIGNALS``.
 
     >>> _signal("USR1") == _signal("SIGUSR1") == signal.SIGUSR1
     True
+    >>> _signal("kill")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: SIGKILL cannot be caught; use one of USR1, \
+USR2, ALRM, VTALRM, PROF, URG, XCPU, XFSZ, PWR, QUIT (a name or a number)
     """
     name = text.upper()
     try:
         if name.isdigit():
-            return signal.Signals(int(name))
-        return signal.Signals[name if name.startswith("SIG")
-                              else "SIG" + name]
+            sig = signal.Signals(int(name))
+        else:
+            sig = signal.Signals[name if name.startswith("SIG")
+                                 else "SIG" + name]
     except (KeyError, ValueError):
         raise argparse.ArgumentTypeError(
             f"not a signal: {text} (e.g. USR1, SIGUSR2, 10)") from None
+    if sig not in DRAIN_SIGNALS:
+        allowed = ", ".join(s.name[3:] for s in DRAIN_SIGNALS)
+        why = _REFUSED.get(sig.name, "is not one that drains a job")
+        raise argparse.ArgumentTypeError(
+            f"{sig.name} {why}; use one of {allowed} (a name or a number)")
+    return sig
 
 
 def _transport_default() -> str:
@@ -222,16 +262,19 @@ def parse(argv: Optional[List[str]] = None,
     The result also holds ``program_spec`` (a ``program.Program``),
     ``world`` (``mpiworld.World`` when this is one rank of an MPI launch)
     and ``placement`` (a ``placement.Placement``; None under mpirun, where
-    ranks are the workers and no placement is needed).
+    ranks are the workers and no placement is needed). The words from
+    the program (or ``-m module``) on are the program's: ``_argv`` cuts
+    them off before argparse reads the launcher's options.
     """
     parser = make_parser(prog)
-    args = parser.parse_args(argv)
-    _program_after_hosts(args)
+    args = _parse_args(parser, sys.argv[1:] if argv is None else argv)
     args.world = mpiworld.detect(os.environ)
     try:
         args.placement = (None if mpiworld.wanted(args, args.world)
                           else resolve_placement(args))
         args.program_spec = _program(args)
+        check_writable("--log", args.log)
+        check_writable("--timeline", args.timeline)
         if args.placement is not None:
             _check_remote_options(args)
         elif args.encrypt or args.bind_all:
@@ -243,31 +286,63 @@ def parse(argv: Optional[List[str]] = None,
     return args
 
 
-def _program_after_hosts(args: argparse.Namespace) -> None:
-    """``--hosts a b prog.py x``: the host list swallowed the program;
-    the first existing file in it starts the program and its args."""
-    if args.program is not None or not args.hosts or args.module:
-        return
-    for at, name in enumerate(args.hosts):
-        if os.path.isfile(name):
-            args.program, args.args = name, args.hosts[at + 1:] + args.args
-            args.hosts = args.hosts[:at]
-            return
+def _parse_args(parser: argparse.ArgumentParser,
+                argv: List[str]) -> argparse.Namespace:
+    """argparse reads the words before the program only (``_argv``)."""
+    try:
+        cut = _argv.split(parser, list(argv))
+    except UsageError as exc:
+        parser.error(str(exc))
+    args = parser.parse_args(cut.launcher)
+    if args.program is not None:     # a word argparse took for a program
+        parser.error(f"unrecognized arguments: {args.program}")
+    args.module, args.program, args.args = cut.module, cut.program, cut.args
+    args.no_program_hint = cut.hint
+    return args
 
 
 def _program(args: argparse.Namespace) -> Program:
     if args.module:
         if _find_module(args.module) is None:
             raise UsageError(f"No module named {args.module!r}")
-        return Program(
-            "module", args.module,
-            ([args.program] if args.program else []) + args.args)
+        return Program("module", args.module, args.args)
     if args.program is None:
-        raise UsageError("No path specified for execution")
+        hint = args.no_program_hint
+        raise UsageError("No path specified for execution"
+                         + (f" ({hint})" if hint else ""))
     if not os.path.isfile(args.program):
         raise UsageError(f"Path does not exist: {args.program}")
     return Program("path", os.path.abspath(args.program),
                            list(args.args))
+
+
+def check_writable(option: str, path: Optional[str]) -> None:
+    """Fail before the job starts when the file ``path`` cannot be
+    written (nothing is created here).
+
+    Raises:
+        UsageError: naming the option, the file and why.
+    """
+    if not path:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    todo = "name a file in a directory you can write to"
+    if os.path.isdir(path):
+        why = "it is a directory"
+        todo = f"name a file, as in {os.path.join(path, 'job.out')}"
+    elif os.path.exists(path):
+        why = "" if os.access(path, os.W_OK) else "permission denied"
+    elif not os.path.exists(folder):
+        why = f"the directory {folder} does not exist"
+    elif not os.path.isdir(folder):
+        why = f"{folder} is not a directory"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        why = f"permission denied in the directory {folder}"
+    else:
+        return
+    if why:
+        raise UsageError(
+            f"{option} {path}: cannot write this file: {why}; {todo}")
 
 
 def _check_remote_options(args: argparse.Namespace) -> None:

@@ -86,6 +86,48 @@ def test_result_is_a_list_of_hosts(hostfile):
     assert layout[0].workers == 2
 
 
+# -- read_hostfile: Slurm-style ranges ----------------------------------------
+
+@pytest.mark.parametrize("line, expected", [
+    ("node[1-3] 2", [Host("node1", 2), Host("node2", 2), Host("node3", 2)]),
+    ("gpu[01-02]:3", [Host("gpu01", 3), Host("gpu02", 3)]),
+    ("n[1,3] slots=2 max_slots=4", [Host("n1", 2), Host("n3", 2)]),
+    ("rack[1-2]-n[1-2]", [Host("rack1-n1", 1), Host("rack1-n2", 1),
+                          Host("rack2-n1", 1), Host("rack2-n2", 1)]),
+    ("node[1-2]", [Host("node1", 1), Host("node2", 1)]),
+])
+def test_a_range_gives_each_of_its_hosts_the_lines_count(
+        hostfile, line, expected):
+    assert H.read_hostfile(hostfile(line + "\n")) == expected
+
+
+def test_ranged_and_plain_lines_add_up(hostfile):
+    path = hostfile("node2 1\nnode[1-3] 2\n")
+    assert H.read_hostfile(path) == [Host("node2", 3), Host("node1", 2),
+                                     Host("node3", 2)]
+
+
+@pytest.mark.parametrize("line, why", [
+    ("node[1-3 2", "unbalanced '[' in 'node[1-3'; close every '[' with "
+                   "']', as in 'node[1-3]'"),
+    ("node1] 2", "stray ']' in 'node1]'; remove it or add the '[' it "
+                 "closes"),
+    ("node[3-1]", "range '3-1' in 'node[3-1]' runs backwards (lo > hi); "
+                  "write it low to high, as in '1-3'"),
+    ("node[a-b] 2", "'a-b' in 'node[a-b]' is not a number or a range "
+                    "'lo-hi'; use decimal numbers and ranges only, as in "
+                    "'node[001-004,007]'"),
+    ("node[1-2] x", "the count must be a whole number, as in 'node1 4', "
+                    "'node1 slots=4' or 'node1:4'"),
+])
+def test_a_malformed_range_names_file_and_line(hostfile, line, why):
+    path = hostfile("good 1\n" + line + "\n")
+    with pytest.raises(HostfileError) as info:
+        H.read_hostfile(path)
+    assert (info.value.path, info.value.lineno) == (path, 2)
+    assert str(info.value) == f"hostfile {path}, line 2: {line!r}: {why}"
+
+
 # -- read_hostfile: errors ---------------------------------------------------
 
 WHOLE = ("the count must be a whole number, as in 'node1 4', "
@@ -204,6 +246,36 @@ def test_file_that_is_not_utf8(tmp_path):
 ])
 def test_from_names(names, expected):
     assert H.from_names(names) == expected
+
+
+@pytest.mark.parametrize("names, expected", [
+    (["node1:2"], [Host("node1", 2)]),
+    (["node1:2", "node1"], [Host("node1", 3)]),
+    (["node[1-3]"], [Host("node1", 1), Host("node2", 1), Host("node3", 1)]),
+    (["node[1-2]:2", "a"], [Host("node1", 2), Host("node2", 2),
+                            Host("a", 1)]),
+    (["a,node[1,3]"], [Host("a", 1), Host("node1", 1), Host("node3", 1)]),
+    (["gpu[08-10]"], [Host("gpu08", 1), Host("gpu09", 1), Host("gpu10", 1)]),
+    (["::1", "fe80::1"], [Host("::1", 1), Host("fe80::1", 1)]),
+])
+def test_from_names_expands_ranges_and_reads_counts(names, expected):
+    assert H.from_names(names) == expected
+
+
+@pytest.mark.parametrize("word, message", [
+    ("node[1-3", "--hosts: 'node[1-3': unbalanced '[' in 'node[1-3'; "
+                 "close every '[' with ']', as in 'node[1-3]'"),
+    ("a,n[2-1]", "--hosts: 'a,n[2-1]': range '2-1' in 'n[2-1]' runs "
+                 "backwards (lo > hi); write it low to high, as in '1-2'"),
+    ("node1:x", "--hosts: 'node1:x': the count after ':' must be a whole "
+                "number, at least 1, as in 'node1:4'"),
+    ("node1:0", "--hosts: 'node1:0': the count after ':' must be a whole "
+                "number, at least 1, as in 'node1:4'"),
+])
+def test_from_names_malformed_range_or_count(word, message):
+    with pytest.raises(UsageError) as info:
+        H.from_names([word])
+    assert str(info.value) == message
 
 
 @pytest.mark.parametrize("names", [[], [""], [","], [",,", ""]])

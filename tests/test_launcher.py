@@ -2,6 +2,7 @@
 import os
 import signal
 import subprocess
+import textwrap
 import time
 from types import SimpleNamespace
 
@@ -109,6 +110,56 @@ def test_script_arguments_and_path(program, tmp_path):
     assert run.stdout == f"['x', '--y'] {workdir}\n"
 
 
+ARGV = """
+    import sys
+    if __name__ == "__main__":
+        print(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize("args", [
+    ["-v"], ["-n", "1", "x"], ["--foo"], ["--", "-x"], ["-h"]])
+def test_the_words_after_a_host_list_and_its_program_are_the_programs(
+        program, tmp_path, args):
+    program(ARGV, "argv.py")
+    run = launch(["--hosts", "localhost", "localhost", "argv.py", *args],
+                 cwd=tmp_path)
+    assert (run.returncode, run.stdout) == (0, f"{args}\n"), run
+
+
+@pytest.mark.parametrize("args", [
+    ["-v", "--flag"], ["-n", "2", "b"], ["--", "-x"], ["-m", "y"]])
+def test_the_words_after_dash_m_module_are_the_modules(tmp_path, args):
+    (tmp_path / "modx.py").write_text(textwrap.dedent(ARGV))
+    run = launch(["-n", "1", "-m", "modx", *args], cwd=tmp_path)
+    assert (run.returncode, run.stdout) == (0, f"{args}\n"), run
+
+
+def test_a_double_dash_is_the_programs_after_it_the_launchers_before(
+        program, tmp_path):
+    path = program(ARGV)
+    run = launch(["-n", "1", path, "--", "-x"])
+    assert (run.returncode, run.stdout) == (0, "['--', '-x']\n"), run
+    run = launch(["-n", "1", "--", path, "--", "-x"])
+    assert (run.returncode, run.stdout) == (0, "['--', '-x']\n"), run
+    run = launch(["--hosts", "localhost", "--", path, "-x"])
+    assert (run.returncode, run.stdout) == (0, "['-x']\n"), run
+
+
+def test_a_host_list_that_may_hold_the_program_is_a_usage_error(
+        program, tmp_path):
+    program(ARGV, "argv.py")
+    program(ARGV, "runner")
+    run = launch(["--hosts", "localhost", "runner", "argv.py"], cwd=tmp_path)
+    assert run.returncode == 2, run
+    assert ("'runner' names a file here and 'argv.py' ends in .py, so "
+            "either could be the program") in run.stderr
+    run = launch(["--hosts", "localhost", "nofile"], cwd=tmp_path)
+    assert run.returncode == 2, run
+    assert ("No path specified for execution (--hosts took localhost "
+            "nofile as hosts") in run.stderr
+
+
 def test_log_file_and_verbose(program, tmp_path):
     path = program(HELLO)
     log = tmp_path / "job.log"
@@ -118,6 +169,78 @@ def test_log_file_and_verbose(program, tmp_path):
     assert "started 2 workers" in text
     assert "root worker w0 exited with code 0" in text
     assert "started 2 workers" in run.stderr
+
+
+SIZE = """
+    import scoop_hpc
+    if __name__ == "__main__":
+        print(scoop_hpc.SIZE)
+"""
+
+
+def test_host_counts_and_ranges_place_the_workers(program, hostfile):
+    path = program(SIZE)
+    run = launch(["--hosts", "localhost:2", "127.0.0.[1]", path])
+    assert (run.returncode, run.stdout) == (0, "3\n"), run
+    run = launch(["--hostfile", hostfile("127.0.0.[1] 2\n"), path])
+    assert (run.returncode, run.stdout) == (0, "2\n"), run
+    run = launch(["--hosts", "node[1-3", path])
+    assert run.returncode == 2, run
+    assert "--hosts: 'node[1-3': unbalanced '['" in run.stderr, run
+
+
+MARK = """
+    import sys
+    if __name__ == "__main__":
+        open(sys.argv[1], "w").close()
+"""
+
+
+@pytest.mark.parametrize("option, where, why, todo", [
+    ("--log", "/nonexistent-dir/job.log",
+     "the directory /nonexistent-dir does not exist",
+     "name a file in a directory you can write to"),
+    ("--timeline", "/nonexistent-dir/run.json",
+     "the directory /nonexistent-dir does not exist",
+     "name a file in a directory you can write to"),
+    ("--timeline", "{tmp}", "it is a directory",
+     "name a file, as in {tmp}/job.out"),
+    ("--log", "{tmp}/prog.py/job.log", "{tmp}/prog.py is not a directory",
+     "name a file in a directory you can write to"),
+])
+def test_an_unwritable_log_or_timeline_is_a_usage_error_before_the_start(
+        program, tmp_path, option, where, why, todo):
+    path = program(MARK)
+    where, why, todo = (text.format(tmp=tmp_path)
+                        for text in (where, why, todo))
+    ran = tmp_path / "ran"
+    run = launch(["-n", "1", option, where, path, ran])
+    assert run.returncode == 2, run
+    assert (f"error: {option} {where}: cannot write this file: {why}; "
+            f"{todo}\n") in run.stderr, run
+    assert "Traceback" not in run.stderr
+    assert not ran.exists()
+
+
+@pytest.mark.parametrize("given, name, why", [
+    ("KILL", "SIGKILL", "cannot be caught"),
+    ("SIGSTOP", "SIGSTOP", "cannot be caught"),
+    ("chld", "SIGCHLD", "is how the launcher hears of its workers' ends"),
+    ("TERM", "SIGTERM", "drains the job already"),
+    ("INT", "SIGINT", "stops the job (as Ctrl-C)"),
+    ("1", "SIGHUP", "stops the job (as a closed terminal)"),
+    ("SEGV", "SIGSEGV", "is not one that drains a job"),
+    ("WINCH", "SIGWINCH", "is not one that drains a job"),
+])
+def test_a_drain_signal_the_launcher_cannot_or_must_not_catch_is_refused(
+        program, tmp_path, given, name, why):
+    ran = tmp_path / "ran"
+    run = launch(["-n", "1", "--drain-signal", given, program(MARK), ran])
+    assert run.returncode == 2, run
+    assert (f"error: argument --drain-signal: {name} {why}; use one of "
+            f"USR1, USR2, ALRM, VTALRM, PROF, URG, XCPU, XFSZ, PWR, QUIT "
+            f"(a name or a number)\n") in run.stderr, run
+    assert not ran.exists()
 
 
 DYING = """
