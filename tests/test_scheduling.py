@@ -137,6 +137,24 @@ CASES = {
             print(len(done), time.monotonic() - start < 3,
                   sum(f.result() for f in later))
     """, "300 True 210"),
+    "a_child_awaited_with_a_timeout_is_not_stranded": ("""
+        import time
+        from scoop_hpc import futures
+        def child(x):
+            time.sleep(0.01)
+            return x
+        def parent(x):
+            try:
+                return futures.submit(child, x).result(timeout=1)
+            except futures.TimeoutError:
+                return None
+        if __name__ == "__main__":
+            late = 0
+            for _ in range(40):   # the child given away, back, parked:
+                fs = [futures.submit(parent, i) for i in range(4)]
+                late += [f.result() for f in fs] != [0, 1, 2, 3]
+            print(late)           # ... while w1 idled, until the timeout
+    """, "0"),
     "a_task_raising_greenlet_exit_completes": ("""
         import greenlet
         from scoop_hpc import futures

@@ -390,6 +390,8 @@ class Hub:
                 self._fire_timers()
             if runnable:
                 item = runnable.popleft()
+                if self.dry and (local or self.parked):
+                    self._announce()  # queued work waits behind it
                 if type(item) is Waiter:
                     item.greenlet.switch()
                 else:
@@ -405,7 +407,11 @@ class Hub:
                 continue
             if (self.strict or item._reserved) and self.size > 1:
                 self.parked.append(item)  # for other workers: see Waiter
+                if self.dry:    # after the append: see _give_away
+                    self._announce()
                 continue
+            if self.dry and local:
+                self._announce()
             self._start(item)
 
     def _send_stats(self) -> None:
@@ -424,6 +430,8 @@ class Hub:
             except IndexError:  # the side thread gave the rest away
                 return
             (parked if item._reserved else self.local).append(item)
+        if self.dry and (self.local or parked):
+            self._announce()   # the side thread may have looked between
 
     def _start(self, item: Any) -> None:
         runners = self._runners
