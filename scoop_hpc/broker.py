@@ -22,11 +22,12 @@ empties the pool, the broker steals again at once for its next one (a
 loaded node, so it is done while the worker just served is busy. A
 worker that had nothing to give, or has just joined, is *quiet*: it is
 not asked until it announces new work (HAVE_WORK: its first submit
-does) or is handed more than one task. Its answer and its announcement
-travel on different sockets, so each carries the worker's count of
-announcements: a NOTHING that looked before the latest announcement
-does not silence it. An idle job thus wakes no worker for steals,
-however many workers it has.
+does, as does a task it parks for others or leaves queued while it
+resumes another) or is handed more than one task. Its answer and its
+announcement travel on different sockets, so each carries the worker's
+count of announcements: a NOTHING that looked before the latest
+announcement does not silence it. An idle job thus wakes no worker for
+steals, however many workers it has.
 
 Crowded hosts (``crowding.py``): on a host with more workers than CPUs,
 tasks marked by their owners as ones that compute go to a worker only

@@ -6,6 +6,7 @@ import pytest
 import zmq
 
 from scoop_hpc._runtime import execution
+from scoop_hpc._runtime import hub as hub_module
 from scoop_hpc._runtime.hub import Hub, _Foreign
 from scoop_hpc._transport import protocol as P
 from scoop_hpc._transport.zmq import ZmqEndpoint, ZmqRouter
@@ -133,6 +134,45 @@ def test_work_that_arrives_after_a_steal_found_none_is_announced(hub):
     assert P.kind_of(side.sent[-1]) == P.NOTHING
     hub.submit(abs, (-2,), {})
     assert _heard(router) == (P.HAVE_WORK, P.unpack(side.sent[-1][1]) + 1)
+
+
+def _tasks(items):
+    """A TASKS message from the broker: ``(owner, seq, payload)`` each."""
+    return [P.header(P.TASKS),
+            P.pack([(owner, seq, False, len(payload))
+                    for owner, seq, payload in items]),
+            *[frame for _, _, payload in items for frame in payload]]
+
+
+def test_a_task_that_comes_back_to_be_parked_is_announced(hub):
+    """A task awaited here with a timeout, given away, comes back alone
+    (nobody else asked) after a steal found nothing: it is parked for
+    other workers, so the broker must hear that this worker has work."""
+    router, side = _BROKER["router"], _Side()
+    fut = hub.submit(abs, (-1,), {})
+    assert _heard(router) == (P.HAVE_WORK, 1)
+    hub._give_away(side, 1)
+    hub._give_away(side, 1)
+    assert P.kind_of(side.sent[-1]) == P.NOTHING
+    fut._reserved += 1                  # a wait with a timeout holds it
+    hub._on_tasks(_tasks([(b"w1", fut._seq, fut._payload)]))
+    assert router.recv(0.1) is None     # one task: it may run at once
+    hub.run(lambda: bool(hub.parked))
+    assert _heard(router) == (P.HAVE_WORK, 2)
+
+
+def test_a_task_that_waits_behind_a_resumed_one_is_announced(hub):
+    """A task that arrived alone waits while a resumed task (here a job)
+    runs first: the broker must hear of it, as it may take long."""
+    router, side = _BROKER["router"], _Side()
+    hub._give_away(side, 1)
+    payload = P.dumps((abs, (-1,), {}))
+    hub._on_tasks(_tasks([(b"w0", 1, payload)]))
+    ran = []
+    hub.runnable.append(hub_module._Job(lambda: ran.append(
+        router.recv(0.5))))
+    hub.run(lambda: bool(ran))
+    assert P.kind_of(ran[0][1]) == P.HAVE_WORK
 
 
 def _spin():

@@ -137,6 +137,62 @@ CASES = {
             print(len(done), time.monotonic() - start < 3,
                   sum(f.result() for f in later))
     """, "300 True 210"),
+    "a_child_awaited_with_a_timeout_is_not_stranded": ("""
+        import time
+        from scoop_hpc import futures
+        def child(x):
+            time.sleep(0.01)
+            return x
+        def parent(x):
+            try:
+                return futures.submit(child, x).result(timeout=1)
+            except futures.TimeoutError:
+                return None
+        if __name__ == "__main__":
+            late = 0
+            for _ in range(40):   # the child given away, back, parked:
+                fs = [futures.submit(parent, i) for i in range(4)]
+                late += [f.result() for f in fs] != [0, 1, 2, 3]
+            print(late)           # ... while w1 idled, until the timeout
+    """, "0"),
+    "a_timed_wait_of_the_main_program_resumes_no_unawaited_task": ("""
+        import time
+        from scoop_hpc import futures
+        def busy(seconds):
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                pass
+        def parent():
+            futures.submit(time.sleep, 0.3).result(timeout=30)
+            busy(2)           # resumes on the root: after the wait below
+            return "parent"
+        if __name__ == "__main__":
+            quick = futures.submit(time.sleep, 0.05)
+            p = futures.submit(parent)   # the root starts it, then waits
+            quick.result()
+            slow = futures.submit(time.sleep, 3)
+            start = time.monotonic()
+            try:
+                slow.result(timeout=0.8)
+            except futures.TimeoutError:
+                pass
+            print(time.monotonic() - start < 1.5, p.result())
+    """, "True parent"),
+    "an_awaited_task_resumes_in_a_timed_wait_of_the_main_program": ("""
+        import time
+        from scoop_hpc import futures
+        def parent():
+            futures.submit(time.sleep, 0.2).result(timeout=30)
+            return "parent"
+        if __name__ == "__main__":
+            quick = futures.submit(time.sleep, 0.05)
+            p = futures.submit(parent)   # the root starts it, then waits
+            quick.result()
+            polls = 0
+            while not futures.wait([p], timeout=0.1)[0]:
+                polls += 1       # the root awaits it: it resumes
+            print(p.result(), polls < 20)
+    """, "parent True"),
     "a_task_raising_greenlet_exit_completes": ("""
         import greenlet
         from scoop_hpc import futures

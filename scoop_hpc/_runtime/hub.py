@@ -160,6 +160,8 @@ class Hub:
         self.stopping = False
         self.draining = False      # the job ends: start no more tasks
         self.strict = 0            # main-program waits with a deadline
+        self.holding = 0           # ... of them on futures: see Waiter.wait
+        self.deferred: list = []   # resumed tasks they hold back
         self.root_greenlet = None  # the greenlet running the main program
         self._looping = 0
         self._next_look = 0.0      # when submit() looks at messages next
@@ -390,7 +392,12 @@ class Hub:
                 self._fire_timers()
             if runnable:
                 item = runnable.popleft()
+                if self.dry and (local or self.parked):
+                    self._announce()  # queued work waits behind it
                 if type(item) is Waiter:
+                    if self.holding and _unawaited(item):
+                        self.deferred.append(item)  # see Waiter.wait
+                        continue
                     item.greenlet.switch()
                 else:
                     self._start(item)
@@ -400,12 +407,18 @@ class Hub:
                     raise IndexError
                 item = local.pop()
             except IndexError:
+                if self.deferred and self.resume_deferred():
+                    continue
                 if not until():  # a timer or message may have done it
                     self._idle()
                 continue
             if (self.strict or item._reserved) and self.size > 1:
                 self.parked.append(item)  # for other workers: see Waiter
+                if self.dry:    # after the append: see _give_away
+                    self._announce()
                 continue
+            if self.dry and local:
+                self._announce()
             self._start(item)
 
     def _send_stats(self) -> None:
@@ -424,6 +437,21 @@ class Hub:
             except IndexError:  # the side thread gave the rest away
                 return
             (parked if item._reserved else self.local).append(item)
+        if self.dry and (self.local or parked):
+            self._announce()   # the side thread may have looked between
+
+    def resume_deferred(self) -> bool:
+        """Resume the tasks held back by a timed wait of the main
+        program that are now awaited, or all of them once no such wait
+        holds them (see ``Waiter.wait``); returns whether any was."""
+        runnable = self.runnable
+        before = len(runnable)
+        keep: list = []
+        for waiter in self.deferred:
+            (keep if self.holding and _unawaited(waiter)
+             else runnable).append(waiter)
+        self.deferred = keep
+        return len(runnable) > before
 
     def _start(self, item: Any) -> None:
         runners = self._runners
@@ -432,7 +460,9 @@ class Hub:
         runner.switch(item)
 
     def _runner(self, item: Any) -> None:
+        me = getcurrent()
         while True:
+            me.task = item    # what it runs: see _unawaited
             kind = type(item)
             if kind is Future:
                 self._run_own(item)
@@ -772,6 +802,15 @@ class Hub:
             side.send([P.header(P.TASKS), P.pack(index), *frames])
         else:
             side.send([P.header(P.NOTHING), P.pack(seen)])
+
+
+def _unawaited(waiter: Waiter) -> bool:
+    """Whether the greenlet of ``waiter`` runs a task of this process's
+    that nothing here waits for: no waiter, no done-callback (a task of
+    another worker may be awaited there; any other job is short)."""
+    task = getattr(waiter.greenlet, "task", None)
+    return (type(task) is Future and not task._waiters
+            and not task._callbacks)
 
 
 def heartbeat_period(size: int, timeout: float) -> Optional[float]:

@@ -81,18 +81,30 @@ class Waiter:
         other workers: running one here would hold the timeout hostage.
         While the main program waits with a deadline, its process runs no
         queued task at all (other workers take them), so that the timeout
-        fires on time; a task that waits with a deadline only leaves its
-        awaited tasks to others, so nested waits keep every worker busy.
-        If every other worker is busy, a parked task waits: the wait still
-        ends on time, and the task runs here once no wait holds it.
+        fires on time. If every other worker is busy, a parked task waits:
+        the wait still ends on time, and the task runs here once no wait
+        holds it. Nor, while it waits for futures, does a task started
+        here resume (its awaited futures completed) if nothing here waits
+        for it: no waiter, no done-callback (``hub._unawaited``); it
+        resumes once no such wait holds it. A task that something awaits
+        resumes: the main program may wait for it, directly or through
+        other tasks, and held back it would turn a wait that would have
+        ended in time into a timeout, and a loop of timed waits into a
+        hang; so does a task of another worker, whose owner may await it.
+        A task that waits with a deadline only leaves its awaited tasks to
+        others, so nested waits keep every worker busy: its worker goes on
+        with its other queued tasks, and its timeout fires late by the
+        rest of one that started meanwhile (a task is never pre-empted).
         """
         hub = self.hub
         strict = deadline is not None and getcurrent() is hub.root_greenlet
+        holds = strict and bool(self.futures)
         if deadline is not None and not self.reserved:
             self.reserved = True
             for fut in self.futures:
                 fut._reserved += 1
         hub.strict += strict
+        hub.holding += holds
         try:
             while not self.fired:
                 if deadline is not None and time.monotonic() >= deadline:
@@ -101,8 +113,11 @@ class Waiter:
             return True
         finally:
             hub.strict -= strict
+            hub.holding -= holds
             if strict and not hub.strict:
                 hub.unpark()
+            if holds and hub.deferred:
+                hub.resume_deferred()
 
     def close(self) -> None:
         """Stop listening to the futures that have not fired."""
