@@ -86,25 +86,30 @@ slurm = pytest.mark.slurm
 slurm_up = needs("slurm", "sinfo", "-h", "-p", "multi")
 
 
+def sbatch_two_nodes(tmp_path, body: str) -> str:
+    """Run the job script ``body`` over node1 and node2 (two tasks each)
+    with ``sbatch --wait``; check it ended well; return its output."""
+    out = tmp_path / "job.out"
+    done = subprocess.run(
+        ["sbatch", "--wait", "-p", "multi", "-N2", "-n4", "-o", str(out),
+         job_script(tmp_path, body)], capture_output=True, text=True,
+        timeout=150, env=clean_environ())
+    text = out.read_text()
+    assert done.returncode == 0, done.stderr + text
+    return text
+
+
 @slurm
 @slurm_up
 @pytest.mark.parametrize("options", ["", "--sub-brokers yes"])
 def test_slurm_job_over_two_nodes_starts_workers_with_srun(program,
                                                            tmp_path,
                                                            options):
-    prog = program(WHERE)
-    out = tmp_path / "job.out"
-    script = job_script(tmp_path, f"""
+    text = sbatch_two_nodes(tmp_path, f"""
         cd {ROOT}
         {PYTHON} -m scoop_hpc.cli hosts --json
-        {PYTHON} -m scoop_hpc -v {options} {prog}
+        {PYTHON} -m scoop_hpc -v {options} {program(WHERE)}
     """)
-    done = subprocess.run(
-        ["sbatch", "--wait", "-p", "multi", "-N2", "-n4", "-o", str(out),
-         script], capture_output=True, text=True, timeout=150,
-        env=clean_environ())
-    text = out.read_text()
-    assert done.returncode == 0, done.stderr + text
     assert ('{"source": "slurm", "hosts": [{"name": "node1", "workers": 2}, '
             '{"name": "node2", "workers": 2}], "workers": 4, '
             '"launcher": "srun"}') in text, text
@@ -119,18 +124,10 @@ def test_slurm_launcher_started_by_srun_uses_the_whole_job(program,
                                                            tmp_path):
     """``srun -n 1 python -m scoop_hpc``: the launcher in a job step of
     its own still spreads the workers over every node of the job."""
-    prog = program(WHERE)
-    out = tmp_path / "job.out"
-    script = job_script(tmp_path, f"""
+    text = sbatch_two_nodes(tmp_path, f"""
         cd {ROOT}
-        srun -n 1 -N 1 --overlap {PYTHON} -m scoop_hpc -v {prog}
+        srun -n 1 -N 1 --overlap {PYTHON} -m scoop_hpc -v {program(WHERE)}
     """)
-    done = subprocess.run(
-        ["sbatch", "--wait", "-p", "multi", "-N2", "-n4", "-o", str(out),
-         script], capture_output=True, text=True, timeout=150,
-        env=clean_environ())
-    text = out.read_text()
-    assert done.returncode == 0, done.stderr + text
     assert "ran on ['node1', 'node2'] size 4" in text, text
 
 
