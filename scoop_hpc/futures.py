@@ -211,7 +211,7 @@ def shutdown(wait: bool = True) -> None:  # noqa: A002 - PEP 3148 name
 def _check(call: str, func: Callable,
            iterables: Optional[tuple] = None) -> None:
     """Refuse ``futures.<call>(func, *iterables)`` that cannot run."""
-    check_not_importing(call)
+    check_not_importing(f"futures.{call}")
     if _shut_down:
         raise RuntimeError("cannot schedule new futures after shutdown")
     if not callable(func):

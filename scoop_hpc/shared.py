@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ._runtime.context import current
+from ._runtime.context import check_not_importing, current
 
 __all__ = ["setConst", "getConst", "set_const", "get_const"]
 
@@ -23,7 +23,10 @@ def setConst(**kwargs: Any) -> None:  # noqa: N802 - SCOOP's name
         ConstantError: a name is already defined (a TypeError, as in
             SCOOP).
         SerializationError: a value cannot be sent to other workers.
+        MainGuardError: called by a worker importing the program (main
+            code outside its ``if __name__ == "__main__":`` guard).
     """
+    check_not_importing("shared.setConst")
     current().constants.set(kwargs)
 
 

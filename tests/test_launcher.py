@@ -385,7 +385,7 @@ def test_sub_brokers_auto_turns_on_from_512_workers(choice, size, expected):
 NO_GUARD = """
     import os, sys, time
     import scoop_hpc
-    from scoop_hpc import futures
+    from scoop_hpc import futures, shared
     seen = sys.argv[1]
     with open(seen, "a") as out:
         out.write(scoop_hpc.WORKER_NAME + "\\n")
@@ -395,20 +395,27 @@ NO_GUARD = """
             assert time.monotonic() < deadline, open(seen).read()
             time.sleep(0.01)
         time.sleep(0.3)
+    else:                       # the first to define k would win
+        time.sleep(0.5 * ("setConst" in sys.argv))
+    if "setConst" in sys.argv:
+        shared.setConst(k=2)
     print(scoop_hpc.WORKER_NAME, sum(futures.map(abs, range(-50, 50))))
 """
 
 
+@pytest.mark.parametrize("call", ["futures.map", "shared.setConst"])
 def test_a_program_without_its_main_guard_runs_on_the_root_alone(
-        program, tmp_path):
+        program, tmp_path, call):
     """The workers import the program to find its functions; one whose
-    top level gives out tasks lacks its ``__main__`` guard: each worker
-    refuses, says so, and leaves, and the root runs the program once."""
+    top level gives out tasks or defines a constant lacks its ``__main__``
+    guard: each worker refuses, says so, and leaves, and the root runs
+    the program once."""
     seen = tmp_path / "seen.txt"
-    run = launch(["-n", "3", program(NO_GUARD), str(seen)], timeout=40)
+    run = launch(["-n", "3", program(NO_GUARD), str(seen),
+                  call.split(".")[1]], timeout=40)
     assert (run.returncode, run.stdout) == (0, "w0 2500\n"), run
     assert sorted(seen.read_text().split()) == ["w0", "w1", "w2"]
     for worker in ("w1", "w2"):
-        assert (f"MainGuardError: futures.map was called while worker "
+        assert (f"MainGuardError: {call} was called while worker "
                 f"{worker} imported the program") in run.stderr, run
     assert 'outside `if __name__ == "__main__":`' in run.stderr, run

@@ -2,8 +2,9 @@
 
 The worker installs its hub before running any user code. A worker other
 than the root imports the program to find the functions its tasks call;
-while it does, a call that gives out tasks is the program's main code run
-outside its ``if __name__ == "__main__":`` guard, and is refused. A
+while it does, a call that gives out tasks or defines a shared constant
+is the program's main code run outside its ``if __name__ == "__main__":``
+guard, and is refused. A
 program run as ``python prog.py``, without the launcher, gets a serial hub
 on its first call: the same semantics (futures, nesting, timeouts,
 constants) in one process, with one warning.
@@ -52,12 +53,13 @@ def importing(worker: str, program: str) -> Iterator[None]:
 
 
 def check_not_importing(call: str) -> None:
-    """Raise MainGuardError if ``futures.<call>`` (``"map"``, ...) comes
-    from a program being imported by a worker."""
+    """Raise MainGuardError if ``call`` (``"futures.map"``,
+    ``"shared.setConst"``, ...) comes from a program being imported by a
+    worker."""
     if _importing is not None:
         worker, program = _importing
         raise MainGuardError(
-            f"futures.{call} was called while worker {worker} imported the "
+            f"{call} was called while worker {worker} imported the "
             f"program {program} to find the functions its tasks call: the "
             f"program's main code is outside `if __name__ == \"__main__\":`"
             f", so every worker would run the whole program. Put the main "
