@@ -8,8 +8,11 @@ broker's socket, output pipes). It dies with its parent
 A child ignores SIGINT and SIGTERM: a Ctrl-C at the terminal reaches
 the whole process group, and a batch system at its walltime, ``scancel``
 or ``qdel`` sends SIGTERM to every process of the job, while they are the
-launcher's to act on (SIGTERM drains the job: running tasks finish).
-Children are stopped with SIGKILL once they were asked to leave.
+launcher's to act on (SIGTERM drains the job: running tasks finish). It
+catches them with a handler that does nothing, not ``SIG_IGN``, which
+the programs its tasks start would inherit. Children are stopped with
+SIGKILL once they were asked to leave, and what they started with them
+(:func:`kill_trees`).
 """
 from __future__ import annotations
 
@@ -51,7 +54,7 @@ def fork(run: Callable[[], int], parent_pid: Optional[int],
             signal.signal(sig, signal.SIG_DFL)
         for sig in (signal.SIGINT, signal.SIGTERM, drain_signal):
             if sig:             # sent to the whole job: the launcher's
-                signal.signal(sig, signal.SIG_IGN)
+                signal.signal(sig, _ignore)
         die_with_parent(parent_pid)
         code = run()
     except BaseException:  # noqa: BLE001 - never return into the parent
@@ -60,6 +63,11 @@ def fork(run: Callable[[], int], parent_pid: Optional[int],
     finally:
         finish(code)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _ignore(signum, frame) -> None:
+    """A signal that is the launcher's: nothing to do here (unlike
+    ``SIG_IGN``, a handler is not inherited across ``exec``)."""
 
 
 _PR_SET_PDEATHSIG, _PR_GET_PDEATHSIG = 1, 2
@@ -123,13 +131,6 @@ def _some_child_exited() -> bool:
         return True
 
 
-def signal_all(children: Dict[int, str], sig: int) -> None:
-    """Send ``sig`` to every child still there."""
-    for pid in list(children):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-
-
 def wait_all(children: Dict[int, str], seconds: float) -> bool:
     """Reap ``children`` for up to ``seconds``; True when none is left."""
     deadline = time.monotonic() + seconds
@@ -141,10 +142,25 @@ def wait_all(children: Dict[int, str], seconds: float) -> bool:
     return not children
 
 
+def kill_trees(pids: Iterable[int]) -> None:
+    """SIGKILL the processes ``pids`` and every process they started
+    (a task's subprocess would outlive its killed worker: the kernel's
+    death signal goes to a worker, not to its children)."""
+    import psutil
+    for pid in list(pids):
+        try:
+            tree = psutil.Process(pid).children(recursive=True)
+        except psutil.Error:
+            tree = []
+        for proc in (pid, *(child.pid for child in tree)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc, signal.SIGKILL)
+
+
 def kill_all(children: Dict[int, str], grace: float) -> None:
-    """SIGKILL the children (they ignore SIGTERM); reap them for up to
-    ``grace`` seconds."""
-    signal_all(children, signal.SIGKILL)
+    """Kill the children and what they started (:func:`kill_trees`);
+    reap them for up to ``grace`` seconds."""
+    kill_trees(children)
     wait_all(children, grace)
 
 

@@ -140,7 +140,7 @@ class Job:
             self._report(broker)
             return code
         finally:
-            _procs.signal_all(self.children, signal.SIGKILL)
+            _procs.kill_trees(self.children)
             for host in self.remotes.values():
                 host.kill()
             for sig, handler in old.items():
@@ -294,8 +294,8 @@ class Job:
         """Kill the local workers the broker lost for their silence."""
         while broker.newly_lost:
             name = broker.newly_lost.pop().decode()
-            for pid in [p for p, n in self.children.items() if n == name]:
-                os.kill(pid, signal.SIGKILL)
+            _procs.kill_trees(p for p, n in self.children.items()
+                              if n == name)
 
     def _drain(self, broker: Broker, sig: int,
                why: Optional[str] = None) -> None:
@@ -418,7 +418,7 @@ class Job:
         log.info("stopping workers that did not leave")
         for host in self.remotes.values():
             host.close_input()          # its agent kills its workers
-        _procs.signal_all(self.children, signal.SIGKILL)
+        _procs.kill_trees(self.children)
         if not self._wait(_KILL_GRACE + 1.0):
             for host in self.remotes.values():
                 host.kill()

@@ -29,7 +29,6 @@ of two sockets and a few messages per task for every worker.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import select
@@ -39,6 +38,7 @@ import time
 from collections import deque
 from typing import Callable, Dict, List, Optional
 
+from . import _procs
 from ._runtime.hub import heartbeat_period
 from ._transport import protocol as P
 from ._transport.signing import SignedEndpoint, SignedRouter
@@ -142,8 +142,7 @@ class SubBroker(Broker):
         while self.newly_lost:      # silent: make sure they are gone
             pid = self.pids.get(self.newly_lost.pop())
             if pid:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+                _procs.kill_trees([pid])
 
     # -- the host's workers --------------------------------------------------
     def _on_hello(self, peer: bytes, frames: list) -> None:
