@@ -373,3 +373,30 @@ def test_a_future_as_a_task_argument_says_what_to_do(calls):
             "worker (it lives in the process that submitted it): pass its "
             "result (future.result()) instead, or submit the work from "
             "inside the task that needs it") in message
+
+
+GUARDED_FUNCTION = """
+    from scoop_hpc import futures
+
+    if __name__ == "__main__":
+        def hidden(x):          # only the root's __main__ has it
+            return x
+
+        try:
+            list(futures.map(hidden, range(4), timeout=20))
+        except AttributeError as exc:
+            print(type(exc).__name__, "|", exc.__cause__)
+"""
+
+
+def test_a_task_that_cannot_be_rebuilt_says_where_to_define_it(program):
+    run = launch(["-n", "2", program(GUARDED_FUNCTION)], timeout=40)
+    assert run.returncode == 0, run
+    assert run.stdout.startswith("AttributeError | "), run
+    assert "### a task could not be rebuilt on worker w1 of 2 (pid " \
+        in run.stdout, run
+    assert ("what it calls and what it is given must be found there by "
+            "name, so define them at the top level of the program or of a "
+            "module, not under its `if __name__ == \"__main__\":` guard") \
+        in run.stdout, run
+    assert "Can't get attribute 'hidden'" in run.stdout, run

@@ -80,14 +80,23 @@ def task_parts(fn: Any, args: tuple, kwargs: dict) -> List[Tuple[str, Any]]:
 
 
 def remote_text(exc: BaseException, fn: Any) -> str:
-    """Format ``exc``'s traceback under a header naming where it ran."""
+    """Format ``exc``'s traceback under a header naming where it ran
+    (``fn`` None: the task itself could not be unpickled there)."""
     import traceback
     tb = exc.__traceback__
     if tb is not None and tb.tb_next is not None:
         tb = tb.tb_next  # drop the runtime's own frame
     lines = traceback.format_exception(type(exc), exc, tb)
-    return (f'\n"""\n### task {describe_callable(fn)} raised on {_where}\n'
-            f'{"".join(lines)}"""')
+    header = (f"task {describe_callable(fn)} raised on {_where}"
+              if fn is not None else _UNLOADED.format(where=_where))
+    return f'\n"""\n### {header}\n{"".join(lines)}"""'
+
+
+_UNLOADED = (
+    "a task could not be rebuilt on {where}: what it calls and what it is "
+    "given must be found there by name, so define them at the top level of "
+    "the program or of a module, not under its "
+    "`if __name__ == \"__main__\":` guard")
 
 
 def attach(exc: BaseException, text: str) -> BaseException:
