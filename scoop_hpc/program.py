@@ -56,5 +56,6 @@ class Program:
         code = spec.loader.get_code(spec.name)
         module.__file__ = spec.origin
         module.__spec__ = spec
+        module.__package__ = spec.parent
         sys.argv = [spec.origin or self.target, *self.args]
         return code, module

@@ -98,6 +98,25 @@ def test_module_mode_and_arguments(tmp_path):
     assert (run.returncode, run.stdout) == (0, "['a', '-n', '5'] [2, 4]\n")
 
 
+@pytest.mark.parametrize("module", ["pkgx.main", "pkgx"])
+def test_a_packages_module_runs_with_its_package(tmp_path, module):
+    """As ``python -m pkgx.main`` (or a package's ``__main__``): its
+    ``__package__`` is the package, and relative imports work on every
+    worker."""
+    package = tmp_path / "pkgx"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "helpers.py").write_text("def double(x):\n    return 2 * x\n")
+    main = ("from scoop_hpc import futures\n"
+            "from .helpers import double\n"
+            "if __name__ == '__main__':\n"
+            "    print(__package__, list(futures.map(double, [1, 2])))\n")
+    (package / "main.py").write_text(main)
+    (package / "__main__.py").write_text(main)
+    run = launch(["-n", "2", "-m", module], cwd=tmp_path)
+    assert (run.returncode, run.stdout) == (0, "pkgx [2, 4]\n"), run
+
+
 def test_script_arguments_and_path(program, tmp_path):
     path = program("""
         import os, sys
