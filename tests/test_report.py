@@ -65,3 +65,28 @@ def test_nothing_is_recorded_or_printed_by_default(program, tmp_path):
     assert run.returncode == 0, run
     assert "summary" not in run.stderr and run.stderr == "", run
     assert list(tmp_path.iterdir()) == [tmp_path / "prog.py"]
+
+
+MAPS = """
+    import operator
+    from scoop_hpc import futures
+
+    def square(x):
+        return x * x
+
+    if __name__ == "__main__":
+        print(futures.mapReduce(square, operator.add, range(10)),
+              futures.mapScan(square, operator.add, range(4)),
+              list(futures.map(square, range(3))))
+"""
+
+
+def test_the_timeline_names_chunks_of_every_kind_of_map(program, tmp_path):
+    timeline = tmp_path / "trace.json"
+    run = launch(["-n", "2", "--timeline", timeline, program(MAPS)])
+    assert (run.returncode, run.stdout) == (0, "285 [0, 1, 5, 14] "
+                                               "[0, 1, 4]\n"), run
+    slices = [e for e in json.loads(timeline.read_text())["traceEvents"]
+              if e["ph"] == "X"]
+    assert sum(int(e["name"].split(" x")[1]) for e in slices) == 17
+    assert {e["name"].split(" x")[0] for e in slices} == {"square"}

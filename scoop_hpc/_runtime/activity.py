@@ -46,8 +46,9 @@ class Recorder:
 
 
 def task_name(fn: Any, args: tuple) -> str:
-    """The user's function of a task; for a chunk of a map, its function
-    and the number of items (``square x125``)."""
+    """The user's function of a task; for a chunk of a map (or of a
+    mapReduce, a mapScan: ``fn, [reducer,] items, star, kwargs``), its
+    function and the number of items (``square x125``)."""
     if execution.is_chunk(fn, args):
-        return f"{execution.describe_callable(args[0])} x{len(args[1])}"
+        return f"{execution.describe_callable(args[0])} x{len(args[-3])}"
     return execution.describe_callable(fn)
