@@ -217,7 +217,8 @@ class Broker:
             timeout = 0
         self._feed()
         now = time.monotonic()
-        if self.heartbeat and now >= self._next_check:
+        if self.heartbeat and now >= self._next_check \
+                and not self._closing:  # told to leave: none beats
             self._check_heartbeats(now)
         if now >= self._next_tell and self._cpus_told != self.cpus():
             self._tell_size(now)

@@ -442,6 +442,18 @@ def test_silent_workers_are_lost_and_beating_ones_answered(trio):
     assert len(_only(a_side, P.HEARTBEAT)) == 15
 
 
+def test_workers_told_to_leave_are_not_lost_for_their_silence(trio):
+    """After SHUTDOWN workers stop beating while they leave (the launcher
+    serves the broker meanwhile): none is lost, no task runs again."""
+    broker, ends = trio
+    broker.heartbeat = 0.3
+    broker.shutdown()
+    for _ in range(15):          # the broker looks once a second at most
+        broker.step(0)
+        time.sleep(0.1)
+    assert not broker.newly_lost and not broker.lost
+
+
 def test_a_watched_workers_heartbeats_are_not_answered(rig):
     """A worker that dies with the broker's process (forked by the
     launcher) is not answered: it listens for no answer. Its beats still
