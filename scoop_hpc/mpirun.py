@@ -87,6 +87,9 @@ def main(args, world: Optional[World],
         problem, code = mismatch_message(world, size, library), 1
     else:
         problem, code = _conflict(args, size), 2
+    if problem is None and args.transport == "mpi":
+        from ._transport.mpi import thread_problem
+        problem, code = thread_problem(), 1   # the same on every rank
     if problem is not None:
         if speaks:
             print(f"{prog}: error: {problem}", file=sys.stderr)

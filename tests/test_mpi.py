@@ -210,6 +210,49 @@ def test_options_that_cannot_apply_are_usage_errors(program):
     assert "sub-brokers need the launcher's agents" in run.stderr
 
 
+@pytest.mark.parametrize("args, env, says", [
+    (["--encrypt"], {}, "--encrypt and --bind-all apply to the launcher's"),
+    (["--bind-all"], {}, "--encrypt and --bind-all apply to the launcher's"),
+    (["--log", "/no/such/dir/job.log"], {},
+     "--log /no/such/dir/job.log: cannot write this file"),
+    (["--no-such-option"], {}, "unrecognized arguments: --no-such-option"),
+    ([], {"SCOOP_HPC_TRANSPORT": "tcp"},
+     "SCOOP_HPC_TRANSPORT=tcp: unknown transport"),
+    (["missing.py"], {}, "Path does not exist: missing.py"),
+    (["-m", "no.such.mod"], {}, "No module named 'no.such.mod'"),
+], ids=["encrypt", "bind-all", "log", "option", "variable", "path",
+        "module"])
+def test_usage_errors_are_said_once(program, args, env, says):
+    """Every rank parses the command line; rank 0 alone says what is
+    wrong, and every rank exits 2."""
+    if args[-1:] not in (["missing.py"], ["no.such.mod"]):
+        args = [*args, str(program("print('the program ran')\n"))]
+    _needs(MISSING)
+    cmd = [MPIEXEC, "-n", "3", PYTHON, "-m", "scoop_hpc", *args]
+    environ = dict(os.environ, **env)
+    with scratch_tmpdir(environ):
+        run = run_watched(cmd, cwd=ROOT, timeout=60, env=environ)
+    assert run.returncode == 2, run
+    assert run.stderr.count(says) == 1, run
+    assert run.stderr.count("usage:") == 1, run
+    assert "the program ran" not in run.stdout, run
+
+
+def test_a_thread_level_too_low_for_mpi_is_said_once(program):
+    """--transport mpi needs MPI_THREAD_MULTIPLE: every rank sees the
+    lower level, rank 0 alone says so, without a traceback or MPI_Abort."""
+    run = mpirun(3, [program("print('the program ran')\n")],
+                 transport="mpi", timeout=60,
+                 env={"MPI4PY_RC_THREAD_LEVEL": "serialized"})
+    assert run.returncode == 1, run
+    assert run.stderr.count("the MPI transport needs MPI_THREAD_MULTIPLE, "
+                            "and this MPI library was initialised with a "
+                            "lower thread level") == 1, run
+    assert "Traceback" not in run.stderr, run
+    assert "MPI_Abort" not in run.stderr, run
+    assert "the program ran" not in run.stdout, run
+
+
 SIZE_AND_SOCKETS = """
     import gc, time, zmq, scoop_hpc
     from scoop_hpc import futures
@@ -245,6 +288,16 @@ def test_transport_from_the_environment(program):
                       env=dict(os.environ, SCOOP_HPC_TRANSPORT="mpi"))
     assert run.returncode == 0, run
     assert run.stdout.splitlines() == ["2 w0 w1", "('mpi', False)"], run
+
+
+def test_empty_transport_variable_is_the_default(program):
+    path = program(SIZE_AND_SOCKETS)
+    _needs(MISSING)
+    run = run_watched([MPIEXEC, "-n", "2", PYTHON, "-m", "scoop_hpc", path],
+                      timeout=60, cwd=ROOT,
+                      env=dict(os.environ, SCOOP_HPC_TRANSPORT=""))
+    assert run.returncode == 0, run
+    assert run.stdout.splitlines() == ["2 w0 w1", "('ipc', True)"], run
 
 
 def test_mpi_transport_without_a_launcher_is_one_worker(program):
