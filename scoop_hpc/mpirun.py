@@ -127,6 +127,14 @@ def _conflict(args, size: int) -> Optional[str]:
             return (f"{option}: under an MPI launcher the ranks are the "
                     f"workers and the launcher places them; give hosts to "
                     f"mpiexec (-f/-hostfile) instead")
+    if args.drain_signal is not None:
+        name = signal.Signals(args.drain_signal).name
+        return (f"--drain-signal {name[3:]}: under an MPI launcher a signal "
+                f"ends the MPI job at once (MPI_Abort: SIGINT, SIGTERM and "
+                f"SIGHUP end it with 128 + the signal's number); no drain "
+                f"lets running tasks finish. Drop --drain-signal, or drain "
+                f"with the ordinary launcher (python -m scoop_hpc -n N, "
+                f"--hosts, or in a batch job)")
     if args.sub_brokers == "yes":
         return ("--sub-brokers yes: under an MPI launcher every rank joins "
                 "rank 0's broker; sub-brokers need the launcher's agents "

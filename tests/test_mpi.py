@@ -210,6 +210,18 @@ def test_options_that_cannot_apply_are_usage_errors(program):
     assert "sub-brokers need the launcher's agents" in run.stderr
 
 
+def test_drain_signal_is_refused(program):
+    """A signal ends an MPI job at once: --drain-signal, which would
+    promise a drain, is a usage error said once."""
+    run = mpirun(3, ["--drain-signal", "USR1", program(
+        "print('the program ran')\n")])
+    assert run.returncode == 2, run
+    assert run.stderr.count(
+        "error: --drain-signal USR1: under an MPI launcher a signal ends "
+        "the MPI job at once") == 1, run
+    assert "the program ran" not in run.stdout, run
+
+
 @pytest.mark.parametrize("args, env, says", [
     (["--encrypt"], {}, "--encrypt and --bind-all apply to the launcher's"),
     (["--bind-all"], {}, "--encrypt and --bind-all apply to the launcher's"),
