@@ -54,6 +54,14 @@ _ABORT_DELAY = 0.2  # seconds between an error message and MPI_Abort
 
 def mismatch_message(world: World, size: int, library: str) -> str:
     """Explain a world of ``size`` where the launcher started more ranks."""
+    if world.source.endswith("(srun)"):     # no PMI variable: see mpiworld
+        return (f"srun started {world.size} tasks ({world.source}), but "
+                f"gave them no PMI to find each other, so MPI in each sees a "
+                f"world of {size} and every task would run the whole "
+                f"program alone (srun --mpi=none, or a site whose default "
+                f"MpiDefault is none). Start it with srun --mpi=pmi2 (or the "
+                f"PMI of your MPI library: srun --mpi=list names those "
+                f"Slurm has), or with mpiexec")
     return (f"the MPI launcher started {world.size} processes "
             f"({world.source}), but MPI in this Python sees a world of "
             f"{size}: mpi4py uses another MPI library ({library}) than the "

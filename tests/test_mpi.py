@@ -175,6 +175,22 @@ def test_launcher_and_library_mismatch_is_explained(program, variables):
     assert "mpiexec of the library mpi4py was built against" in run.stderr
 
 
+def test_srun_without_pmi_is_explained(program):
+    """srun --mpi=none starts the tasks without PMI: each sees a world of
+    one, and the fix is srun's --mpi, not another mpi4py."""
+    _needs(MISSING)
+    path = program("print('the program ran')\n")
+    run = run_watched([PYTHON, "-m", "scoop_hpc", path], timeout=60,
+                      env=dict(os.environ, SLURM_STEP_ID="0",
+                               SLURM_PROCID="0", SLURM_STEP_NUM_TASKS="4"))
+    assert run.returncode == 1, run
+    assert "the program ran" not in run.stdout
+    assert ("srun started 4 tasks (SLURM_PROCID=0, SLURM_STEP_NUM_TASKS=4 "
+            "(srun)), but gave them no PMI") in run.stderr, run
+    assert "Start it with srun --mpi=pmi2" in run.stderr, run
+    assert "reinstall mpi4py" not in run.stderr, run
+
+
 def test_mismatch_speaks_once(program):
     """Only the process the launcher calls rank 0 prints the error."""
     _needs(MISSING)
