@@ -357,15 +357,15 @@ DYING_TASK = """
     if __name__ == "__main__":
         print(list(futures.map(task, range(40))))
 """
-STUCK_TASK = """
+GIL_TASK = """
     import time
     from scoop_hpc import futures
 
-    def stuck(_):
-        time.sleep(60)
+    def hog(_):
+        return sum(range(10 ** 12))     # one call into C: the GIL held
 
     if __name__ == "__main__":
-        futures.submit(stuck, 1), futures.submit(stuck, 2)
+        futures.submit(hog, 1)
         time.sleep(1)
         print("root done")
 """
@@ -375,17 +375,66 @@ STUCK_TASK = """
 @pytest.mark.parametrize("source, says", [
     (BAD_WORKER, "could not load the program"),
     (DYING_TASK, ""),
-    (STUCK_TASK, "did not leave within"),
-], ids=["bad-worker", "dying-task", "stuck-task"])
+    (GIL_TASK, "did not leave within 8 s of the end of the root program"),
+], ids=["bad-worker", "dying-task", "gil-task"])
 def test_a_failing_rank_ends_the_whole_job(program, transport, source, says):
-    """A rank that fails, dies or never leaves ends the MPI job, in time.
-    Rank 0 leaves no socket folder when it is the one that ends the job
-    (a stuck task); another rank's MPI_Abort kills it outright."""
+    """A rank that fails, dies or cannot leave (its task holds the GIL, so
+    it cannot end itself) ends the MPI job, in time. Rank 0 leaves no
+    socket folder when it is the one that ends the job (a rank that cannot
+    leave); another rank's MPI_Abort kills it outright."""
     run = mpirun(3, [program(source)], transport=transport, timeout=40,
-                 cleans_up=source is STUCK_TASK)
+                 cleans_up=source is GIL_TASK)
     assert run.returncode != 0, run
     assert run.seconds < 20, run
     assert says in run.stderr, run
+
+
+STUCK_TASK = """
+    import sys, time
+    from scoop_hpc import futures
+
+    def stuck(_):
+        time.sleep(60)
+
+    if __name__ == "__main__":
+        futures.submit(stuck, 1), futures.submit(stuck, 2)
+        time.sleep(1)
+        print("root done")
+        sys.exit(int(sys.argv[1]))
+"""
+SLOW_IMPORT = """
+    import sys, time
+    import scoop_hpc
+    if not scoop_hpc.IS_ORIGIN:
+        time.sleep(30)
+    from scoop_hpc import futures
+
+    if __name__ == "__main__":
+        print("root done")
+        sys.exit(int(sys.argv[1]))
+"""
+
+
+@pytest.mark.parametrize("transport", ["zmq", "mpi"])
+@pytest.mark.parametrize("code", [0, 3])
+@pytest.mark.parametrize("source, says", [
+    (STUCK_TASK, "still ran a task 3 s after the end of the root program; "
+                 "it leaves without finishing the task"),
+    (SLOW_IMPORT, "when the root program ended; it leaves without "
+                  "finishing the import"),
+], ids=["stuck-task", "slow-import"])
+def test_busy_workers_leave_with_the_roots_exit_code(program, transport,
+                                                     code, source, says):
+    """Workers that still run a task 3 s after the root program ended, or
+    still import the program, leave on their own when told to: the job's
+    exit code is the root program's, without MPI_Abort, and each such
+    rank says what it was doing."""
+    run = mpirun(3, [program(source), str(code)], transport=transport,
+                 timeout=40)
+    assert (run.returncode, run.stdout) == (code, "root done\n"), run
+    assert run.seconds < 20, run
+    assert run.stderr.count(says) == 2, run
+    assert "MPI_Abort" not in run.stderr, run
 
 
 @pytest.mark.parametrize("transport, sig", [
