@@ -12,7 +12,7 @@ import contextlib
 import os
 import sys
 import types
-from typing import Iterable, List, Optional, Tuple
+from typing import Callable, Iterable, List, Optional, Tuple
 
 import scoop_hpc
 
@@ -81,13 +81,17 @@ class WorkerConfig:
         return f"w{self.index}"
 
 
-def serve(config: WorkerConfig, transport, watched: bool = False) -> int:
+def serve(config: WorkerConfig, transport, watched: bool = False,
+          told_to_leave: Optional[Callable[[], None]] = None) -> int:
     """Join the job through ``transport`` and serve it; return exit code.
 
     A *watched* worker dies with its broker (its parent, with
     ``PR_SET_PDEATHSIG``): it tells the broker so in its HELLO, which then
     does not answer its heartbeats, and its idle main thread does not
     wake to look for its parent (unless it reports progress).
+    ``told_to_leave`` is called from the steal thread when the broker
+    tells this worker to leave, even while a task or the import of the
+    program holds the main thread (an MPI rank ends itself from there).
     """
     if config.path:
         os.chdir(config.path)
@@ -105,6 +109,7 @@ def serve(config: WorkerConfig, transport, watched: bool = False) -> int:
     hub = Hub(identity, SignedEndpoint(transport.connect(identity),
                                        config.token), config.size)
     hub.watched = watched     # it dies with the broker: nothing to look for
+    hub.told_to_leave = told_to_leave
     if config.parent_pid is not None and not watched:
         hub.idle_tick = lambda: _check_parent(config.parent_pid)
     if config.activity or config.stats_every:

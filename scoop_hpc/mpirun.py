@@ -26,12 +26,17 @@ Transports:
 
 The end: the root's exit code goes to the broker thread, which tells every
 worker to leave; every rank then meets the others in a barrier, and all
-exit with the root's code. Ranks that do not come within a grace period
-(stuck in a long task) are ended with ``MPI_Abort``, as is the job when an
-error escapes any rank: an MPI job never hangs on a dead rank.
+exit with the root's code. A worker rank whose main thread is held by a
+task for a grace period (or by the import of the program) is ended by its
+steal thread, which takes the main thread's part (``_told_to_leave``):
+the code stays the root's. Ranks that do not come even so (a task holding
+the GIL) are ended with ``MPI_Abort``, as is the job when an error escapes
+any rank: an MPI job never hangs on a dead rank.
 """
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import secrets
 import signal
@@ -42,18 +47,28 @@ import traceback
 from typing import Callable, Optional
 
 from . import _procs, _tmpdirs, _worker, network
+from ._runtime import context
 from ._transport.signing import SignedRouter
 from .broker import Broker
 from .errors import LauncherError, UsageError
 from .mpiworld import World
 
 _GRACE = 3.0       # seconds workers get to leave after the root ended
+_LEAVING = 5.0     # seconds more rank 0 waits for those that end alone
 _STEP = 0.02       # seconds the broker thread waits per step at most
 _ABORT_DELAY = 0.2  # seconds between an error message and MPI_Abort
 
 
 def mismatch_message(world: World, size: int, library: str) -> str:
     """Explain a world of ``size`` where the launcher started more ranks."""
+    if world.source.endswith("(srun)"):     # no PMI variable: see mpiworld
+        return (f"srun started {world.size} tasks ({world.source}), but "
+                f"gave them no PMI to find each other, so MPI in each sees a "
+                f"world of {size} and every task would run the whole "
+                f"program alone (srun --mpi=none, or a site whose default "
+                f"MpiDefault is none). Start it with srun --mpi=pmi2 (or the "
+                f"PMI of your MPI library: srun --mpi=list names those "
+                f"Slurm has), or with mpiexec")
     return (f"the MPI launcher started {world.size} processes "
             f"({world.source}), but MPI in this Python sees a world of "
             f"{size}: mpi4py uses another MPI library ({library}) than the "
@@ -87,6 +102,9 @@ def main(args, world: Optional[World],
         problem, code = mismatch_message(world, size, library), 1
     else:
         problem, code = _conflict(args, size), 2
+    if problem is None and args.transport == "mpi":
+        from ._transport.mpi import thread_problem
+        problem, code = thread_problem(), 1   # the same on every rank
     if problem is not None:
         if speaks:
             print(f"{prog}: error: {problem}", file=sys.stderr)
@@ -124,6 +142,14 @@ def _conflict(args, size: int) -> Optional[str]:
             return (f"{option}: under an MPI launcher the ranks are the "
                     f"workers and the launcher places them; give hosts to "
                     f"mpiexec (-f/-hostfile) instead")
+    if args.drain_signal is not None:
+        name = signal.Signals(args.drain_signal).name
+        return (f"--drain-signal {name[3:]}: under an MPI launcher a signal "
+                f"ends the MPI job at once (MPI_Abort: SIGINT, SIGTERM and "
+                f"SIGHUP end it with 128 + the signal's number); no drain "
+                f"lets running tasks finish. Drop --drain-signal, or drain "
+                f"with the ordinary launcher (python -m scoop_hpc -n N, "
+                f"--hosts, or in a batch job)")
     if args.sub_brokers == "yes":
         return ("--sub-brokers yes: under an MPI launcher every rank joins "
                 "rank 0's broker; sub-brokers need the launcher's agents "
@@ -153,10 +179,15 @@ class _RankJob:
         self.comm = comm
         self.rank = comm.Get_rank()
         self.size = comm.Get_size()
+        self.thread_level = _mpi().Query_thread()
         self.tmpdir: Optional[str] = None
         self.context = None
         self.release = None   # frees the MPI transport's communicators
         self.networked = False
+        self.transport = None
+        self._ending = threading.Lock()   # held by the thread that ends it
+        self._ended = threading.Event()   # the main thread came to the end
+        self._leaver: Optional[threading.Thread] = None   # see _told_to_leave
 
     def run(self) -> int:
         token = self.comm.bcast(
@@ -183,7 +214,9 @@ class _RankJob:
                        self.args.heartbeat_timeout, self.args.retries),
                 self.abort)
             broker.start()
-        code = _worker.serve(config, transport)
+        self.transport = transport
+        code = _worker.serve(config, transport, told_to_leave=(
+            self._told_to_leave if self.rank != 0 else None))
         if self.rank != 0 and code:
             self.abort(code, f"scoop_hpc: worker {config.name} (rank "
                              f"{self.rank}) could not start; the job stops")
@@ -221,18 +254,60 @@ class _RankJob:
 
     def _end(self, code: int, transport, broker) -> int:
         """Leave together: close, meet at a barrier, share the root's code.
+        If the steal thread is ending this rank already (see
+        ``_told_to_leave``), wait for it to exit the process."""
+        self._ended.set()
+        self._ending.acquire()
+        return self._finish(code, transport, broker)
+
+    def _told_to_leave(self) -> None:
+        """The broker told this worker rank to leave (in its steal thread).
+
+        Its main thread comes to ``_end`` when its task returns; one that
+        still runs a task ``_GRACE`` s later, or imports the program (it
+        has no task to finish), is left behind: this thread ends the rank
+        itself, with the job's code, as its main thread would have. No
+        ``MPI_Abort``: that would make the job fail (srun reports it
+        whatever its code), where the root program succeeded.
         """
-        transport.close()
+        program = context.importing_program()
+        if program is None and self._ended.wait(_GRACE):
+            return
+        if (self.thread_level < _mpi().THREAD_SERIALIZED
+                or not self._ending.acquire(blocking=False)):
+            return          # the main thread ends it (or rank 0 aborts)
+        self._leaver = threading.current_thread()
+        doing = (f"was still importing the program {program} when the "
+                 f"root program ended; it leaves without finishing the "
+                 f"import" if program else
+                 f"still ran a task {_GRACE:g} s after the end of the root "
+                 f"program; it leaves without finishing the task")
+        print(f"scoop_hpc: worker w{self.rank} (rank {self.rank}) {doing}",
+              file=sys.stderr, flush=True)
+        if self.release is None:     # ZeroMQ's sockets are the main thread's
+            transport = None
+        else:
+            transport = self.transport
+        code = self._finish(0, transport, None)
+        _mpi().Finalize()
+        _exit_from_thread(code)
+
+    def _finish(self, code: int, transport, broker) -> int:
+        """The end of ``_end``, in the thread that holds ``_ending``."""
+        if transport is not None:
+            transport.close()
         _join_threads("scoop_hpc-steal", 2.0)
         request = self.comm.Ibarrier()
-        deadline = (time.monotonic() + _GRACE if self.rank == 0
+        deadline = (time.monotonic() + _GRACE + _LEAVING if self.rank == 0
                     else float("inf"))
         while not request.Test():
             if time.monotonic() > deadline:
                 self.abort(code or 1,
                            f"scoop_hpc: some workers did not leave within "
-                           f"{_GRACE:g} s of the end of the root program "
-                           f"(a task still running?); ending the MPI job")
+                           f"{_GRACE + _LEAVING:g} s of the end of the root "
+                           f"program, though told to: a task that holds "
+                           f"Python's GIL (one long call into C code), or a "
+                           f"rank that hangs; ending the MPI job")
             time.sleep(0.001)
         if broker is not None:
             broker.finish()
@@ -253,7 +328,11 @@ class _RankJob:
     def abort(self, code: int, message: str,
               with_traceback: bool = False) -> None:
         """Print ``message`` (and the current traceback); end every rank,
-        this one's files removed first (MPI_Abort ends it at once)."""
+        this one's files removed first (MPI_Abort ends it at once). While
+        the steal thread ends this rank, what befalls the main thread (its
+        socket closed under it) waits for that end instead."""
+        if self._leaver not in (None, threading.current_thread()):
+            threading.Event().wait()
         self.remove_files()
         if with_traceback:
             traceback.print_exc()
@@ -301,8 +380,28 @@ class _BrokerThread(threading.Thread):
         self.join()
 
 
+def _exit_from_thread(code: int) -> None:
+    """End this process from a thread other than the main one, as a normal
+    exit would after ``MPI_Finalize``: C's ``exit`` runs the MPI library's
+    exit handlers, which tell its process manager that this rank ended
+    well (skipped by ``os._exit``, MPICH's Hydra then kills the other
+    ranks). Python's own teardown is left out: the main thread still runs.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).exit(code)
+    os._exit(code)      # no C library to call: the best that is left
+
+
+def _mpi():
+    from mpi4py import MPI
+    return MPI
+
+
 def _join_threads(name: str, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     for thread in threading.enumerate():
-        if thread.name == name:
+        if thread.name == name and thread is not threading.current_thread():
             thread.join(max(0.0, deadline - time.monotonic()))

@@ -16,12 +16,23 @@ from .errors import UsageError
 from .program import Program
 
 SUB_BROKERS_FROM = 512  # workers: --sub-brokers auto turns them on
+TRANSPORTS = ("zmq", "mpi")  # --transport's choices; zmq is the default
 
 
 class _Parser(argparse.ArgumentParser):
+    """argparse's parser; ``silent`` keeps its messages (usage errors,
+    ``--help``) to itself: under mpiexec every rank parses the command
+    line, and rank 0 alone speaks."""
+
+    silent = False
+
     def error(self, message: str) -> None:  # exit code 2, as argparse
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+    def _print_message(self, message: str, file=None) -> None:
+        if not self.silent:
+            super()._print_message(message, file)
 
 
 def add_placement_options(parser: argparse.ArgumentParser) -> None:
@@ -133,8 +144,7 @@ def make_parser(prog: str = "python -m scoop_hpc") -> argparse.ArgumentParser:
     parser.add_argument("--prolog", metavar="FILE",
                         help="shell file sourced on remote hosts before "
                              "their workers start (e.g. module loads)")
-    parser.add_argument("--transport", choices=("zmq", "mpi"),
-                        default=_transport_default(),
+    parser.add_argument("--transport", choices=TRANSPORTS, default=None,
                         help="what carries the messages: zmq (default) or, "
                              "under mpiexec, mpi (every message over MPI; "
                              "default from SCOOP_HPC_TRANSPORT)")
@@ -246,13 +256,26 @@ USR2, ALRM, VTALRM, PROF, URG, XCPU, XFSZ, PWR, QUIT (a name or a number)
     return sig
 
 
-def _transport_default() -> str:
-    """``SCOOP_HPC_TRANSPORT`` if it names a transport, else zmq."""
-    value = os.environ.get("SCOOP_HPC_TRANSPORT", "zmq").strip().lower()
-    if value not in ("zmq", "mpi"):
-        raise SystemExit(f"SCOOP_HPC_TRANSPORT={value}: unknown transport "
-                         f"(choose zmq or mpi)")
-    return value
+def transport_from(environ) -> str:
+    """The transport ``SCOOP_HPC_TRANSPORT`` names; zmq when it is unset
+    or empty.
+
+    >>> transport_from({"SCOOP_HPC_TRANSPORT": " MPI "})
+    'mpi'
+    >>> transport_from({"SCOOP_HPC_TRANSPORT": ""})
+    'zmq'
+
+    Raises:
+        UsageError: it names no transport.
+    """
+    value = environ.get("SCOOP_HPC_TRANSPORT", "").strip()
+    if not value:
+        return TRANSPORTS[0]
+    if value.lower() not in TRANSPORTS:
+        raise UsageError(f"SCOOP_HPC_TRANSPORT={value}: unknown transport; "
+                         f"set it to zmq or mpi, or unset it (--transport "
+                         f"on the command line wins over it)")
+    return value.lower()
 
 
 def parse(argv: Optional[List[str]] = None,
@@ -266,10 +289,14 @@ def parse(argv: Optional[List[str]] = None,
     the program (or ``-m module``) on are the program's: ``_argv`` cuts
     them off before argparse reads the launcher's options.
     """
+    world = mpiworld.detect(os.environ)
     parser = make_parser(prog)
+    parser.silent = world is not None and world.rank != 0
     args = _parse_args(parser, sys.argv[1:] if argv is None else argv)
-    args.world = mpiworld.detect(os.environ)
+    args.world = world
     try:
+        if args.transport is None:
+            args.transport = transport_from(os.environ)
         args.placement = (None if mpiworld.wanted(args, args.world)
                           else resolve_placement(args))
         args.program_spec = _program(args)

@@ -39,6 +39,33 @@ def test_usage_errors_exit_2(program, tmp_path, args, message):
     assert "usage:" in run.stderr
 
 
+@pytest.mark.parametrize("value, args, code", [
+    ("tcp", ["--transport", "zmq", "-n", "2"], 0),   # the option wins
+    ("tcp", ["--help"], 0),
+    ("", ["-n", "2"], 0),                            # empty: the default
+    (" ZMQ ", ["-n", "2"], 0),
+    ("tcp", ["-n", "2"], 2),
+])
+def test_transport_variable_is_read_after_the_command_line(
+        program, tmp_path, value, args, code):
+    """SCOOP_HPC_TRANSPORT gives --transport's default only: an explicit
+    --transport or --help never reads it, and a bad value is a usage
+    error."""
+    path = program(HELLO)
+    run = launch([*args, path] if "--help" not in args else args,
+                 cwd=tmp_path, env={"SCOOP_HPC_TRANSPORT": value})
+    assert run.returncode == code, run
+    if "--help" in args:
+        assert "--transport {zmq,mpi}" in run.stdout, run
+    elif code:
+        assert run.stderr.endswith(
+            "python -m scoop_hpc: error: SCOOP_HPC_TRANSPORT=tcp: unknown "
+            "transport; set it to zmq or mpi, or unset it (--transport on "
+            "the command line wins over it)\n"), run
+    else:
+        assert run.stdout == "5050\n", run
+
+
 def test_hello_and_default_worker_count(program, tmp_path):
     path = program(HELLO)
     run = launch([path], cwd=tmp_path)

@@ -175,6 +175,22 @@ def test_launcher_and_library_mismatch_is_explained(program, variables):
     assert "mpiexec of the library mpi4py was built against" in run.stderr
 
 
+def test_srun_without_pmi_is_explained(program):
+    """srun --mpi=none starts the tasks without PMI: each sees a world of
+    one, and the fix is srun's --mpi, not another mpi4py."""
+    _needs(MISSING)
+    path = program("print('the program ran')\n")
+    run = run_watched([PYTHON, "-m", "scoop_hpc", path], timeout=60,
+                      env=dict(os.environ, SLURM_STEP_ID="0",
+                               SLURM_PROCID="0", SLURM_STEP_NUM_TASKS="4"))
+    assert run.returncode == 1, run
+    assert "the program ran" not in run.stdout
+    assert ("srun started 4 tasks (SLURM_PROCID=0, SLURM_STEP_NUM_TASKS=4 "
+            "(srun)), but gave them no PMI") in run.stderr, run
+    assert "Start it with srun --mpi=pmi2" in run.stderr, run
+    assert "reinstall mpi4py" not in run.stderr, run
+
+
 def test_mismatch_speaks_once(program):
     """Only the process the launcher calls rank 0 prints the error."""
     _needs(MISSING)
@@ -208,6 +224,61 @@ def test_options_that_cannot_apply_are_usage_errors(program):
     run = mpirun(2, ["--sub-brokers", "yes", path])
     assert run.returncode == 2, run
     assert "sub-brokers need the launcher's agents" in run.stderr
+
+
+def test_drain_signal_is_refused(program):
+    """A signal ends an MPI job at once: --drain-signal, which would
+    promise a drain, is a usage error said once."""
+    run = mpirun(3, ["--drain-signal", "USR1", program(
+        "print('the program ran')\n")])
+    assert run.returncode == 2, run
+    assert run.stderr.count(
+        "error: --drain-signal USR1: under an MPI launcher a signal ends "
+        "the MPI job at once") == 1, run
+    assert "the program ran" not in run.stdout, run
+
+
+@pytest.mark.parametrize("args, env, says", [
+    (["--encrypt"], {}, "--encrypt and --bind-all apply to the launcher's"),
+    (["--bind-all"], {}, "--encrypt and --bind-all apply to the launcher's"),
+    (["--log", "/no/such/dir/job.log"], {},
+     "--log /no/such/dir/job.log: cannot write this file"),
+    (["--no-such-option"], {}, "unrecognized arguments: --no-such-option"),
+    ([], {"SCOOP_HPC_TRANSPORT": "tcp"},
+     "SCOOP_HPC_TRANSPORT=tcp: unknown transport"),
+    (["missing.py"], {}, "Path does not exist: missing.py"),
+    (["-m", "no.such.mod"], {}, "No module named 'no.such.mod'"),
+], ids=["encrypt", "bind-all", "log", "option", "variable", "path",
+        "module"])
+def test_usage_errors_are_said_once(program, args, env, says):
+    """Every rank parses the command line; rank 0 alone says what is
+    wrong, and every rank exits 2."""
+    if args[-1:] not in (["missing.py"], ["no.such.mod"]):
+        args = [*args, str(program("print('the program ran')\n"))]
+    _needs(MISSING)
+    cmd = [MPIEXEC, "-n", "3", PYTHON, "-m", "scoop_hpc", *args]
+    environ = dict(os.environ, **env)
+    with scratch_tmpdir(environ):
+        run = run_watched(cmd, cwd=ROOT, timeout=60, env=environ)
+    assert run.returncode == 2, run
+    assert run.stderr.count(says) == 1, run
+    assert run.stderr.count("usage:") == 1, run
+    assert "the program ran" not in run.stdout, run
+
+
+def test_a_thread_level_too_low_for_mpi_is_said_once(program):
+    """--transport mpi needs MPI_THREAD_MULTIPLE: every rank sees the
+    lower level, rank 0 alone says so, without a traceback or MPI_Abort."""
+    run = mpirun(3, [program("print('the program ran')\n")],
+                 transport="mpi", timeout=60,
+                 env={"MPI4PY_RC_THREAD_LEVEL": "serialized"})
+    assert run.returncode == 1, run
+    assert run.stderr.count("the MPI transport needs MPI_THREAD_MULTIPLE, "
+                            "and this MPI library was initialised with a "
+                            "lower thread level") == 1, run
+    assert "Traceback" not in run.stderr, run
+    assert "MPI_Abort" not in run.stderr, run
+    assert "the program ran" not in run.stdout, run
 
 
 SIZE_AND_SOCKETS = """
@@ -247,6 +318,16 @@ def test_transport_from_the_environment(program):
     assert run.stdout.splitlines() == ["2 w0 w1", "('mpi', False)"], run
 
 
+def test_empty_transport_variable_is_the_default(program):
+    path = program(SIZE_AND_SOCKETS)
+    _needs(MISSING)
+    run = run_watched([MPIEXEC, "-n", "2", PYTHON, "-m", "scoop_hpc", path],
+                      timeout=60, cwd=ROOT,
+                      env=dict(os.environ, SCOOP_HPC_TRANSPORT=""))
+    assert run.returncode == 0, run
+    assert run.stdout.splitlines() == ["2 w0 w1", "('ipc', True)"], run
+
+
 def test_mpi_transport_without_a_launcher_is_one_worker(program):
     """``python -m scoop_hpc --transport mpi``: an MPI singleton."""
     _needs(MISSING)
@@ -276,15 +357,15 @@ DYING_TASK = """
     if __name__ == "__main__":
         print(list(futures.map(task, range(40))))
 """
-STUCK_TASK = """
+GIL_TASK = """
     import time
     from scoop_hpc import futures
 
-    def stuck(_):
-        time.sleep(60)
+    def hog(_):
+        return sum(range(10 ** 12))     # one call into C: the GIL held
 
     if __name__ == "__main__":
-        futures.submit(stuck, 1), futures.submit(stuck, 2)
+        futures.submit(hog, 1)
         time.sleep(1)
         print("root done")
 """
@@ -294,17 +375,66 @@ STUCK_TASK = """
 @pytest.mark.parametrize("source, says", [
     (BAD_WORKER, "could not load the program"),
     (DYING_TASK, ""),
-    (STUCK_TASK, "did not leave within"),
-], ids=["bad-worker", "dying-task", "stuck-task"])
+    (GIL_TASK, "did not leave within 8 s of the end of the root program"),
+], ids=["bad-worker", "dying-task", "gil-task"])
 def test_a_failing_rank_ends_the_whole_job(program, transport, source, says):
-    """A rank that fails, dies or never leaves ends the MPI job, in time.
-    Rank 0 leaves no socket folder when it is the one that ends the job
-    (a stuck task); another rank's MPI_Abort kills it outright."""
+    """A rank that fails, dies or cannot leave (its task holds the GIL, so
+    it cannot end itself) ends the MPI job, in time. Rank 0 leaves no
+    socket folder when it is the one that ends the job (a rank that cannot
+    leave); another rank's MPI_Abort kills it outright."""
     run = mpirun(3, [program(source)], transport=transport, timeout=40,
-                 cleans_up=source is STUCK_TASK)
+                 cleans_up=source is GIL_TASK)
     assert run.returncode != 0, run
     assert run.seconds < 20, run
     assert says in run.stderr, run
+
+
+STUCK_TASK = """
+    import sys, time
+    from scoop_hpc import futures
+
+    def stuck(_):
+        time.sleep(60)
+
+    if __name__ == "__main__":
+        futures.submit(stuck, 1), futures.submit(stuck, 2)
+        time.sleep(1)
+        print("root done")
+        sys.exit(int(sys.argv[1]))
+"""
+SLOW_IMPORT = """
+    import sys, time
+    import scoop_hpc
+    if not scoop_hpc.IS_ORIGIN:
+        time.sleep(30)
+    from scoop_hpc import futures
+
+    if __name__ == "__main__":
+        print("root done")
+        sys.exit(int(sys.argv[1]))
+"""
+
+
+@pytest.mark.parametrize("transport", ["zmq", "mpi"])
+@pytest.mark.parametrize("code", [0, 3])
+@pytest.mark.parametrize("source, says", [
+    (STUCK_TASK, "still ran a task 3 s after the end of the root program; "
+                 "it leaves without finishing the task"),
+    (SLOW_IMPORT, "when the root program ended; it leaves without "
+                  "finishing the import"),
+], ids=["stuck-task", "slow-import"])
+def test_busy_workers_leave_with_the_roots_exit_code(program, transport,
+                                                     code, source, says):
+    """Workers that still run a task 3 s after the root program ended, or
+    still import the program, leave on their own when told to: the job's
+    exit code is the root program's, without MPI_Abort, and each such
+    rank says what it was doing."""
+    run = mpirun(3, [program(source), str(code)], transport=transport,
+                 timeout=40)
+    assert (run.returncode, run.stdout) == (code, "root done\n"), run
+    assert run.seconds < 20, run
+    assert run.stderr.count(says) == 2, run
+    assert "MPI_Abort" not in run.stderr, run
 
 
 @pytest.mark.parametrize("transport, sig", [

@@ -52,6 +52,13 @@ def importing(worker: str, program: str) -> Iterator[None]:
         _importing = None
 
 
+def importing_program() -> Optional[str]:
+    """The program this worker is importing now, if it is (any thread may
+    ask: the worker's main thread imports it)."""
+    importing = _importing
+    return None if importing is None else importing[1]
+
+
 def check_not_importing(call: str) -> None:
     """Raise MainGuardError if ``call`` (``"futures.map"``,
     ``"shared.setConst"``, ...) comes from a program being imported by a

@@ -169,6 +169,9 @@ class Hub:
         self._running_own: set = set()
         self.idle_tick: Optional[Callable[[], None]] = None
         self.watched = False   # dies with the broker: hears no answers
+        # called by the side thread when the broker tells this worker to
+        # leave, while the main thread may still run a task (mpirun.py)
+        self.told_to_leave: Optional[Callable[[], None]] = None
         self.recorder = None       # activity.Recorder, under -v/--timeline
         self.stats_every = 0.0     # seconds between progress reports (0: none)
         self.constants = SharedConstants(self)
@@ -757,6 +760,8 @@ class Hub:
                     self._give_away(side, P.unpack(frames[1]))
                 elif kind == P.SHUTDOWN:
                     side.close()
+                    if self.told_to_leave is not None:
+                        self.told_to_leave()
                     return
             if beat is None or now < next_beat:
                 continue

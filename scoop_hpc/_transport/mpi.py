@@ -283,6 +283,18 @@ class MpiRouter:
         self._channel.close()
 
 
+def thread_problem() -> Optional[str]:
+    """Say why this MPI library cannot carry the transport, if it cannot:
+    the steal thread and the broker thread call MPI at once."""
+    MPI = _mpi()  # noqa: N806 - the module's own name
+    if MPI.Query_thread() >= MPI.THREAD_MULTIPLE:
+        return None
+    return ("the MPI transport needs MPI_THREAD_MULTIPLE, and this MPI "
+            "library was initialised with a lower thread level; leave "
+            "mpi4py.rc.thread_level at its default ('multiple'), unset "
+            "MPI4PY_RC_THREAD_LEVEL, or use --transport zmq")
+
+
 class MpiTransport:
     """The endpoints of one rank over ``comm`` (see ``base.Transport``).
 
@@ -295,13 +307,9 @@ class MpiTransport:
     """
 
     def __init__(self, comm) -> None:
-        MPI = _mpi()  # noqa: N806 - the module's own name
-        if MPI.Query_thread() < MPI.THREAD_MULTIPLE:
-            raise TransportError(
-                "the MPI transport needs MPI_THREAD_MULTIPLE, and this MPI "
-                "library was initialised with a lower thread level; leave "
-                "mpi4py.rc.thread_level at its default ('multiple') or use "
-                "--transport zmq")
+        problem = thread_problem()
+        if problem is not None:
+            raise TransportError(problem)
         self.up = comm.Dup()
         self.down = comm.Dup()
         self.rank = comm.Get_rank()
