@@ -270,9 +270,9 @@ class _RankJob:
         ``MPI_Abort``: that would make the job fail (srun reports it
         whatever its code), where the root program succeeded.
         """
-        program = context.importing_program()
-        if program is None and self._ended.wait(_GRACE):
+        if context.importing_program() is None and self._ended.wait(_GRACE):
             return
+        program = context.importing_program()   # begun meanwhile, perhaps
         if (self.thread_level < _mpi().THREAD_SERIALIZED
                 or not self._ending.acquire(blocking=False)):
             return          # the main thread ends it (or rank 0 aborts)

@@ -308,24 +308,16 @@ def test_every_rank_is_a_worker_and_mpi_uses_no_zeromq(program, transport,
     assert run.stdout.splitlines() == ["3 w0 w1 w2", seen], run
 
 
-def test_transport_from_the_environment(program):
+@pytest.mark.parametrize("variable, seen", [
+    ("mpi", "('mpi', False)"), ("", "('ipc', True)")])  # empty: default
+def test_transport_from_the_environment(program, variable, seen):
     path = program(SIZE_AND_SOCKETS)
     _needs(MISSING)
     run = run_watched([MPIEXEC, "-n", "2", PYTHON, "-m", "scoop_hpc", path],
                       timeout=60, cwd=ROOT,
-                      env=dict(os.environ, SCOOP_HPC_TRANSPORT="mpi"))
+                      env=dict(os.environ, SCOOP_HPC_TRANSPORT=variable))
     assert run.returncode == 0, run
-    assert run.stdout.splitlines() == ["2 w0 w1", "('mpi', False)"], run
-
-
-def test_empty_transport_variable_is_the_default(program):
-    path = program(SIZE_AND_SOCKETS)
-    _needs(MISSING)
-    run = run_watched([MPIEXEC, "-n", "2", PYTHON, "-m", "scoop_hpc", path],
-                      timeout=60, cwd=ROOT,
-                      env=dict(os.environ, SCOOP_HPC_TRANSPORT=""))
-    assert run.returncode == 0, run
-    assert run.stdout.splitlines() == ["2 w0 w1", "('ipc', True)"], run
+    assert run.stdout.splitlines() == ["2 w0 w1", seen], run
 
 
 def test_mpi_transport_without_a_launcher_is_one_worker(program):
