@@ -28,6 +28,8 @@ from ._exit import finish
 
 # what stops a job (SIGTERM drains a launcher's job first)
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_CHILDREN_GRACE = 0.5   # seconds a leaving child's own children get
+                        # after SIGTERM, before SIGKILL
 
 
 def fork(run: Callable[[], int], parent_pid: Optional[int],
@@ -57,6 +59,7 @@ def fork(run: Callable[[], int], parent_pid: Optional[int],
                 signal.signal(sig, _ignore)
         die_with_parent(parent_pid)
         code = run()
+        end_own_children(_CHILDREN_GRACE)
     except BaseException:  # noqa: BLE001 - never return into the parent
         import traceback
         traceback.print_exc()
@@ -155,6 +158,44 @@ def kill_trees(pids: Iterable[int]) -> None:
         for proc in (pid, *(child.pid for child in tree)):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(proc, signal.SIGKILL)
+
+
+def own_children() -> List[int]:
+    """The pids of this process's children: Linux's
+    ``/proc/self/task/*/children`` (a few reads), else psutil's scan."""
+    try:
+        tasks = os.listdir("/proc/self/task")
+        pids: List[int] = []
+        for task in tasks:
+            with open(f"/proc/self/task/{task}/children") as handle:
+                pids += [int(pid) for pid in handle.read().split()]
+        return pids
+    except OSError:
+        import psutil
+        return [child.pid for child in psutil.Process().children()]
+
+
+def end_own_children(grace: float) -> None:
+    """SIGTERM what this process started that still runs (and what those
+    started); SIGKILL what is left ``grace`` seconds later. A worker
+    leaving calls it: a program a task started and left running would
+    outlive the job, re-parented to init."""
+    pids = own_children()
+    if not pids:
+        return
+    import psutil
+    procs = []
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            proc = psutil.Process(pid)
+            procs += [proc, *proc.children(recursive=True)]
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
+    _, alive = psutil.wait_procs(procs, timeout=grace)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
 
 
 def kill_all(children: Dict[int, str], grace: float) -> None:

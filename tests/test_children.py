@@ -1,7 +1,7 @@
 """Programs that tasks start: they get the usual signal dispositions (a
 worker's own ignoring of SIGINT and SIGTERM is not inherited), and they
-end with the job when their worker is killed (``launch`` fails a test
-whose job leaves any process behind)."""
+end with the job, whether their worker is killed or leaves when told to
+(``launch`` fails a test whose job leaves any process behind)."""
 from __future__ import annotations
 
 import pytest
@@ -20,6 +20,11 @@ CHILDREN = """
         child.terminate()
         return child.wait(timeout=5)
 
+    def daemon(i):              # returns, its program left running
+        subprocess.Popen(["sleep", "60"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+        return i
+
     def sleeper(i):
         child = subprocess.Popen(["sleep", "60"])
         open(os.path.join(sys.argv[1], f"started-{i}"), "w").close()
@@ -29,6 +34,9 @@ CHILDREN = """
         print("root", terminated(0))
         codes = futures.map(terminated, range(6), timeout=20)
         print("tasks", sorted(set(codes)))
+        subprocess.Popen(["sleep", "60"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)   # the root's own
+        list(futures.map(daemon, range(4), timeout=20))
         running = [futures.submit(sleeper, i) for i in range(2)]
         futures.wait(running, timeout=0.2)  # left to the other workers
         while len(os.listdir(sys.argv[1])) < 2:
