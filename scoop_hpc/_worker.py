@@ -191,7 +191,10 @@ def _line_buffered() -> None:
     output is a pipe or a batch system's file."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(AttributeError, ValueError):
-            stream.reconfigure(line_buffering=True)
+            # one write(2) a line (with write_through, as under
+            # PYTHONUNBUFFERED, print writes the newline apart, and
+            # another worker's line could come between)
+            stream.reconfigure(line_buffering=True, write_through=False)
 
 
 def _set_constants(config: WorkerConfig) -> None:

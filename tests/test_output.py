@@ -41,3 +41,31 @@ def test_a_killed_workers_printed_lines_are_not_lost(program, tmp_path):
     assert lines[0] == "root starts" and lines[-1] == "root ends", run
     assert {line.rsplit(" ", 1)[0] for line in lines[1:-1]} == {
         "task 0 ran on", "task 1 ran on"}, run
+
+
+MANY_LINES = """
+    from scoop_hpc import futures
+
+    def chatter(i):
+        for k in range(1500):
+            print(f"{i}:" + "abcdefghijklmnopqrstuvwxyz"[i % 26] * 60)
+        return i
+
+    if __name__ == "__main__":
+        print(sum(futures.map(chatter, range(4))))
+"""
+
+
+@pytest.mark.parametrize("unbuffered", ["", "1"])
+def test_lines_of_workers_printing_at_once_come_whole(program, unbuffered):
+    """Each print is one write(2): another worker's line cannot come into
+    it, with PYTHONUNBUFFERED set too (where Python writes the newline of
+    a print apart)."""
+    run = launch(["-n", "2", program(MANY_LINES)],
+                 env={"PYTHONUNBUFFERED": unbuffered})
+    assert run.returncode == 0, run
+    lines = run.stdout.splitlines()
+    assert lines[-1] == "6" and len(lines) == 4 * 1500 + 1, lines[-3:]
+    broken = [line for line in lines[:-1]
+              if len(line) != 62 or line[2:] != line[2] * 60]
+    assert not broken, broken[:3]
