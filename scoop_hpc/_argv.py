@@ -19,9 +19,10 @@ taking as many words as the parser gives it:
 - ``--hosts``/``--host`` take the words after them up to the next option
   (``--`` included) or up to the program: among those words, the first
   that ends in ``.py``, else the first that names an existing file.
-  When a word naming a file comes before one that ends in ``.py``,
-  either could be the program: that is a usage error, which shows both
-  ways to say which (``--hosts=a,b prog.py`` or ``--hosts a -- prog``).
+  When a word naming a file comes before one that ends in ``.py`` (in
+  the list, or after the options that end it), either could be the
+  program: that is a usage error, which shows both ways to say which
+  (``--hosts=a,b prog.py`` or ``--hosts a -- prog``).
   With none of them the program, they are all hosts, and the program
   comes after an option or ``--``: ``--hosts a b -- prog args``.
 """
@@ -140,7 +141,8 @@ def _host_list(words: List[str]) -> List[str]:
     """The words of a ``--hosts`` list (see the module's documentation).
 
     Raises:
-        UsageError: a word naming a file comes before one ending in .py.
+        UsageError: a word naming a file comes before one ending in .py,
+            in the list or after the options that end it.
     """
     run = next((words[:at] for at, word in enumerate(words)
                 if word.startswith("-") and word != "-"), words)
@@ -150,16 +152,23 @@ def _host_list(words: List[str]) -> List[str]:
                   if os.path.isfile(word)), None)
     if found is not None and script is not None and found < script:
         raise UsageError(_ambiguous(run[:script], run[found], run[script]))
+    later = next((word for word in words[len(run):]
+                  if word.endswith(".py")), None)
+    if found is not None and script is None and later is not None:
+        raise UsageError(_ambiguous(run, run[found], later, " ..."))
     end = script if script is not None else found
     return list(run if end is None else run[:end])
 
 
-def _ambiguous(hosts: List[str], file: str, script: str) -> str:
+def _ambiguous(hosts: List[str], file: str, script: str,
+               between: str = "") -> str:
+    """The usage error for a host list where ``file`` or ``script``
+    could be the program (``between``: options come between them)."""
     before = hosts[:hosts.index(file)]
-    what = (f"--hosts {' '.join(hosts)} {script}: {file!r} names a file "
-            f"here and {script!r} ends in .py, so either could be the "
-            f"program; if {file!r} is a host, write the hosts as one word: "
-            f"--hosts={','.join(hosts)} {script}")
+    what = (f"--hosts {' '.join(hosts)}{between} {script}: {file!r} names "
+            f"a file here and {script!r} ends in .py, so either could be "
+            f"the program; if {file!r} is a host, write the hosts as one "
+            f"word: --hosts={','.join(hosts)}{between} {script}")
     if not before:
         return what
     return (f"{what}; if it is the program, end the host list with '--': "

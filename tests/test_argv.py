@@ -93,6 +93,20 @@ def test_a_file_before_a_py_word_in_a_host_list_is_ambiguous(here):
         "program, end the host list with '--': --hosts a -- runner ...")
 
 
+def test_a_file_in_a_host_list_before_options_and_a_py_word(here):
+    """The list ends at ``-n``; the file in it would be the program and
+    ``p.py`` its argument: ambiguous too."""
+    with pytest.raises(UsageError) as info:
+        cut(["--hosts", "a", "runner", "-n", "2", "p.py"])
+    assert str(info.value) == (
+        "--hosts a runner ... p.py: 'runner' names a file here and 'p.py' "
+        "ends in .py, so either could be the program; if 'runner' is a "
+        "host, write the hosts as one word: --hosts=a,runner ... p.py; if "
+        "it is the program, end the host list with '--': --hosts a -- "
+        "runner ...")
+    assert cut(["--hosts=a,runner", "-n", "2", "p.py"]).program == "p.py"
+
+
 def test_both_ways_out_of_the_ambiguity_work(here):
     assert cut(["--hosts=a,runner", "p.py", "x"]) == _argv.Split(
         ["--hosts=a,runner"], None, "p.py", ["x"])
