@@ -101,19 +101,24 @@ def _expand(word: str) -> List[str]:
         raise ValueError(f"{exc.problem}; {exc.hint}") from None
 
 
+class _NotAName(ValueError):
+    """A word that is not a host name (as opposed to a bad count)."""
+
+
 def _host(name: str, count: Optional[str]) -> Host:
     """A host from a name (``node1`` or MPICH's ``node1:4``) and the
     count after it on its line, if any.
 
     Raises:
-        ValueError: why the name or the count is not one.
+        _NotAName: the name is not one.
+        ValueError: why the count is not one.
     """
     if count is None:
         count = "1"
         if name.count(":") == 1:               # not IPv6's ::1
             name, count = name.split(":")
     if not _NAME.match(name):
-        raise ValueError("not a host name")
+        raise _NotAName("not a host name")
     match = _COUNT.match(count)
     if match is None:
         raise ValueError("the count must be a whole number, as in "
@@ -144,10 +149,11 @@ Host(name='node2', workers=2)]
         for part in filter(None, parts):
             try:
                 hosts.append(_host(part, None))
-            except ValueError as exc:
+            except _NotAName:
                 raise UsageError(
-                    f"--hosts: {part!r} is not a host name"
-                    if str(exc) == "not a host name" else
+                    f"--hosts: {part!r} is not a host name") from None
+            except ValueError:
+                raise UsageError(
                     f"--hosts: {part!r}: the count after ':' must be a "
                     f"whole number, at least 1, as in 'node1:4'") from None
     if not hosts:
