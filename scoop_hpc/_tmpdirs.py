@@ -15,6 +15,17 @@ on each remote host, which the host's agent removes when it ends; an
 agent killed with SIGKILL cannot, and the agent started next on that
 host sweeps it the same way: a socket of this user that refuses a
 connection.
+
+A job with other hosts keeps its shared files (the configuration of
+agents that get no stdin, the workers' records under ``-v``) in a folder
+``.scoop_hpc-<job>`` of its working directory, on a shared file system.
+The launcher writes there an ``owner`` file: its host name, process id
+and start time. Before making one, a launcher removes this user's
+folders there whose owner ran on its own host and is gone (no such
+process, or another one started at another time under the same id):
+those of launchers killed with SIGKILL. A folder of another host, or
+without an owner file, is left alone: nothing here can tell that it is
+abandoned.
 """
 from __future__ import annotations
 
@@ -25,7 +36,13 @@ import stat
 import time
 from typing import List
 
+import psutil
+
+from .errors import LauncherError
+
 PREFIX = "scoop_hpc-"
+SHARED_PREFIX = ".scoop_hpc-"
+OWNER = "owner"         # in a shared folder: host, pid, start time
 MIN_AGE = 10.0          # seconds since a folder last changed, at least
 _PROBE_TIMEOUT = 0.2    # seconds a connection to a socket may take
 
@@ -42,8 +59,72 @@ def private_dir() -> str:
             os.mkdir(path, 0o700)
         except FileExistsError:
             continue
+        except OSError as exc:
+            raise LauncherError(
+                f"cannot create the job's socket folder in {base} "
+                f"(TMPDIR on {socket.gethostname()}): {exc.strerror}; "
+                f"set TMPDIR to a writable local directory") from exc
         return path
-    raise OSError(f"cannot create a private directory in {base}")
+    raise LauncherError(f"cannot create a private directory in {base}: "
+                        f"100 names taken")
+
+
+def shared_dir(base: str, job_id: str) -> str:
+    """Create the job's folder in ``base`` (its working directory), for
+    what its other hosts read and write, with an owner file, after
+    sweeping those that killed launchers of this host left behind (see
+    :func:`sweep_shared`)."""
+    sweep_shared(base)
+    path = os.path.join(base, f"{SHARED_PREFIX}{job_id}")
+    me = psutil.Process()
+    try:
+        os.mkdir(path, 0o700)
+        with open(os.path.join(path, OWNER), "w") as out:
+            out.write(f"{socket.gethostname()} {me.pid} "
+                      f"{me.create_time()!r}\n")
+    except OSError as exc:
+        raise LauncherError(
+            f"cannot create the job's folder {path}: {exc.strerror}; the "
+            f"job's other hosts read and write there: run it from (or give"
+            f" --path) a writable directory that they share") from exc
+    return path
+
+
+def sweep_shared(base: str) -> List[str]:
+    """Remove this user's job folders in ``base`` whose owner file names
+    this host and a process that is gone; return their paths."""
+    removed = []
+    try:
+        entries = list(os.scandir(base))
+    except OSError:
+        return removed
+    host = socket.gethostname()
+    for entry in entries:
+        if not entry.name.startswith(SHARED_PREFIX):
+            continue
+        try:
+            if (not entry.is_dir(follow_symlinks=False)
+                    or entry.stat().st_uid != os.getuid()):
+                continue
+            with open(os.path.join(entry.path, OWNER)) as owner:
+                name, pid, started = owner.read().split()
+            if name != host or _running(int(pid), float(started)):
+                continue
+        except (OSError, ValueError):   # no owner file (yet), not ours
+            continue
+        remove_dir(entry.path)
+        removed.append(entry.path)
+    return removed
+
+
+def _running(pid: int, started: float) -> bool:
+    """Whether process ``pid``, started at ``started``, still runs."""
+    try:
+        return abs(psutil.Process(pid).create_time() - started) < 1.0
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:        # there, but not ours to look at
+        return True
 
 
 def remove_dir(path: str) -> None:

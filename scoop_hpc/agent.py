@@ -26,6 +26,7 @@ from . import _agentwire as W
 from . import _procs, _tmpdirs, _worker, subbroker
 from ._exit import leave
 from ._transport.zmq import Curve
+from .errors import LauncherError
 from .program import Program
 
 _STOP_GRACE = 2.0      # seconds to reap killed workers
@@ -261,6 +262,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 2
         agent.start()
         return agent.serve()
+    except LauncherError as exc:    # no folder for the sub-broker's socket
+        agent.send(W.FAIL, "agent", str(exc).encode())
+        return 2
     except BrokenPipeError:     # the launcher is gone
         return 1
     finally:

@@ -225,9 +225,8 @@ class Job:
         """A private directory in the job's working directory (a shared
         file system) for agents that get no stdin."""
         if self.shared_dir is None:
-            base = self.args.path or os.getcwd()
-            self.shared_dir = os.path.join(base, f".scoop_hpc-{self.job_id}")
-            os.mkdir(self.shared_dir, 0o700)
+            self.shared_dir = _tmpdirs.shared_dir(
+                self.args.path or os.getcwd(), self.job_id)
         return self.shared_dir
 
     def _fork_local(self, indices: List[int], address: str) -> None:

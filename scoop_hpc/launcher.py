@@ -15,7 +15,7 @@ import sys
 from typing import List, Optional
 
 from . import mpiworld
-from .errors import TransportError, UsageError
+from .errors import LauncherError, TransportError, UsageError
 from .logs import configure_logging
 from .options import parse
 from .remote import EarlyAgents
@@ -52,7 +52,7 @@ def main(argv: Optional[List[str]] = None,
     except UsageError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
-    except TransportError as exc:
+    except (TransportError, LauncherError) as exc:
         log.error("%s", exc)
         return 1
     finally:

@@ -135,8 +135,10 @@ def scratch_tmpdir(environ: dict, check: bool = True):
     """Point ``environ``'s TMPDIR at a new directory while the block runs;
     with ``check``, fail if the block leaves anything in it (unless the
     block failed already: a killed launcher cannot clean up, so such tests
-    pass False). The directory goes in any case."""
+    pass False). The directory goes in any case, and ``environ``'s
+    TMPDIR is as before."""
     scratch = tempfile.mkdtemp(prefix="sh-tmp-")
+    before = environ.get("TMPDIR")
     environ["TMPDIR"] = scratch
     try:
         yield
@@ -144,6 +146,10 @@ def scratch_tmpdir(environ: dict, check: bool = True):
         assert not left, f"the job left {left} in its TMPDIR"
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        if before is None:
+            environ.pop("TMPDIR", None)
+        else:
+            environ["TMPDIR"] = before
 
 
 @pytest.fixture

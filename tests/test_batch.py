@@ -281,6 +281,13 @@ def test_killed_launcher_under_pbsdsh_leaves_no_worker(program, tmp_path):
     prog = program(SLEEPER)
     with conftest.scratch_tmpdir(env, check=False):  # SIGKILL: no clean-up
         _kill_under_pbsdsh(prog, env, tmp_path)
+    left = [n for n in os.listdir(tmp_path) if n.startswith(".scoop_hpc-")]
+    assert len(left) == 1, left     # the killed job's folder, its token
+    # the next job launched here sweeps it, and removes its own at its end
+    run = launch([program(WHERE)], env=env, cwd=tmp_path)
+    assert run.returncode == 0, run
+    assert not [n for n in os.listdir(tmp_path)
+                if n.startswith(".scoop_hpc-")], "a job's folder left"
 
 
 def _kill_under_pbsdsh(prog, env: dict, tmp_path) -> None:

@@ -465,3 +465,16 @@ def test_a_program_without_its_main_guard_runs_on_the_root_alone(
         assert (f"MainGuardError: {call} was called while worker "
                 f"{worker} imported the program") in run.stderr, run
     assert 'outside `if __name__ == "__main__":`' in run.stderr, run
+
+
+def test_a_tmpdir_that_cannot_hold_the_sockets_is_said_so(program, tmp_path):
+    ran = tmp_path / "ran"
+    missing = tmp_path / "missing"
+    run = launch(["-n", "2", program(MARK), ran],
+                 env={"TMPDIR": str(missing)})
+    assert run.returncode == 1, run
+    assert (f"cannot create the job's socket folder in {missing} (TMPDIR on"
+            f" {os.uname().nodename}): No such file or directory; set TMPDIR"
+            f" to a writable local directory\n") in run.stderr, run
+    assert "Traceback" not in run.stderr
+    assert not ran.exists()

@@ -77,3 +77,28 @@ def test_a_worker_that_no_broker_welcomes_leaves_within_the_heartbeat_timeout(
     err = capfd.readouterr().err
     assert (f"worker w1 on {os.uname().nodename}: no welcome from the broker"
             f" at tcp://127.0.0.1:{port} within 1 s") in err, err
+
+
+def test_an_agent_without_a_folder_for_its_sub_broker_says_why(tmp_path):
+    """An agent whose host's TMPDIR cannot hold the sub-broker's socket
+    fails its host with the reason, not a traceback."""
+    program = tmp_path / "prog.py"
+    program.write_text("print('never run')\n")
+    config = AgentConfig(
+        host="h", first=1, count=1, size=2, address="tcp://127.0.0.1:1",
+        token="00" * 32,
+        program={"kind": "path", "target": str(program), "args": []},
+        path=str(tmp_path), nice=0, debug=False, unlink=None, curve=None,
+        activity=None, timeline=False, stats_every=0.0, sub_broker=True)
+    events: queue.Queue = queue.Queue()
+    host = RemoteHost("h", ["env", f"TMPDIR={tmp_path}/missing",
+                            sys.executable, "-m", "scoop_hpc.agent"],
+                      config, Console(), events.put)
+    host.start()
+    assert events.get(timeout=30) == ("ended", "h")
+    message = host.fail_message()
+    assert (f"cannot create the job's socket folder in {tmp_path}/missing"
+            f" (TMPDIR on {os.uname().nodename}): No such file or "
+            f"directory; set TMPDIR to a writable local directory"
+            in message), message
+    assert "Traceback" not in message, message

@@ -29,6 +29,7 @@ from .conftest import (
     scratch_tmpdir,
     wait_gone,
 )
+from .test_launcher import MARK
 
 HERE = socket.gethostname()
 
@@ -632,3 +633,21 @@ def test_a_module_program_runs_on_every_host(tmp_path):
     assert f"hosts {' '.join(sorted([HERE, 'node1', 'node2']))} size 3" \
         in run.stdout, run
     assert "could not load" not in run.stderr, run
+
+
+def test_a_job_folder_that_cannot_be_made_is_said_so(program, tmp_path):
+    """Under -v a job with other hosts keeps its workers' records in a
+    folder of its working directory (--path): one that cannot be made
+    (/proc takes no folders, even root's) ends the job before its start,
+    with the reason."""
+    ran = tmp_path / "ran"
+    run = launch(["--hosts", HERE, "node1", "-v", "--path", "/proc",
+                  str(program(MARK)), str(ran)])
+    assert run.returncode == 1, run
+    assert re.search(r"cannot create the job's folder /proc/\.scoop_hpc-"
+                     r"[0-9a-f]+: No such file or directory; the job's other"
+                     r" hosts read and write there: run it from \(or give "
+                     r"--path\) a writable directory that they share\n",
+                     run.stderr), run
+    assert "Traceback" not in run.stderr
+    assert not ran.exists()

@@ -2,12 +2,17 @@
 removes (this user's folders whose every socket refuses a connection) and
 what it leaves (a socket still listened on, a folder without sockets or
 changed a moment ago, another user's folder, a symbolic link); and
-``--tunnel``'s sockets, files of their own in ``/tmp``, alike."""
+``--tunnel``'s sockets, files of their own in ``/tmp``, alike; and the
+job folders in the working directory, swept when their owner file names
+this host and a process that is gone."""
 import os
 import socket
 import stat
+import subprocess
+import sys
 import time
 
+import psutil
 import pytest
 
 from scoop_hpc import _tmpdirs
@@ -108,3 +113,51 @@ def test_a_sweep_removes_tunnel_sockets_nothing_listens_on(tmp_path):
     assert not os.path.lexists(killed)
     for kept in (live, young, unrelated, plain):
         assert os.path.lexists(kept), kept
+
+
+def job_folder(base, name, owner=None):
+    path = base / f"{_tmpdirs.SHARED_PREFIX}{name}"
+    path.mkdir(mode=0o700)
+    (path / "w1").write_text("configuration")
+    if owner is not None:
+        (path / _tmpdirs.OWNER).write_text(owner)
+    return path
+
+
+def test_a_job_folder_is_swept_only_when_its_launcher_here_is_gone(
+        tmp_path):
+    host = socket.gethostname()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    me = psutil.Process()
+    dead = job_folder(tmp_path, "dead", f"{host} {gone.pid} 1.0\n")
+    reused = job_folder(tmp_path, "reused",   # same pid, another process
+                        f"{host} {me.pid} {me.create_time() - 60!r}\n")
+    live = job_folder(tmp_path, "live", f"{host} {me.pid} "
+                                        f"{me.create_time()!r}\n")
+    elsewhere = job_folder(tmp_path, "elsewhere",
+                           f"{host}-other {gone.pid} 1.0\n")
+    unowned = job_folder(tmp_path, "being-made")
+    garbled = job_folder(tmp_path, "garbled", f"{host} {gone.pid}\n")
+    foreign = job_folder(tmp_path, "another-user", f"{host} {gone.pid} 1\n")
+    os.chown(foreign, 65534, 65534)
+    plain = tmp_path / f"{_tmpdirs.SHARED_PREFIX}file"
+    plain.write_text(f"{host} {gone.pid} 1.0\n")
+    assert sorted(_tmpdirs.sweep_shared(str(tmp_path))) == sorted(
+        [str(dead), str(reused)])
+    for kept in (live, elsewhere, unowned, garbled, foreign, plain):
+        assert kept.exists(), kept
+    assert _tmpdirs.sweep_shared(str(tmp_path / "missing")) == []
+
+
+def test_a_job_folder_names_its_owner_and_comes_after_a_sweep(tmp_path):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    job_folder(tmp_path, "dead", f"{socket.gethostname()} {gone.pid} 1.0")
+    made = _tmpdirs.shared_dir(str(tmp_path), "0a1b2c3d")
+    assert os.listdir(tmp_path) == [".scoop_hpc-0a1b2c3d"]
+    assert stat.S_IMODE(os.stat(made).st_mode) == 0o700
+    # the launcher that made it runs: the next sweep leaves it
+    assert _tmpdirs.sweep_shared(str(tmp_path)) == []
+    _tmpdirs.remove_dir(made)
+    assert os.listdir(tmp_path) == []
