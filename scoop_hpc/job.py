@@ -30,6 +30,7 @@ agents ignore it, and the drain goes on all the same.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import queue
@@ -78,7 +79,8 @@ class Job:
         self.children: Dict[int, str] = {}    # local workers: pid -> name
         self.remotes: Dict[str, RemoteHost] = {}
         self.events: "queue.SimpleQueue[tuple]" = queue.SimpleQueue()
-        self.console = Console(prefix=args.verbose > 0, log_path=args.log)
+        self.console = Console(prefix=args.verbose > 0, log_path=args.log,
+                               on_closed=self._output_closed)
         self.root_pid = 0
         self.job_id = secrets.token_hex(4)
         self.curve = Curve.new() if args.encrypt else None
@@ -104,9 +106,6 @@ class Job:
                                                    + self.args.drain_grace
                                                    + _END_MARGIN),
                      time.ctime(self.drain_at))
-        tmpdir = _tmpdirs.private_dir()
-        ipc = f"ipc://{tmpdir}/broker"
-        context = zmq.Context()
         agents, local = agent_hosts(self.placement)
         remote = [host for host, _, _ in agents]
         if not agents and self.args.sub_brokers == "yes":
@@ -118,11 +117,14 @@ class Job:
             binds, routes, unreachable = network.plan(
                 remote, self.args.interface, self.args.broker_hostname,
                 self.args.bind_all)
-        if self.args.verbose or self.args.timeline:
-            self.activity = self._shared_dir() if remote else tmpdir
+        tmpdir = _tmpdirs.private_dir()
+        ipc = f"ipc://{tmpdir}/broker"
+        context = zmq.Context()
         router = None
         old = self._install_signals()
         try:
+            if self.args.verbose or self.args.timeline:
+                self.activity = self._shared_dir() if remote else tmpdir
             router = SignedRouter(
                 ZmqRouter(context, [ipc, *binds], self.curve), self.token)
             protocol.set_key(self.token)    # for the broker's own replies
@@ -249,6 +251,12 @@ class Job:
             log.info("started %d workers (pids %s)", len(indices),
                      ", ".join(map(str, self.children)))
 
+    def _output_closed(self, stream: str) -> None:
+        """The console's ``stream`` lost its reader (from a reader
+        thread): the job stops, as a program killed by SIGPIPE."""
+        with contextlib.suppress(BlockingIOError):     # full: awake
+            os.write(self._pipe_w, bytes([signal.SIGPIPE]))
+
     def _notify(self, event: tuple) -> None:
         """An agent's report (from a reader thread): queue it, wake up."""
         self.events.put(event)
@@ -266,6 +274,12 @@ class Job:
             for sig in self._take_signals():
                 if sig == signal.SIGTERM or sig == self.args.drain_signal:
                     self._drain(broker, sig)
+                elif sig == signal.SIGPIPE:     # from _output_closed
+                    log.warning("the launcher's output was closed (its "
+                                "reader ended, as `| head` does): stopping"
+                                " the job")
+                    self.hurry = True
+                    return 128 + sig
                 elif sig in _procs.STOP_SIGNALS:
                     log.warning("received %s: stopping the job",
                                 signal.Signals(sig).name)

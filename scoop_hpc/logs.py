@@ -1,7 +1,9 @@
 """Logging set-up: every record names the worker that wrote it."""
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 from typing import Optional
 
 import scoop_hpc
@@ -9,6 +11,22 @@ import scoop_hpc
 from .errors import UsageError
 
 FORMAT = "[%(asctime)s] %(levelname)-7s %(worker)s %(name)s: %(message)s"
+
+
+class _LogFile(logging.FileHandler):
+    """``--log``'s file: one that cannot be written any more (a full
+    disk) is said so once on stderr and left; the log goes on there."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802
+        why = sys.exc_info()[1]
+        logging.getLogger("scoop_hpc").removeHandler(self)
+        with contextlib.suppress(OSError, ValueError):
+            self.close()
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write(f"scoop_hpc: cannot write to the log file "
+                             f"{self.baseFilename}: {why}; the log goes on "
+                             f"to stderr only\n")
+            sys.stderr.flush()
 
 
 class _WorkerName(logging.Filter):
@@ -40,7 +58,7 @@ def configure_logging(verbosity: int, path: Optional[str] = None,
     handlers = [logging.StreamHandler()]
     if path:
         try:
-            handlers.append(logging.FileHandler(path))
+            handlers.append(_LogFile(path))
         except OSError as exc:
             raise UsageError(
                 f"--log {path}: cannot write this file: {exc.strerror}; "

@@ -478,3 +478,16 @@ def test_a_tmpdir_that_cannot_hold_the_sockets_is_said_so(program, tmp_path):
             f" to a writable local directory\n") in run.stderr, run
     assert "Traceback" not in run.stderr
     assert not ran.exists()
+
+
+def test_a_log_file_that_fills_up_is_said_so_once_and_left(program,
+                                                          tmp_path):
+    ran = tmp_path / "ran"
+    run = launch(["-v", "-n", "2", "--log", "/dev/full", program(MARK), ran])
+    assert run.returncode == 0, run
+    assert ran.exists()
+    assert run.stderr.count("scoop_hpc: cannot write to the log file "
+                            "/dev/full: [Errno 28] No space left on device;"
+                            " the log goes on to stderr only\n") == 1, run
+    assert "root worker w0 exited with code 0" in run.stderr, run
+    assert "Logging error" not in run.stderr, run

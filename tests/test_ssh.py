@@ -142,6 +142,61 @@ def test_root_on_a_remote_host_output_comes_back_prefixed(program, tmp_path):
     assert "\nroot says hi on node2\n" in "\n" + plain.stdout, plain
 
 
+def test_a_closed_output_stops_a_job_whose_root_is_remote(program):
+    """``python -m scoop_hpc ... | head -1``: once the reader of the
+    launcher's stdout is gone, the job stops (as a program killed by
+    SIGPIPE) instead of running on, and nothing is left."""
+    prog = program("""
+        import time
+        if __name__ == "__main__":
+            for i in range(1200):
+                print("line", i, flush=True)
+                time.sleep(0.05)
+    """)
+    reader_r, reader_w = os.pipe()
+    env = dict(os.environ)
+    with scratch_tmpdir(env):
+        proc = subprocess.Popen(
+            [PYTHON, "-m", "scoop_hpc", *remote("--hosts", "node1", prog)],
+            stdout=reader_w, stderr=subprocess.PIPE, text=True, env=env)
+        os.close(reader_w)
+        with os.fdopen(reader_r) as reader:
+            assert reader.readline() == "line 0\n"
+        try:
+            err = proc.communicate(timeout=30)[1]
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 128 + signal.SIGPIPE, err
+    assert ("the launcher's output was closed (its reader ended, as "
+            "`| head` does): stopping the job\n") in err, err
+    assert "Traceback" not in err, err
+
+
+def test_a_log_file_that_fills_up_is_said_so_once(program):
+    """A --log on a full disk (/dev/full): one line each from the launcher
+    and the relay of the workers' output; the job and its output go on."""
+    prog = program("""
+        from scoop_hpc import futures
+        if __name__ == "__main__":
+            print(sum(futures.map(abs, range(100))))
+    """)
+    run = launch(remote("-v", "--log", "/dev/full", "--hosts", "node1",
+                        prog))
+    assert run.returncode == 0, run
+    assert "[w0@node1] 4950\n" in run.stdout, run
+    assert run.stderr.count("scoop_hpc: cannot write to the log file "
+                            "/dev/full: [Errno 28] No space left on device;"
+                            " the log goes on to stderr only\n") == 1, run
+    assert run.stderr.count("cannot write to the log file /dev/full: "
+                            "[Errno 28] No space left on device; the "
+                            "workers' output goes on to the console only"
+                            ) == 1, run
+    assert "Logging error" not in run.stderr, run
+    assert "Traceback" not in run.stderr, run
+
+
 def test_prolog_is_sourced_before_remote_workers(program, tmp_path):
     prolog = tmp_path / "prolog.sh"
     prolog.write_text("export SITE_MODULE=loaded-$(hostname)\n")
