@@ -2,9 +2,11 @@
 the open-files limit, and what long runs leave behind."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from .conftest import launch
+from .conftest import PYTHON, launch, run_watched, scratch_tmpdir
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -51,3 +53,50 @@ def test_a_worker_holds_none_of_the_launchers_sockets(program):
     assert count == 12, run
     assert words[4:] == ["shared", "0"], run
     assert most <= fewest + 4, run
+
+
+SUM = """
+    from scoop_hpc import futures
+
+    def square(x):
+        return x * x
+
+    if __name__ == "__main__":
+        print("sum", sum(futures.map(square, range(1000))))
+"""
+
+
+def _limited(soft: int, hard: int, args: list) -> list:
+    """The launcher's command line ``args`` under ``ulimit -n``."""
+    return [PYTHON, "-c",
+            "import os, resource, sys; resource.setrlimit("
+            f"resource.RLIMIT_NOFILE, ({soft}, {hard})); os.execv("
+            "sys.executable, [sys.executable, '-m', 'scoop_hpc', "
+            "*sys.argv[1:]])", *args]
+
+
+def test_the_launcher_raises_a_low_soft_limit_of_open_files(program):
+    """40 workers need about 150 descriptors in the launcher: under
+    ``ulimit -Sn 48`` libzmq aborted it (SIGABRT); the launcher now raises
+    its soft limit up to the hard one."""
+    environ = dict(os.environ)
+    with scratch_tmpdir(environ):
+        run = run_watched(_limited(48, 4096, ["-n", "40", program(SUM)]),
+                          env=environ)
+    assert run.returncode == 0, run
+    assert "sum 332833500" in run.stdout, run
+
+
+def test_a_hard_limit_of_open_files_too_low_is_named_before_start(program):
+    """When the hard limit is too low the launcher says so, with what to
+    do, and starts nothing (exit code 2, as for a usage error)."""
+    environ = dict(os.environ)
+    with scratch_tmpdir(environ):
+        run = run_watched(_limited(48, 48, ["-n", "40", program(SUM)]),
+                          env=environ)
+    assert run.returncode == 2, run
+    assert not run.pids, run
+    assert "need about 144 open files, but the limit is 48 (ulimit -n) " \
+           "and cannot be raised past 48" in run.stderr, run
+    assert "ulimit -n 144" in run.stderr, run
+    assert "Too many open files" not in run.stderr, run
