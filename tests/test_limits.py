@@ -132,3 +132,33 @@ def test_polling_constants_that_never_come_keeps_nothing(program):
     run = launch(["-n", "2", program(GROWTH), "20000"])
     assert run.returncode == 0, run
     assert int(run.stdout.split()[1]) < 2000, run
+
+
+TIMELINE = """
+    import tracemalloc
+    from scoop_hpc import futures
+
+    def nothing(x):
+        return x
+
+    def tasks(count):
+        futures.wait([futures.submit(nothing, i) for i in range(count)])
+
+    if __name__ == "__main__":
+        tasks(1000)
+        tracemalloc.start()
+        for _ in range(10):
+            tasks(5000)
+        print("bytes", tracemalloc.get_traced_memory()[0])
+"""
+
+
+def test_timeline_records_take_tens_of_bytes_a_task(program, tmp_path):
+    """Under ``--timeline`` a worker keeps a record of every task until
+    it leaves: a tuple with a name of its own, 130 bytes a task (1.3 GB
+    for ten million tasks); now about 20."""
+    trace = tmp_path / "run.json"
+    run = launch(["-n", "1", "--timeline", trace, program(TIMELINE)])
+    assert run.returncode == 0, run
+    assert int(run.stdout.split()[1]) < 50 * 50_000, run
+    assert trace.stat().st_size > 50 * 50_000, run    # every task is there
