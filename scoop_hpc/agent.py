@@ -23,7 +23,7 @@ import sys
 from typing import Dict, List, Optional
 
 from . import _agentwire as W
-from . import _procs, _tmpdirs, _worker, subbroker
+from . import _procs, _tmpdirs, _worker, fdlimit, subbroker
 from ._exit import leave
 from ._transport.zmq import Curve
 from .errors import LauncherError
@@ -115,7 +115,9 @@ class Agent:
             return (f"the program {program['target']} does not exist on "
                     f"{config.host}: every host needs it at the same path "
                     f"(a shared file system)")
-        return None
+        return fdlimit.ensure(fdlimit.agent_needs(config.count),
+                              f"the {config.count} workers of "
+                              f"{config.host}")
 
     def start(self) -> None:
         for sig in (signal.SIGCHLD, *_STOP_SIGNALS):

@@ -47,7 +47,7 @@ from ._transport.signing import SignedRouter
 from ._transport.zmq import Curve, ZmqRouter
 from .agent import AgentConfig
 from .broker import Broker
-from .options import SUB_BROKERS_FROM
+from .options import sub_brokers
 from .relay import Console
 from .remote import (
     START_TIMEOUT,
@@ -211,9 +211,7 @@ class Job:
 
     def _sub_brokers(self) -> bool:
         """Whether remote hosts' workers join a broker on their host."""
-        choice = self.args.sub_brokers
-        return choice == "yes" or (choice == "auto"
-                                   and self.size >= SUB_BROKERS_FROM)
+        return sub_brokers(self.args.sub_brokers, self.size)
 
     def _worker_settings(self) -> dict:
         """What every worker is told alike, forked here or by an agent."""

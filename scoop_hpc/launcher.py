@@ -14,11 +14,11 @@ import logging
 import sys
 from typing import List, Optional
 
-from . import mpiworld
+from . import fdlimit, mpiworld
 from .errors import LauncherError, TransportError, UsageError
 from .logs import configure_logging
-from .options import parse
-from .remote import EarlyAgents
+from .options import parse, sub_brokers
+from .remote import EarlyAgents, agent_hosts
 
 log = logging.getLogger("scoop_hpc.launcher")
 
@@ -45,6 +45,10 @@ def main(argv: Optional[List[str]] = None,
     if mpiworld.wanted(args, world):
         from . import mpirun
         return mpirun.main(args, world, prog)
+    short = _descriptors_short(args)
+    if short is not None:
+        print(f"{prog}: error: {short}", file=sys.stderr)
+        return 2
     early = EarlyAgents(args)
     try:
         from .job import Job
@@ -57,3 +61,18 @@ def main(argv: Optional[List[str]] = None,
         return 1
     finally:
         early.close()
+
+
+def _descriptors_short(args) -> Optional[str]:
+    """Raise the open-files limit as far as the job's broker needs it
+    (``fdlimit``); say why it cannot be, or None."""
+    agents, local = agent_hosts(args.placement)
+    remote = sum(count for _, _, count in agents)
+    sub = sub_brokers(args.sub_brokers, args.placement.size)
+    needed = fdlimit.launcher_needs(len(local), remote, len(agents), sub)
+    short = fdlimit.ensure(needed, f"the launcher's broker and its "
+                                   f"{len(local) + remote} workers")
+    if short is not None and agents and not sub:
+        short += (", or use --sub-brokers yes: the workers of other hosts "
+                  "then join a broker on their own host")
+    return short

@@ -256,6 +256,13 @@ USR2, ALRM, VTALRM, PROF, URG, XCPU, XFSZ, PWR, QUIT (a name or a number)
     return sig
 
 
+def sub_brokers(choice: str, size: int) -> bool:
+    """Whether remote hosts' workers join a broker on their host
+    (``--sub-brokers`` is ``choice``, the job has ``size`` workers)."""
+    return choice == "yes" or (choice == "auto"
+                               and size >= SUB_BROKERS_FROM)
+
+
 def transport_from(environ) -> str:
     """The transport ``SCOOP_HPC_TRANSPORT`` names; zmq when it is unset
     or empty.

@@ -52,9 +52,11 @@ class SharedConstants:
             waiter.wait(deadline)
         finally:
             waiter.close()
-            readers = self._readers.get(name, [])
-            if waiter in readers:
+            readers = self._readers.get(name)
+            if readers is not None and waiter in readers:
                 readers.remove(waiter)
+                if not readers:      # a name polled once, never defined
+                    del self._readers[name]
         return self.values[name] if self._known(name) else None
 
     def set(self, values: Dict[str, Any]) -> None:
