@@ -115,7 +115,11 @@ def mpirun(ranks, args, *, hosts=False, transport="zmq", timeout=120.0,
     environ.update(env or {})
     with scratch_tmpdir(environ, check=cleans_up):
         run = run_watched(cmd, cwd=cwd or ROOT, timeout=timeout, env=environ)
-    assert_no_orphans(job_pids(str(args[-1])))
+    # the program's path marks this job's processes (not its arguments:
+    # "0" is in the command lines of other jobs on this machine too)
+    marker = next((str(a) for a in args if str(a).endswith(".py")),
+                  str(args[-1]))
+    assert_no_orphans(job_pids(marker))
     return run
 
 
