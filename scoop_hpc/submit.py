@@ -65,8 +65,9 @@ def make_parser() -> argparse.ArgumentParser:
     where.add_argument("--conda", metavar="ENV",
                        help="conda environment to activate")
     add("--python", metavar="PATH",
-        help="interpreter on the compute nodes (default: the venv's, "
-             "else python3)")
+        help="interpreter on the compute nodes (default: the venv's; "
+             "without --venv or --conda, this one when it is a virtual "
+             "environment's, else python3)")
     add("--env", action="append", metavar="K=V",
         help="variable to export (repeatable)")
     add("--directive", action="append", metavar="RAW",
