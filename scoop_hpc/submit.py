@@ -157,6 +157,12 @@ def submit(scheduler: str, text: str, path: Optional[str] = None,
         done = run(command, input=None if path and not stdin else text,
                    capture_output=True, text=True, timeout=120,
                    check=False)
+    except FileNotFoundError:
+        raise SubmitError(
+            f"{command[0]} is not on PATH, so the script cannot be "
+            f"submitted from here: run gen-submit --submit where the "
+            f"{scheduler} commands are (a login node), or write the "
+            f"script with -o FILE and submit it there") from None
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SubmitError(f"{shown} failed: {exc}") from None
     if done.returncode != 0:

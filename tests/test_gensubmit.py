@@ -556,6 +556,17 @@ def test_submit_failure_shows_command_code_and_stderr(capsys, prog,
     assert "Invalid partition name specified" in err, err
 
 
+def test_submit_without_the_submit_command_says_where_to_run(
+        capsys, prog, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    code, out, err = run_cli(capsys, "gen-submit", "--scheduler", "lsf",
+                             "--submit", prog)
+    assert code == 1 and out == ""
+    assert ("bsub is not on PATH, so the script cannot be submitted from "
+            "here: run gen-submit --submit where the lsf commands are") \
+        in err, err
+
+
 def test_unparsable_reply_names_pattern_and_text():
     with pytest.raises(SubmitError, match=r"does not match .*'queued'"):
         submit.submit("sge", "x", run=lambda *a, **k: Reply(stdout="queued"))
