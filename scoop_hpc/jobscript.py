@@ -22,6 +22,7 @@ import math
 import os
 import re
 import shlex
+import sys
 from typing import Any, Dict, List, Optional
 
 import jinja2
@@ -215,12 +216,19 @@ def _directive(line: str, prefix: str, where: str) -> str:
 
 def _python(values: Dict[str, Any], table: Dict[str, Setting]) -> str:
     """``python`` when set in a layer at least as high as ``venv``'s,
-    else the venv's interpreter, else ``python3``."""
+    else the venv's interpreter; with neither (nor ``conda``), the
+    interpreter gen-submit runs in when it is a virtual environment's
+    (it has scoop_hpc, and Grid Engine and PBS jobs do not get the
+    submitting shell's PATH), else ``python3``."""
     if "venv" in values and (
             "python" not in table
             or table["python"].rank < table["venv"].rank):
         return os.path.join(values["venv"], "bin", "python")
-    return values.get("python") or "python3"
+    if values.get("python"):
+        return values["python"]
+    if "conda" not in values and sys.prefix != sys.base_prefix:
+        return sys.executable
+    return "python3"
 
 
 def check_limits(values: Dict[str, Any],

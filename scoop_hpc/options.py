@@ -320,6 +320,18 @@ def parse(argv: Optional[List[str]] = None,
     return args
 
 
+#: SCOOP 0.7's options that scoop_hpc does not take, and what to do.
+_SCOOP_ONLY = {
+    "--rsh": "use --ssh-executable rsh",
+    "--backend": "scoop_hpc's messages travel over ZeroMQ (or, under "
+                 "mpiexec, MPI: --transport mpi); remove it",
+    "--profile": "profile inside the task (cProfile), or see where the "
+                 "time goes with --timeline FILE.json; remove it",
+    "-b": "one broker serves the job (--sub-brokers yes adds one per "
+          "host for large jobs); remove it",
+}
+
+
 def _parse_args(parser: argparse.ArgumentParser,
                 argv: List[str]) -> argparse.Namespace:
     """argparse reads the words before the program only (``_argv``)."""
@@ -327,6 +339,13 @@ def _parse_args(parser: argparse.ArgumentParser,
         cut = _argv.split(parser, list(argv))
     except UsageError as exc:
         parser.error(str(exc))
+    for word in cut.launcher:
+        option = word.split("=", 1)[0]
+        if not option.startswith("--"):
+            option = option[:2]          # -b2
+        if option in _SCOOP_ONLY:
+            parser.error(f"{option} is an option of SCOOP 0.7 that "
+                         f"scoop_hpc does not take: {_SCOOP_ONLY[option]}")
     args = parser.parse_args(cut.launcher)
     if args.program is not None:     # a word argparse took for a program
         parser.error(f"unrecognized arguments: {args.program}")

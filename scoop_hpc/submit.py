@@ -65,8 +65,9 @@ def make_parser() -> argparse.ArgumentParser:
     where.add_argument("--conda", metavar="ENV",
                        help="conda environment to activate")
     add("--python", metavar="PATH",
-        help="interpreter on the compute nodes (default: the venv's, "
-             "else python3)")
+        help="interpreter on the compute nodes (default: the venv's; "
+             "without --venv or --conda, this one when it is a virtual "
+             "environment's, else python3)")
     add("--env", action="append", metavar="K=V",
         help="variable to export (repeatable)")
     add("--directive", action="append", metavar="RAW",
@@ -156,6 +157,12 @@ def submit(scheduler: str, text: str, path: Optional[str] = None,
         done = run(command, input=None if path and not stdin else text,
                    capture_output=True, text=True, timeout=120,
                    check=False)
+    except FileNotFoundError:
+        raise SubmitError(
+            f"{command[0]} is not on PATH, so the script cannot be "
+            f"submitted from here: run gen-submit --submit where the "
+            f"{scheduler} commands are (a login node), or write the "
+            f"script with -o FILE and submit it there") from None
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SubmitError(f"{shown} failed: {exc}") from None
     if done.returncode != 0:

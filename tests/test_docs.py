@@ -146,6 +146,33 @@ def test_relative_links_resolve():
             assert (path.parent / target).exists(), f"{path}: {target}"
 
 
+def _named(options, text: str) -> bool:
+    """Whether ``text`` names one of ``options`` (``-n`` not in ``-nx``)."""
+    return any(re.search(re.escape(o) + r"(?![\w-])", text)
+               for o in options)
+
+
+def test_readme_lists_every_launcher_and_gen_submit_option():
+    """The README's synopsis of ``python -m scoop_hpc`` and its list of
+    gen-submit's options, and the site configuration's table of keys,
+    name every option the parsers take."""
+    from scoop_hpc import options, submit
+    readme = README.read_text(encoding="utf-8")
+    synopsis = readme.split("## Launcher options", 1)[1].split("```")[1]
+    job_scripts = readme.split("## Job scripts", 1)[1].split("\n## ")[0]
+    site = (ROOT / "docs" / "site-config.md").read_text(encoding="utf-8")
+    for parser, text in ((options.make_parser(), synopsis),
+                         (submit.make_parser(), job_scripts)):
+        for action in parser._actions:
+            if action.option_strings and action.dest != "help":
+                assert _named(action.option_strings, text), \
+                    action.option_strings
+    for action in submit.make_parser()._actions:
+        if action.option_strings and action.dest not in (
+                "help", "file", "submit", "scheduler"):
+            assert f"| `{action.dest}` |" in site, action.dest
+
+
 @pytest.fixture
 def environ(tmp_path):
     """A clean environment: no scheduler, MPI or scoop_hpc variables, an

@@ -9,8 +9,10 @@ test's own directory.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
+import sys
 import textwrap
 
 import jinja2
@@ -24,6 +26,9 @@ from .conftest import PYTHON, ROOT
 pytestmark = pytest.mark.timeout(60)
 
 EXAMPLES = ROOT / "examples" / "submit"
+#: The interpreter a script runs with no venv, conda or python given:
+#: gen-submit's own here, as the tests run in a virtual environment.
+HERE = shlex.quote(sys.executable)
 SCHEDULERS = ("slurm", "pbs", "torque", "sge", "lsf")
 # How examples/submit/SCHEDULER.sh were made (see its README.md).
 EXAMPLE_ARGS = [
@@ -106,7 +111,7 @@ def test_slurm_directives_come_before_any_command(capsys, prog):
     first_command = next(i for i, line in enumerate(lines)
                          if line and not line.startswith("#"))
     assert first_command > lines.index("#SBATCH --gres=gpu:1")
-    assert lines[-1] == "exec python3 -m scoop_hpc prog.py -x 'a b'"
+    assert lines[-1] == f"exec {HERE} -m scoop_hpc prog.py -x 'a b'"
 
 
 def test_pbs_pro_select_and_user_directives_first(capsys, prog):
@@ -266,7 +271,7 @@ def test_site_template_overrides_by_name(capsys, isolated, tmp_path, prog):
     write(isolated, f'template_dir = "{templates}"\n')
     text = generate(capsys, "--scheduler", "slurm", prog)
     assert directives(text) == ["#SBATCH --job-name=prog --qos=site"]
-    assert text.endswith("exec python3 -m scoop_hpc prog.py\n")
+    assert text.endswith(f"exec {HERE} -m scoop_hpc prog.py\n")
     # other schedulers keep the built-in template
     assert "#PBS -N prog" in generate(capsys, "--scheduler", "pbs", prog)
 
@@ -549,6 +554,17 @@ def test_submit_failure_shows_command_code_and_stderr(capsys, prog,
     assert code == 1 and out == ""
     assert "sbatch failed with exit code 1" in err, err
     assert "Invalid partition name specified" in err, err
+
+
+def test_submit_without_the_submit_command_says_where_to_run(
+        capsys, prog, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    code, out, err = run_cli(capsys, "gen-submit", "--scheduler", "lsf",
+                             "--submit", prog)
+    assert code == 1 and out == ""
+    assert ("bsub is not on PATH, so the script cannot be submitted from "
+            "here: run gen-submit --submit where the lsf commands are") \
+        in err, err
 
 
 def test_unparsable_reply_names_pattern_and_text():

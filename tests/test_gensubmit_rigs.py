@@ -23,15 +23,17 @@ pytestmark = pytest.mark.timeout(240)
 EXAMPLES = ROOT / "examples"
 
 
-def gen_submit(tmp_path, *argv: str) -> subprocess.CompletedProcess:
+def gen_submit(tmp_path, *argv: str,
+               venv: bool = True) -> subprocess.CompletedProcess:
     """Run ``scoop-hpc gen-submit ARGV`` in ``tmp_path`` with an empty
-    site configuration; fail unless it succeeds."""
+    site configuration (and ``--venv sys.prefix`` unless not ``venv``);
+    fail unless it succeeds."""
     site = tmp_path / "site.toml"
     site.write_text("")
     done = subprocess.run(
-        [PYTHON, "-m", "scoop_hpc.cli", "gen-submit", "--venv", sys.prefix,
-         *argv], cwd=tmp_path, capture_output=True, text=True, timeout=60,
-        env=environ(tmp_path))
+        [PYTHON, "-m", "scoop_hpc.cli", "gen-submit",
+         *(["--venv", sys.prefix] if venv else []), *argv], cwd=tmp_path,
+        capture_output=True, text=True, timeout=60, env=environ(tmp_path))
     assert done.returncode == 0, done.stderr
     return done
 
@@ -111,3 +113,23 @@ def test_generated_sge_script_runs_in_the_mpi_pe(tmp_path):
     assert pi_line(30, 2000) in text, text
     assert "darts thrown: 60000" in text, text
     assert not wait_gone(job_processes("pi_montecarlo.py"), 15)
+
+
+@sge
+@sge_up
+def test_a_script_written_from_a_venv_without_venv_runs_its_python(
+        tmp_path):
+    """Grid Engine does not pass the submitting shell's PATH: a script
+    that ran ``python3`` got the system's, without scoop_hpc ("No module
+    named scoop_hpc"); it runs gen-submit's own interpreter now."""
+    gen_submit(tmp_path, "--scheduler", "sge", "--pe", "smp", "--ntasks",
+               "2", "--output", "job.out", "-o", "job.sh",
+               str(EXAMPLES / "pi_montecarlo.py"), "10", "2000", venv=False)
+    done = subprocess.run(["qsub", "-sync", "y", "job.sh"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=180,
+                          env=environ(tmp_path))
+    text = output_of(tmp_path / "job.out", done)
+    assert pi_line(10, 2000) in text, text
+    assert not wait_gone(job_processes("pi_montecarlo.py"), 15)
+    assert f"exec {sys.executable} -m scoop_hpc" in \
+        (tmp_path / "job.sh").read_text()

@@ -30,6 +30,12 @@ HELLO = """
     ([], "No path specified for execution"),
     (["--no-such-option", "prog.py"], "unrecognized arguments"),
     (["-m", "no_such_module_xyz"], "No module named 'no_such_module_xyz'"),
+    # SCOOP 0.7's options that scoop_hpc does not take say what to do
+    (["--rsh", "prog.py"], "--rsh is an option of SCOOP 0.7 that scoop_hpc "
+                           "does not take: use --ssh-executable rsh"),
+    (["--backend", "ZMQ", "prog.py"], "--backend is an option of SCOOP"),
+    (["--profile", "prog.py"], "--profile is an option of SCOOP"),
+    (["-b", "2", "prog.py"], "-b is an option of SCOOP 0.7"),
 ])
 def test_usage_errors_exit_2(program, tmp_path, args, message):
     program(HELLO)
