@@ -6,8 +6,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PEERS := .venv-peers
 WORKERS ?= 4
+# `make test-pythons`: the quick core of the suite under each of these
+# interpreters (names on PATH or paths), each in its own .venv-X.Y/.
+PYTHONS ?= python3.9 python3.10 python3.11 python3.12 python3.13
+QUICK_TESTS ?= tests/test_futures.py tests/test_launcher.py
 
-.PHONY: venv demo test bench bench-peers clean
+.PHONY: venv demo test test-pythons bench bench-peers clean
 
 venv: $(STAMP)
 
@@ -24,6 +28,24 @@ demo: venv
 test: venv
 	$(PY) -m pytest -q tests
 
+# An interpreter that does not run is named and skipped; any failure, or
+# no interpreter at all, fails the target.
+test-pythons:
+	@ran=0; failed=; skipped=; \
+	for p in $(PYTHONS); do \
+	  v=$$($$p -c 'import sys; print("%d.%d" % sys.version_info[:2])' \
+	      2>/dev/null) || { echo "test-pythons: $$p does not run: skipped"; \
+	                        skipped="$$skipped $$p"; continue; }; \
+	  echo "test-pythons: Python $$v ($$p) in .venv-$$v"; \
+	  $(MAKE) --no-print-directory venv PYTHON=$$p VENV=.venv-$$v && \
+	  .venv-$$v/bin/python -m pytest -q -p no:cacheprovider $(QUICK_TESTS) \
+	    || failed="$$failed $$v"; \
+	  ran=$$((ran + 1)); \
+	done; \
+	echo "test-pythons: $$ran run, failed:$${failed:- none}," \
+	     "skipped:$${skipped:- none}"; \
+	[ $$ran -gt 0 ] && [ -z "$$failed" ]
+
 # Installed packages carry compiled bytecode; compile ours too so that the
 # start-up figures compare like with like (PYTHONDONTWRITEBYTECODE may be set).
 bench: venv
@@ -34,4 +56,4 @@ bench-peers:
 	bash bench/make_peers_venv.sh $(PEERS)
 
 clean:
-	rm -rf $(VENV) $(PEERS) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) $(PEERS) .venv-[0-9]* build dist *.egg-info .pytest_cache

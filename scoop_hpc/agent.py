@@ -40,10 +40,11 @@ class AgentConfig:
     FIELDS = ("host", "first", "count", "size", "address", "token",
               "program", "path", "nice", "debug", "unlink", "curve",
               "activity", "timeline", "stats_every", "drain_signal",
-              "sub_broker", "heartbeat_timeout")
+              "sub_broker", "heartbeat_timeout", "python")
 
     def __init__(self, **fields) -> None:
         fields.setdefault("drain_signal", None)
+        fields.setdefault("python", None)
         fields.setdefault("sub_broker", False)
         fields.setdefault("heartbeat_timeout", 0.0)
         missing = set(self.FIELDS) - set(fields)
@@ -115,9 +116,9 @@ class Agent:
             return (f"the program {program['target']} does not exist on "
                     f"{config.host}: every host needs it at the same path "
                     f"(a shared file system)")
-        return fdlimit.ensure(fdlimit.agent_needs(config.count),
-                              f"the {config.count} workers of "
-                              f"{config.host}")
+        return _other_python(config) or fdlimit.ensure(
+            fdlimit.agent_needs(config.count),
+            f"the {config.count} workers of {config.host}")
 
     def start(self) -> None:
         for sig in (signal.SIGCHLD, *_STOP_SIGNALS):
@@ -239,6 +240,21 @@ class Agent:
         if self.config.unlink:
             with contextlib.suppress(OSError):
                 os.unlink(self.config.unlink)
+
+
+def _other_python(config: AgentConfig) -> Optional[str]:
+    """Say why this host's Python cannot run the job's workers: its
+    version is not ``config.python``, the job's (``[major, minor]``: that
+    of the workers the launcher forks; None when it forks none)."""
+    here = list(sys.version_info[:2])
+    if config.python is None or config.python == here:
+        return None
+    job = ".".join(map(str, config.python))
+    return (f"its Python ({sys.executable}) is {sys.version.split()[0]}, "
+            f"the job's workers run Python {job}: functions sent by value "
+            f"(lambdas, closures) cannot be rebuilt by another version; "
+            f"give --python-executable a Python {job} that has scoop_hpc "
+            f"on {config.host}")
 
 
 def main(argv: Optional[List[str]] = None) -> int:

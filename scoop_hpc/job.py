@@ -36,6 +36,7 @@ import os
 import queue
 import secrets
 import signal
+import sys
 import time
 from typing import Dict, List, Optional
 
@@ -194,6 +195,7 @@ class Job:
                 debug=args.debug, unlink=unlink,
                 curve=[key.decode() for key in self.curve.for_workers()]
                 if self.curve else None, sub_broker=self._sub_brokers(),
+                python=list(sys.version_info[:2]) if local else None,
                 **self._worker_settings())
             argv = start.command(host, count, self.placement.ranks.get(host),
                                  forward, config_file)

@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import textwrap
 import time
 
@@ -295,6 +296,49 @@ def test_missing_python_names_the_host_and_its_stderr(program):
     assert "host node1: could not start its workers" in run.stderr, run
     assert "/no/such/python" in run.stderr, run
     assert "not found" in run.stderr or "No such file" in run.stderr, run
+
+
+def _python_of_another_version():
+    """A Python of another minor version that has scoop_hpc's
+    requirements (a venv of ``make test-pythons``), or None."""
+    check = ("import sys, cloudpickle, greenlet, psutil, zmq; "
+             "print(*sys.version_info[:2])")
+    mine = "%d %d" % sys.version_info[:2]
+    for python in sorted(glob.glob(str(ROOT / ".venv-3.*/bin/python"))):
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            done = subprocess.run([python, "-c", check], timeout=30,
+                                  capture_output=True, text=True)
+            version = done.stdout.strip()
+            if done.returncode == 0 and version != mine:
+                return python
+    return None
+
+
+def test_a_host_whose_python_is_another_version_is_named(program):
+    """Workers of two Python versions cannot share functions sent by value
+    (code objects differ): such a host fails alone, saying what to do."""
+    other = _python_of_another_version()
+    if other is None:
+        pytest.skip("no venv of another Python version beside .venv "
+                    "(make test-pythons makes them)")
+    prog = program("""
+        import socket, time
+        from scoop_hpc import futures
+        if __name__ == "__main__":
+            hosts = futures.map(lambda i: time.sleep(0.05)
+                                or socket.gethostname(), range(60))
+            print("hosts", *sorted(set(hosts)))
+    """)
+    run = launch(["--python-executable", other, "--hosts", HERE, "node1",
+                  "node1", prog])
+    assert run.returncode == 0, run
+    assert f"hosts {HERE}\n" in run.stdout, run
+    version = "%d.%d" % sys.version_info[:2]
+    assert "host node1: could not start its workers" in run.stderr, run
+    assert (f"its Python ({other}) is 3." in run.stderr
+            and f"the job's workers run Python {version}: " in run.stderr
+            and f"give --python-executable a Python {version} that has "
+                "scoop_hpc on node1" in run.stderr), run.stderr
 
 
 def tunnel_sockets() -> set:

@@ -242,10 +242,22 @@ def mac_frames(key: bytes, prefix: bytes, frames: Sequence[Any],
 
 
 def _describe(what: Any, obj: Any) -> str:
+    """``module.name (repr)`` of a callable, class or other object (by its
+    type's name: an instance of a C type has no ``__module__`` of its own
+    on Python 3.9, a lock on 3.10+ has).
+
+    >>> import threading
+    >>> _describe(None, threading.Lock()).split(" (")[0]
+    '_thread.lock'
+    >>> _describe(len, None)
+    'builtins.len (<built-in function len>)'
+    """
     target = obj if what is None else what
-    name = getattr(target, "__qualname__", None) or type(target).__name__
-    module = getattr(target, "__module__", None)
-    where = f"{module}.{name}" if module else name
+    named = target if hasattr(target, "__qualname__") else type(target)
+    module = getattr(named, "__module__", None)
+    if named is not target and module == "builtins":
+        module = None           # an int, a generator: no module to name
+    where = f"{module}.{named.__qualname__}" if module else named.__qualname__
     return f"{where} ({_short_repr(target)})"
 
 
