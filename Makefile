@@ -7,8 +7,12 @@ STAMP := $(VENV)/.installed
 PEERS := .venv-peers
 WORKERS ?= 4
 # `make test-pythons`: the quick core of the suite under each of these
-# interpreters (names on PATH or paths), each in its own .venv-X.Y/.
-PYTHONS ?= python3.9 python3.10 python3.11 python3.12 python3.13
+# interpreters (names on PATH or paths), each in its own .venv-X.Y/:
+# pyenv's 3.9 to 3.13 where it has them, else the names on PATH.
+SUPPORTED := 3.9 3.10 3.11 3.12 3.13
+PYTHONS ?= $(or $(wildcard $(foreach v,$(SUPPORTED),\
+	$(HOME)/.pyenv/versions/$(v).*/bin/python)),\
+	$(foreach v,$(SUPPORTED),python$(v)))
 QUICK_TESTS ?= tests/test_futures.py tests/test_launcher.py
 
 .PHONY: venv demo test test-pythons bench bench-peers clean
