@@ -63,7 +63,8 @@ def fork(run: Callable[[], int], parent_pid: Optional[int],
             os.close(fd)
         if stdio is not None:
             for target, fd in enumerate(stdio):
-                os.dup2(fd, target)
+                if fd != target:    # one of the parent's: kept as is
+                    os.dup2(fd, target)
             for fd in set(stdio) - {0, 1, 2}:
                 os.close(fd)
         close_inherited(_logging_fds())

@@ -230,7 +230,13 @@ class Job:
         return self.shared_dir
 
     def _fork_local(self, indices: List[int], address: str) -> None:
+        """Fork this host's workers. The root keeps the launcher's stdin
+        (the program's); the others read from /dev/null, as remote and
+        ``ProcessPoolExecutor`` workers do: a task's ``input()`` or a
+        program it starts would wait for a terminal's next line, or take
+        the root's piped data."""
         parent = os.getpid()
+        null = os.open(os.devnull, os.O_RDONLY)
         for index in indices:
             config = _worker.WorkerConfig(
                 index=index, size=self.size, address=address,
@@ -240,11 +246,13 @@ class Job:
                 sign_payloads=bool(self.remotes), broker_is_parent=True,
                 curve=self.curve.for_workers() if self.curve else None,
                 **self._worker_settings())
-            pid = _worker.fork_worker(config,
-                                     close=(self._pipe_r, self._pipe_w))
+            pid = _worker.fork_worker(
+                config, close=(self._pipe_r, self._pipe_w),
+                stdio=None if index == 0 else (null, 1, 2))
             self.children[pid] = config.name
             if index == 0:
                 self.root_pid = pid
+        os.close(null)
         if indices:
             log.info("started %d workers (pids %s)", len(indices),
                      ", ".join(map(str, self.children)))
