@@ -26,6 +26,8 @@ from .errors import TimeoutError as FuturesTimeout
 from .program import Program
 
 WORKER_MODULE = "SCOOP_WORKER"
+# where a process a task spawns finds SCOOP_WORKER (see the module there)
+_ALIAS_DIR = os.path.join(os.path.dirname(__file__), "_alias")
 _SWITCH_INTERVAL = 0.0005  # seconds
 _JOIN_TIMEOUT = 60.0       # seconds a welcome may take, without heartbeats
 
@@ -140,6 +142,7 @@ def serve(config: WorkerConfig, transport, watched: bool = False,
     try:
         code, module = config.program.load(WORKER_MODULE)
         _install_main(module)
+        sys.path.append(_ALIAS_DIR)
         with context.importing(config.name, config.program.target):
             exec(code, module.__dict__)
     except BaseException as exc:  # noqa: BLE001 - report, then leave

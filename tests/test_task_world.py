@@ -45,3 +45,42 @@ def test_workers_but_the_root_read_stdin_from_dev_null(program):
         os.close(write)
     assert run.returncode == 0, run
     assert run.stdout == "root read first line\n['EOF', 'root']\n", run
+
+
+SPAWN = """
+    import multiprocessing, sys, time
+    from concurrent.futures import ProcessPoolExecutor
+    import scoop_hpc
+    from scoop_hpc import futures
+
+    class Point:
+        def __init__(self, x):
+            self.x = x
+
+    def norm(point):
+        return point.x * point.x
+
+    def pool(i):
+        time.sleep(0.3)
+        context = multiprocessing.get_context(sys.argv[1])
+        with ProcessPoolExecutor(2, mp_context=context) as pool:
+            total = sum(pool.map(norm, [Point(x) for x in range(4)]))
+        return scoop_hpc.WORKER_NAME, total
+
+    if __name__ == "__main__":
+        done = list(futures.map(pool, range(6)))
+        print(sorted({total for _, total in done}),
+              len({name for name, _ in done} - {"w0"}) > 0)
+"""
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_a_spawned_pool_in_a_task_finds_the_programs_names(program,
+                                                            method):
+    """A process that a task starts with the spawn or forkserver method
+    (macOS's default, Linux's from Python 3.14) resolves what the
+    program defines: on a worker other than the root, that is
+    ``SCOOP_WORKER.name``, which it did not know (the pool broke)."""
+    run = launch(["-n", "3", program(SPAWN), method], timeout=45)
+    assert run.returncode == 0, run
+    assert run.stdout == "[14] True\n", run
