@@ -12,7 +12,7 @@ import contextlib
 import os
 import sys
 import types
-from typing import Callable, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 import scoop_hpc
 
@@ -48,6 +48,8 @@ class WorkerConfig:
     launcher, the job's broker, forks this worker (see :func:`serve`).
     ``heartbeat_timeout``: the job's (0: none); a worker that the broker
     does not welcome within it leaves, as one that stops hearing from it.
+    ``environ``: variables put in the worker's environment before it loads
+    the program (``threadcaps``: the threads of its numeric libraries).
     """
 
     def __init__(self, index: int, size: int, address: str,
@@ -59,7 +61,8 @@ class WorkerConfig:
                  timeline: bool = False, stats_every: float = 0.0,
                  drain_signal: Optional[int] = None,
                  broker_is_parent: bool = False,
-                 heartbeat_timeout: float = 0.0) -> None:
+                 heartbeat_timeout: float = 0.0,
+                 environ: Optional[Dict[str, str]] = None) -> None:
         self.index = index
         self.size = size
         self.address = address
@@ -77,6 +80,7 @@ class WorkerConfig:
         self.drain_signal = drain_signal  # the launcher's: ignored here
         self.broker_is_parent = broker_is_parent  # forked by the launcher
         self.heartbeat_timeout = heartbeat_timeout
+        self.environ = dict(environ or {})
 
     @property
     def name(self) -> str:
@@ -97,6 +101,7 @@ def serve(config: WorkerConfig, transport, watched: bool = False,
     """
     if config.path:
         os.chdir(config.path)
+    os.environ.update(config.environ)
     if config.nice:
         os.nice(config.nice)
     identity = config.name.encode()
@@ -119,7 +124,7 @@ def serve(config: WorkerConfig, transport, watched: bool = False,
         hub.stats_every = config.stats_every
     info = {"name": config.name, "pid": os.getpid(),
             "host": os.uname().nodename,
-            "cpus": _usable_cpus(), "watched": watched}
+            "cpus": usable_cpus(), "watched": watched}
     wait = (config.heartbeat_timeout if config.heartbeat_timeout
             and not watched else _JOIN_TIMEOUT)
     try:
@@ -253,7 +258,7 @@ def _exit_code(code) -> int:
     return 1
 
 
-def _usable_cpus() -> int:
+def usable_cpus() -> int:
     """The CPUs this process may run on (its affinity: a batch job's
     share of the node), or the machine's where that cannot be read."""
     try:

@@ -41,7 +41,15 @@ from typing import Dict, List, Optional
 
 import zmq
 
-from . import _procs, _tmpdirs, _worker, network, progress, report
+from . import (
+    _procs,
+    _tmpdirs,
+    _worker,
+    network,
+    progress,
+    report,
+    threadcaps,
+)
 from ._transport import protocol
 from ._transport.signing import SignedRouter
 from ._transport.zmq import Curve, ZmqRouter
@@ -194,6 +202,7 @@ class Job:
                 debug=args.debug, unlink=unlink,
                 curve=[key.decode() for key in self.curve.for_workers()]
                 if self.curve else None, sub_broker=self._sub_brokers(),
+                threads=self.args.threads_per_worker,
                 **self._worker_settings())
             argv = start.command(host, count, self.placement.ranks.get(host),
                                  forward, config_file)
@@ -236,6 +245,9 @@ class Job:
         program it starts would wait for a terminal's next line, or take
         the root's piped data."""
         parent = os.getpid()
+        environ = threadcaps.environ(self.args.threads_per_worker,
+                                     len(indices), _worker.usable_cpus(),
+                                     os.environ)
         null = os.open(os.devnull, os.O_RDONLY)
         for index in indices:
             config = _worker.WorkerConfig(
@@ -245,7 +257,7 @@ class Job:
                 parent_pid=parent, token=self.token,
                 sign_payloads=bool(self.remotes), broker_is_parent=True,
                 curve=self.curve.for_workers() if self.curve else None,
-                **self._worker_settings())
+                environ=environ, **self._worker_settings())
             pid = _worker.fork_worker(
                 config, close=(self._pipe_r, self._pipe_w),
                 stdio=None if index == 0 else (null, 1, 2))

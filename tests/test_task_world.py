@@ -2,9 +2,12 @@
 input, processes it starts with multiprocessing, the environment."""
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
+
+from scoop_hpc.threadcaps import VARIABLES
 
 from .conftest import launch
 
@@ -84,3 +87,43 @@ def test_a_spawned_pool_in_a_task_finds_the_programs_names(program,
     run = launch(["-n", "3", program(SPAWN), method], timeout=45)
     assert run.returncode == 0, run
     assert run.stdout == "[14] True\n", run
+
+
+THREADS = """
+    import json, os, socket, sys, time
+    from scoop_hpc import futures
+    from scoop_hpc.threadcaps import VARIABLES
+
+    def seen(i):
+        time.sleep(0.1)
+        return (socket.gethostname(), len(os.sched_getaffinity(0)),
+                tuple(os.environ.get(name) for name in VARIABLES))
+
+    if __name__ == "__main__":
+        tasks = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+        print(json.dumps(sorted(set(futures.map(seen, range(tasks))))))
+"""
+
+
+@pytest.mark.parametrize("options, env, expect", [
+    ([], {}, "share"),                          # CPUs // 2 workers
+    ([], {"OMP_NUM_THREADS": "3"}, "user"),     # the user's choice
+    (["--threads-per-worker", "5"], {"OMP_NUM_THREADS": "3"}, "5"),
+    (["--threads-per-worker", "off"], {}, "unset"),
+])
+def test_workers_cap_the_threads_of_numeric_libraries(program, options,
+                                                       env, expect,
+                                                       monkeypatch):
+    """Each worker's BLAS and OpenMP get its share of the host's CPUs
+    (N workers on N CPUs ran N x N threads), unless the environment
+    sets one of the variables; --threads-per-worker N or off."""
+    for name in VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    run = launch(["-n", "2", *options, program(THREADS)], env=env)
+    assert run.returncode == 0, run
+    [(_, cpus, values)] = json.loads(run.stdout)
+    wanted = {"share": [str(max(cpus // 2, 1))] * len(VARIABLES),
+              "user": ["3"] + [None] * (len(VARIABLES) - 1),
+              "5": ["5"] * len(VARIABLES),
+              "unset": [None] * len(VARIABLES)}[expect]
+    assert values == wanted, run
