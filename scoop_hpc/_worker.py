@@ -112,6 +112,7 @@ def serve(config: WorkerConfig, transport, watched: bool = False,
     _line_buffered()
     _set_constants(config)
     execution.set_location(config.name, config.size)
+    os.register_at_fork(after_in_child=execution.note_fork)
     P.set_key(config.token, config.sign_payloads)
     hub = Hub(identity, SignedEndpoint(transport.connect(identity),
                                        config.token), config.size)

@@ -89,3 +89,31 @@ def test_processes_a_task_forks_take_sigterm(program):
     run = launch(["-n", "2", program(FORKED)], timeout=25)
     assert run.returncode == 0, run
     assert run.stdout == "forked [-15]\npool ['ended']\n", run
+
+
+RETURNING = """
+    import os
+    from scoop_hpc import futures
+
+    def forks(i):           # the child forgets os._exit
+        pid = os.fork()
+        if pid == 0:
+            return "child"
+        return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+    if __name__ == "__main__":
+        print(sorted(set(futures.map(forks, range(4)))))
+        print(futures.submit(forks, 0).result())
+"""
+
+
+@pytest.mark.timeout(40)
+def test_a_forked_child_that_returns_from_its_task_leaves(program):
+    """A child forked in a task that returns from the task (no
+    ``os._exit``) went on as a copy of its worker, on its connections:
+    the job hung. It now says so and exits with code 70."""
+    run = launch(["-n", "2", program(RETURNING)], timeout=25)
+    assert run.returncode == 0, run
+    assert run.stdout == "[70]\n70\n", run
+    assert "a child forked in a task must end with os._exit()" \
+        in run.stderr, run
