@@ -18,9 +18,10 @@ the whole process group, and a batch system at its walltime, ``scancel``
 or ``qdel`` sends SIGTERM to every process of the job, while they are the
 launcher's to act on (SIGTERM drains the job: running tasks finish). It
 catches them with a handler that does nothing, not ``SIG_IGN``, which
-the programs its tasks start would inherit. Children are stopped with
-SIGKILL once they were asked to leave, and what they started with them
-(:func:`kill_trees`).
+the programs its tasks start would inherit; a process that a task forks
+(``multiprocessing``, ``os.fork``) gets Python's handlers back.
+Children are stopped with SIGKILL once they were asked to leave, and
+what they started with them (:func:`kill_trees`).
 """
 from __future__ import annotations
 
@@ -62,7 +63,8 @@ def fork(run: Callable[[], int], parent_pid: Optional[int],
             os.close(fd)
         if stdio is not None:
             for target, fd in enumerate(stdio):
-                os.dup2(fd, target)
+                if fd != target:    # one of the parent's: kept as is
+                    os.dup2(fd, target)
             for fd in set(stdio) - {0, 1, 2}:
                 os.close(fd)
         close_inherited(_logging_fds())
@@ -71,6 +73,7 @@ def fork(run: Callable[[], int], parent_pid: Optional[int],
         for sig in (signal.SIGINT, signal.SIGTERM, drain_signal):
             if sig:             # sent to the whole job: the launcher's
                 signal.signal(sig, _ignore)
+        os.register_at_fork(after_in_child=_default_signals)
         die_with_parent(parent_pid)
         code = run()
         end_own_children(_CHILDREN_GRACE)
@@ -114,6 +117,19 @@ def _logging_fds() -> List[int]:
 def _ignore(signum, frame) -> None:
     """A signal that is the launcher's: nothing to do here (unlike
     ``SIG_IGN``, a handler is not inherited across ``exec``)."""
+
+
+def _default_signals() -> None:
+    """In a process forked by a child of the job (a task's
+    ``multiprocessing`` pool, ``os.fork``): the signals the child leaves
+    to the launcher mean again what they mean to Python. A forked
+    process keeps its parent's handlers, and with :func:`_ignore` for
+    SIGTERM, ``Pool.terminate()`` waited forever for its workers."""
+    for sig in signal.Signals:
+        with contextlib.suppress(ValueError, OSError):
+            if signal.getsignal(sig) is _ignore:
+                signal.signal(sig, signal.default_int_handler
+                              if sig == signal.SIGINT else signal.SIG_DFL)
 
 
 _PR_SET_PDEATHSIG, _PR_GET_PDEATHSIG = 1, 2

@@ -12,7 +12,7 @@ import contextlib
 import os
 import sys
 import types
-from typing import Callable, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 import scoop_hpc
 
@@ -26,6 +26,8 @@ from .errors import TimeoutError as FuturesTimeout
 from .program import Program
 
 WORKER_MODULE = "SCOOP_WORKER"
+# where a process a task spawns finds SCOOP_WORKER (see the module there)
+_ALIAS_DIR = os.path.join(os.path.dirname(__file__), "_alias")
 _SWITCH_INTERVAL = 0.0005  # seconds
 _JOIN_TIMEOUT = 60.0       # seconds a welcome may take, without heartbeats
 
@@ -46,6 +48,8 @@ class WorkerConfig:
     launcher, the job's broker, forks this worker (see :func:`serve`).
     ``heartbeat_timeout``: the job's (0: none); a worker that the broker
     does not welcome within it leaves, as one that stops hearing from it.
+    ``environ``: variables put in the worker's environment before it loads
+    the program (``threadcaps``: the threads of its numeric libraries).
     """
 
     def __init__(self, index: int, size: int, address: str,
@@ -57,7 +61,8 @@ class WorkerConfig:
                  timeline: bool = False, stats_every: float = 0.0,
                  drain_signal: Optional[int] = None,
                  broker_is_parent: bool = False,
-                 heartbeat_timeout: float = 0.0) -> None:
+                 heartbeat_timeout: float = 0.0,
+                 environ: Optional[Dict[str, str]] = None) -> None:
         self.index = index
         self.size = size
         self.address = address
@@ -75,6 +80,7 @@ class WorkerConfig:
         self.drain_signal = drain_signal  # the launcher's: ignored here
         self.broker_is_parent = broker_is_parent  # forked by the launcher
         self.heartbeat_timeout = heartbeat_timeout
+        self.environ = dict(environ or {})
 
     @property
     def name(self) -> str:
@@ -95,6 +101,7 @@ def serve(config: WorkerConfig, transport, watched: bool = False,
     """
     if config.path:
         os.chdir(config.path)
+    os.environ.update(config.environ)
     if config.nice:
         os.nice(config.nice)
     identity = config.name.encode()
@@ -105,6 +112,7 @@ def serve(config: WorkerConfig, transport, watched: bool = False,
     _line_buffered()
     _set_constants(config)
     execution.set_location(config.name, config.size)
+    os.register_at_fork(after_in_child=execution.note_fork)
     P.set_key(config.token, config.sign_payloads)
     hub = Hub(identity, SignedEndpoint(transport.connect(identity),
                                        config.token), config.size)
@@ -117,7 +125,7 @@ def serve(config: WorkerConfig, transport, watched: bool = False,
         hub.stats_every = config.stats_every
     info = {"name": config.name, "pid": os.getpid(),
             "host": os.uname().nodename,
-            "cpus": _usable_cpus(), "watched": watched}
+            "cpus": usable_cpus(), "watched": watched}
     wait = (config.heartbeat_timeout if config.heartbeat_timeout
             and not watched else _JOIN_TIMEOUT)
     try:
@@ -140,6 +148,7 @@ def serve(config: WorkerConfig, transport, watched: bool = False,
     try:
         code, module = config.program.load(WORKER_MODULE)
         _install_main(module)
+        sys.path.append(_ALIAS_DIR)
         with context.importing(config.name, config.program.target):
             exec(code, module.__dict__)
     except BaseException as exc:  # noqa: BLE001 - report, then leave
@@ -250,7 +259,7 @@ def _exit_code(code) -> int:
     return 1
 
 
-def _usable_cpus() -> int:
+def usable_cpus() -> int:
     """The CPUs this process may run on (its affinity: a batch job's
     share of the node), or the machine's where that cannot be read."""
     try:

@@ -23,7 +23,7 @@ import sys
 from typing import Dict, List, Optional
 
 from . import _agentwire as W
-from . import _procs, _tmpdirs, _worker, fdlimit, subbroker
+from . import _procs, _tmpdirs, _worker, fdlimit, subbroker, threadcaps
 from ._exit import leave
 from ._transport.zmq import Curve
 from .errors import LauncherError
@@ -40,13 +40,14 @@ class AgentConfig:
     FIELDS = ("host", "first", "count", "size", "address", "token",
               "program", "path", "nice", "debug", "unlink", "curve",
               "activity", "timeline", "stats_every", "drain_signal",
-              "sub_broker", "heartbeat_timeout", "python")
+              "sub_broker", "heartbeat_timeout", "python", "threads")
 
     def __init__(self, **fields) -> None:
         fields.setdefault("drain_signal", None)
         fields.setdefault("python", None)
         fields.setdefault("sub_broker", False)
         fields.setdefault("heartbeat_timeout", 0.0)
+        fields.setdefault("threads", "auto")
         missing = set(self.FIELDS) - set(fields)
         if missing:
             raise ValueError(f"agent configuration lacks {sorted(missing)}")
@@ -74,6 +75,8 @@ class AgentConfig:
         """The workers' configurations; ``address``: their sub-broker's
         (private to the host: no encryption), instead of the broker's."""
         program = Program(**self.program)
+        environ = threadcaps.environ(self.threads, self.count,
+                                     _worker.usable_cpus(), os.environ)
         return [_worker.WorkerConfig(
             index=index, size=self.size, address=address or self.address,
             program=program, path=self.path, nice=self.nice,
@@ -82,7 +85,7 @@ class AgentConfig:
             curve=None if address else self.keys(),
             activity=self.activity, timeline=self.timeline,
             stats_every=self.stats_every, drain_signal=self.drain_signal,
-            heartbeat_timeout=self.heartbeat_timeout)
+            heartbeat_timeout=self.heartbeat_timeout, environ=environ)
             for index in range(self.first, self.first + self.count)]
 
 

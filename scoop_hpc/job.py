@@ -42,7 +42,15 @@ from typing import Dict, List, Optional
 
 import zmq
 
-from . import _procs, _tmpdirs, _worker, network, progress, report
+from . import (
+    _procs,
+    _tmpdirs,
+    _worker,
+    network,
+    progress,
+    report,
+    threadcaps,
+)
 from ._transport import protocol
 from ._transport.signing import SignedRouter
 from ._transport.zmq import Curve, ZmqRouter
@@ -196,6 +204,7 @@ class Job:
                 curve=[key.decode() for key in self.curve.for_workers()]
                 if self.curve else None, sub_broker=self._sub_brokers(),
                 python=list(sys.version_info[:2]) if local else None,
+                threads=self.args.threads_per_worker,
                 **self._worker_settings())
             argv = start.command(host, count, self.placement.ranks.get(host),
                                  forward, config_file)
@@ -232,7 +241,16 @@ class Job:
         return self.shared_dir
 
     def _fork_local(self, indices: List[int], address: str) -> None:
+        """Fork this host's workers. The root keeps the launcher's stdin
+        (the program's); the others read from /dev/null, as remote and
+        ``ProcessPoolExecutor`` workers do: a task's ``input()`` or a
+        program it starts would wait for a terminal's next line, or take
+        the root's piped data."""
         parent = os.getpid()
+        environ = threadcaps.environ(self.args.threads_per_worker,
+                                     len(indices), _worker.usable_cpus(),
+                                     os.environ)
+        null = os.open(os.devnull, os.O_RDONLY)
         for index in indices:
             config = _worker.WorkerConfig(
                 index=index, size=self.size, address=address,
@@ -241,12 +259,14 @@ class Job:
                 parent_pid=parent, token=self.token,
                 sign_payloads=bool(self.remotes), broker_is_parent=True,
                 curve=self.curve.for_workers() if self.curve else None,
-                **self._worker_settings())
-            pid = _worker.fork_worker(config,
-                                     close=(self._pipe_r, self._pipe_w))
+                environ=environ, **self._worker_settings())
+            pid = _worker.fork_worker(
+                config, close=(self._pipe_r, self._pipe_w),
+                stdio=None if index == 0 else (null, 1, 2))
             self.children[pid] = config.name
             if index == 0:
                 self.root_pid = pid
+        os.close(null)
         if indices:
             log.info("started %d workers (pids %s)", len(indices),
                      ", ".join(map(str, self.children)))

@@ -44,9 +44,9 @@ import sys
 import threading
 import time
 import traceback
-from typing import Callable, Optional
+from typing import Callable, List, Optional
 
-from . import _procs, _tmpdirs, _worker, network
+from . import _procs, _tmpdirs, _worker, network, threadcaps
 from ._runtime import context
 from ._transport.signing import SignedRouter
 from .broker import Broker
@@ -185,6 +185,7 @@ class _RankJob:
         self.release = None   # frees the MPI transport's communicators
         self.networked = False
         self.transport = None
+        self.hosts: List[str] = []    # the host of each rank
         self._ending = threading.Lock()   # held by the thread that ends it
         self._ended = threading.Event()   # the main thread came to the end
         self._leaver: Optional[threading.Thread] = None   # see _told_to_leave
@@ -192,6 +193,11 @@ class _RankJob:
     def run(self) -> int:
         token = self.comm.bcast(
             secrets.token_bytes(32) if self.rank == 0 else None, root=0)
+        host = os.uname().nodename
+        self.hosts = self.comm.allgather(host)   # each rank's
+        environ = threadcaps.environ(
+            self.args.threads_per_worker, self.hosts.count(host),
+            _worker.usable_cpus(), os.environ)
         if self.args.transport == "mpi":
             from ._transport.mpi import MpiTransport
             transport = MpiTransport(self.comm)
@@ -206,7 +212,7 @@ class _RankJob:
             index=self.rank, size=self.size, address=address,
             program=self.args.program_spec, path=self.args.path,
             nice=self.args.nice, debug=self.args.debug, token=token,
-            sign_payloads=self.networked)
+            sign_payloads=self.networked, environ=environ)
         broker = None
         if self.rank == 0:
             broker = _BrokerThread(
@@ -227,7 +233,7 @@ class _RankJob:
     def _zmq_addresses(self):
         """Rank 0 binds; every rank learns the address for its host."""
         host = os.uname().nodename
-        hosts = self.comm.allgather(host)
+        hosts = self.hosts
         self.networked = len(set(hosts)) > 1     # a TCP port is bound
         table = None
         router = None

@@ -11,7 +11,7 @@ import signal
 import sys
 from typing import List, Optional
 
-from . import _argv, mpiworld, placement, starters
+from . import _argv, mpiworld, placement, starters, threadcaps
 from .errors import UsageError
 from .program import Program
 
@@ -111,6 +111,13 @@ def make_parser(prog: str = "python -m scoop_hpc") -> argparse.ArgumentParser:
                              "(default: the current directory)")
     parser.add_argument("--nice", type=int, default=0, metavar="N",
                         help="niceness added to the workers")
+    parser.add_argument("--threads-per-worker", type=threadcaps.choice,
+                        default="auto", metavar="auto|N|off",
+                        help="threads of BLAS, OpenMP and the like in "
+                             "each worker (OMP_NUM_THREADS, ...); auto: "
+                             "its host's CPUs over its workers, unless "
+                             "one of the variables is set; off: as the "
+                             "environment says")
     parser.add_argument("-e", "--tunnel", action="store_true",
                         help="reach the broker through ssh tunnels "
                              "(for hosts that cannot connect back)")

@@ -83,6 +83,7 @@ def test_wheel_installs_in_fresh_venv(tmp_path):
     # submit_templates/ folders into the package.
     for module in ("scoop_hpc/__init__.py", "scoop_hpc/__main__.py",
                    "scoop_hpc/cli.py", "scoop_hpc/py.typed",
+                   "scoop_hpc/_alias/SCOOP_WORKER.py",
                    "scoop_hpc/_runtime/__init__.py",
                    "scoop_hpc/_transport/__init__.py",
                    "scoop_hpc/schedulers/__init__.py",

@@ -12,6 +12,7 @@ by ``../shared/rigs/mpi-up.sh``). They need mpiexec beside this Python
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -310,6 +311,22 @@ def test_every_rank_is_a_worker_and_mpi_uses_no_zeromq(program, transport,
     run = mpirun(3, [program(SIZE_AND_SOCKETS)], transport=transport)
     assert run.returncode == 0, run
     assert run.stdout.splitlines() == ["3 w0 w1 w2", seen], run
+
+
+@pytest.mark.parametrize("transport", ["zmq", "mpi"])
+def test_ranks_cap_the_threads_of_numeric_libraries(program, transport,
+                                                    monkeypatch):
+    """Each rank gets its host's CPUs over that host's ranks in
+    OMP_NUM_THREADS and the like, as the launcher's workers do."""
+    from scoop_hpc.threadcaps import VARIABLES
+
+    from .test_task_world import THREADS
+    for name in VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    run = mpirun(3, [program(THREADS)], transport=transport)
+    assert run.returncode == 0, run
+    [(_, cpus, values)] = json.loads(run.stdout)
+    assert values == [str(max(cpus // 3, 1))] * len(VARIABLES), run
 
 
 @pytest.mark.parametrize("variable, seen", [

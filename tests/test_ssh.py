@@ -750,3 +750,25 @@ def test_a_job_folder_that_cannot_be_made_is_said_so(program, tmp_path):
                      run.stderr), run
     assert "Traceback" not in run.stderr
     assert not ran.exists()
+
+
+@pytest.mark.parametrize("options", [[], SUB_BROKERS])
+def test_remote_workers_cap_the_threads_of_numeric_libraries(
+        program, options, monkeypatch):
+    """Each host's workers get that host's CPUs over its workers in
+    OMP_NUM_THREADS and the like (the agent works it out there)."""
+    from scoop_hpc.threadcaps import VARIABLES
+
+    from .test_task_world import THREADS
+    for name in VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    run = launch(remote(*options, "--hosts", HERE, "node1", "node1",
+                        "node2", program(THREADS), "60"))
+    assert run.returncode == 0, run
+    seen = {host: (cpus, values) for host, cpus, values
+            in json.loads(run.stdout)}
+    assert sorted(seen) == sorted([HERE, "node1", "node2"]), run
+    for host, workers in ((HERE, 1), ("node1", 2), ("node2", 1)):
+        cpus, values = seen[host]
+        assert values == [str(max(cpus // workers, 1))] * len(VARIABLES), \
+            (host, run)
