@@ -11,7 +11,12 @@ forked after them would hold them too, so the workers of a job of N
 held N^2 descriptors between them (the last of 64 held 138 where the
 first held 22; under ``ulimit -n 64`` the later ones were killed by
 libzmq's abort). It keeps its standard streams and the files of the
-logging handlers it inherits (``--log``).
+logging handlers it inherits (``--log``). Nor is it told of what it no
+longer holds: ``PMI_FD``, the launcher's connection to ``srun
+--mpi=pmi2`` or Hydra's ``mpiexec``, leaves its environment, so that
+MPI loaded by a task starts on its own (a singleton) instead of writing
+PMI's commands to a closed descriptor or to whichever of the worker's
+own sockets got that number.
 
 A child ignores SIGINT and SIGTERM: a Ctrl-C at the terminal reaches
 the whole process group, and a batch system at its walltime, ``scancel``
@@ -68,6 +73,7 @@ def fork(run: Callable[[], int], parent_pid: Optional[int],
             for fd in set(stdio) - {0, 1, 2}:
                 os.close(fd)
         close_inherited(_logging_fds())
+        os.environ.pop("PMI_FD", None)      # closed: see above
         for sig in (signal.SIGCHLD, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
         for sig in (signal.SIGINT, signal.SIGTERM, drain_signal):

@@ -19,13 +19,16 @@ connection.
 A job with other hosts keeps its shared files (the configuration of
 agents that get no stdin, the workers' records under ``-v``) in a folder
 ``.scoop_hpc-<job>`` of its working directory, on a shared file system.
-The launcher writes there an ``owner`` file: its host name, process id
-and start time. Before making one, a launcher removes this user's
-folders there whose owner ran on its own host and is gone (no such
+The launcher writes there an ``owner`` file: its host name, process id,
+start time and process-id space (the kernel's boot id and its pid
+namespace). Before making one, a launcher removes this user's folders
+there whose owner ran in its own host and pid space and is gone (no such
 process, or another one started at another time under the same id):
-those of launchers killed with SIGKILL. A folder of another host, or
-without an owner file, is left alone: nothing here can tell that it is
-abandoned.
+those of launchers killed with SIGKILL. A folder of another host, or of
+another pid space under the same host name (another machine so named, a
+container with its own pid namespace: its pids mean nothing here), or
+without a complete owner file, is left alone: nothing here can tell that
+it is abandoned.
 """
 from __future__ import annotations
 
@@ -77,11 +80,13 @@ def shared_dir(base: str, job_id: str) -> str:
     sweep_shared(base)
     path = os.path.join(base, f"{SHARED_PREFIX}{job_id}")
     me = psutil.Process()
+    owner = os.path.join(path, OWNER)
     try:
         os.mkdir(path, 0o700)
-        with open(os.path.join(path, OWNER), "w") as out:
+        with open(owner + ".part", "w") as out:   # whole, or not there
             out.write(f"{socket.gethostname()} {me.pid} "
-                      f"{me.create_time()!r}\n")
+                      f"{me.create_time()!r} {pid_space()}\n")
+        os.replace(owner + ".part", owner)
     except OSError as exc:
         raise LauncherError(
             f"cannot create the job's folder {path}: {exc.strerror}; the "
@@ -92,13 +97,14 @@ def shared_dir(base: str, job_id: str) -> str:
 
 def sweep_shared(base: str) -> List[str]:
     """Remove this user's job folders in ``base`` whose owner file names
-    this host and a process that is gone; return their paths."""
+    this host, its pid space and a process that is gone; return their
+    paths."""
     removed = []
     try:
         entries = list(os.scandir(base))
     except OSError:
         return removed
-    host = socket.gethostname()
+    host, space = socket.gethostname(), pid_space()
     for entry in entries:
         if not entry.name.startswith(SHARED_PREFIX):
             continue
@@ -107,14 +113,26 @@ def sweep_shared(base: str) -> List[str]:
                     or entry.stat().st_uid != os.getuid()):
                 continue
             with open(os.path.join(entry.path, OWNER)) as owner:
-                name, pid, started = owner.read().split()
-            if name != host or _running(int(pid), float(started)):
+                name, pid, started, where = owner.read().split()
+            if (name, where) != (host, space) or _running(
+                    int(pid), float(started)):
                 continue
         except (OSError, ValueError):   # no owner file (yet), not ours
             continue
         remove_dir(entry.path)
         removed.append(entry.path)
     return removed
+
+
+def pid_space() -> str:
+    """Where this process's pids mean something: the kernel's boot id
+    and the pid namespace (``-`` where ``/proc`` does not tell)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as boot:
+            return (f"{boot.read().strip()}/"
+                    f"{os.readlink('/proc/self/ns/pid')[5:-1]}")
+    except OSError:
+        return "-"
 
 
 def _running(pid: int, started: float) -> bool:

@@ -15,10 +15,14 @@ FORMAT = "[%(asctime)s] %(levelname)-7s %(worker)s %(name)s: %(message)s"
 
 class _LogFile(logging.FileHandler):
     """``--log``'s file: one that cannot be written any more (a full
-    disk) is said so once on stderr and left; the log goes on there."""
+    disk) is said so once on stderr and left; the log goes on there. A
+    record that cannot be formatted is logging's ordinary error."""
 
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802
         why = sys.exc_info()[1]
+        if not isinstance(why, OSError):    # the record's fault, not ours
+            super().handleError(record)
+            return
         logging.getLogger("scoop_hpc").removeHandler(self)
         with contextlib.suppress(OSError, ValueError):
             self.close()

@@ -486,6 +486,33 @@ def test_a_tmpdir_that_cannot_hold_the_sockets_is_said_so(program, tmp_path):
     assert not ran.exists()
 
 
+BAD_RECORD = """
+    import logging
+    from scoop_hpc import futures
+
+    def say(text):
+        logging.getLogger("scoop_hpc.mine").warning(text)
+
+    if __name__ == "__main__":
+        logging.getLogger("scoop_hpc.mine").warning("%d", "not a number")
+        futures.submit(say, "after the bad record").result()
+"""
+
+
+def test_a_record_that_cannot_be_formatted_leaves_the_log_file(
+        program, tmp_path):
+    """One record whose arguments do not fit its format is logging's
+    ordinary error (said on stderr): the --log file, which can still be
+    written, kept the records after it (they were said to go to stderr
+    only, as for a full disk)."""
+    log = tmp_path / "job.log"
+    run = launch(["-n", "2", "--log", log, program(BAD_RECORD)])
+    assert run.returncode == 0, run
+    assert "cannot write to the log file" not in run.stderr, run
+    assert "--- Logging error ---" in run.stderr, run
+    assert "scoop_hpc.mine: after the bad record" in log.read_text(), run
+
+
 def test_a_log_file_that_fills_up_is_said_so_once_and_left(program,
                                                           tmp_path):
     ran = tmp_path / "ran"

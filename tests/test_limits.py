@@ -55,6 +55,38 @@ def test_a_worker_holds_none_of_the_launchers_sockets(program):
     assert most <= fewest + 4, run
 
 
+PMI = """
+    import os
+    from scoop_hpc import futures
+
+    def pmi(_):
+        fd = os.environ.get("PMI_FD")
+        held = fd is not None and os.path.exists(f"/proc/self/fd/{fd}")
+        return fd if fd is None else (fd, held)
+
+    if __name__ == "__main__":
+        print("pmi", set(futures.map(pmi, range(20))), pmi(0))
+"""
+
+
+def test_a_worker_is_not_told_of_the_pmi_connection_it_does_not_hold(
+        program):
+    """Under ``srun --mpi=pmi2`` (and Hydra's mpiexec) the launcher holds
+    its PMI connection as descriptor ``PMI_FD``; a worker closes it, so a
+    task that loaded mpi4py wrote PMI's init to a closed descriptor (or
+    to the one of its own sockets that got the number) and aborted the
+    job. Without ``PMI_FD`` a worker's MPI starts on its own (a
+    singleton)."""
+    environ = dict(os.environ, PYTHONUNBUFFERED="1")
+    with scratch_tmpdir(environ):
+        run = run_watched(
+            ["bash", "-c", f'exec 9</dev/null; PMI_FD=9 exec "$0" -m '
+                           f'scoop_hpc -n 3 {program(PMI)}', PYTHON],
+            env=environ)
+    assert run.returncode == 0, run
+    assert "pmi {None} None" in run.stdout, run
+
+
 SUM = """
     from scoop_hpc import futures
 

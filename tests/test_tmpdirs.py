@@ -4,7 +4,7 @@ what it leaves (a socket still listened on, a folder without sockets or
 changed a moment ago, another user's folder, a symbolic link); and
 ``--tunnel``'s sockets, files of their own in ``/tmp``, alike; and the
 job folders in the working directory, swept when their owner file names
-this host and a process that is gone."""
+this host, its pid space and a process that is gone."""
 import os
 import socket
 import stat
@@ -126,26 +126,32 @@ def job_folder(base, name, owner=None):
 
 def test_a_job_folder_is_swept_only_when_its_launcher_here_is_gone(
         tmp_path):
-    host = socket.gethostname()
+    host, space = socket.gethostname(), _tmpdirs.pid_space()
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     me = psutil.Process()
-    dead = job_folder(tmp_path, "dead", f"{host} {gone.pid} 1.0\n")
+    dead = job_folder(tmp_path, "dead", f"{host} {gone.pid} 1.0 {space}\n")
     reused = job_folder(tmp_path, "reused",   # same pid, another process
-                        f"{host} {me.pid} {me.create_time() - 60!r}\n")
+                        f"{host} {me.pid} {me.create_time() - 60!r} "
+                        f"{space}\n")
     live = job_folder(tmp_path, "live", f"{host} {me.pid} "
-                                        f"{me.create_time()!r}\n")
+                                        f"{me.create_time()!r} {space}\n")
     elsewhere = job_folder(tmp_path, "elsewhere",
-                           f"{host}-other {gone.pid} 1.0\n")
+                           f"{host}-other {gone.pid} 1.0 {space}\n")
+    other_space = job_folder(tmp_path, "other-space",    # same name
+                             f"{host} {gone.pid} 1.0 {space}0\n")
+    older = job_folder(tmp_path, "older", f"{host} {gone.pid} 1.0\n")
     unowned = job_folder(tmp_path, "being-made")
     garbled = job_folder(tmp_path, "garbled", f"{host} {gone.pid}\n")
-    foreign = job_folder(tmp_path, "another-user", f"{host} {gone.pid} 1\n")
+    foreign = job_folder(tmp_path, "another-user",
+                         f"{host} {gone.pid} 1 {space}\n")
     os.chown(foreign, 65534, 65534)
     plain = tmp_path / f"{_tmpdirs.SHARED_PREFIX}file"
     plain.write_text(f"{host} {gone.pid} 1.0\n")
     assert sorted(_tmpdirs.sweep_shared(str(tmp_path))) == sorted(
         [str(dead), str(reused)])
-    for kept in (live, elsewhere, unowned, garbled, foreign, plain):
+    for kept in (live, elsewhere, other_space, older, unowned,
+                 garbled, foreign, plain):
         assert kept.exists(), kept
     assert _tmpdirs.sweep_shared(str(tmp_path / "missing")) == []
 
@@ -153,7 +159,8 @@ def test_a_job_folder_is_swept_only_when_its_launcher_here_is_gone(
 def test_a_job_folder_names_its_owner_and_comes_after_a_sweep(tmp_path):
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
-    job_folder(tmp_path, "dead", f"{socket.gethostname()} {gone.pid} 1.0")
+    job_folder(tmp_path, "dead", f"{socket.gethostname()} {gone.pid} 1.0 "
+                                 f"{_tmpdirs.pid_space()}")
     made = _tmpdirs.shared_dir(str(tmp_path), "0a1b2c3d")
     assert os.listdir(tmp_path) == [".scoop_hpc-0a1b2c3d"]
     assert stat.S_IMODE(os.stat(made).st_mode) == 0o700
@@ -161,3 +168,26 @@ def test_a_job_folder_names_its_owner_and_comes_after_a_sweep(tmp_path):
     assert _tmpdirs.sweep_shared(str(tmp_path)) == []
     _tmpdirs.remove_dir(made)
     assert os.listdir(tmp_path) == []
+
+
+def test_a_job_folder_of_another_pid_namespace_is_not_swept(tmp_path):
+    """A launcher of the same host name whose pids are not ours (another
+    machine of that name, a container with its own pid namespace) may
+    run: its folder stays, whatever its pid names here."""
+    made = subprocess.Popen(
+        ["unshare", "--fork", "--pid", "--mount-proc", sys.executable, "-c",
+         "import sys; from scoop_hpc import _tmpdirs; "
+         f"print(_tmpdirs.shared_dir({str(tmp_path)!r}, 'inner'), "
+         "flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        path = made.stdout.readline().strip()
+        if not path:
+            pytest.skip(f"no pid namespace here: {made.stderr.read()}")
+        owner = (tmp_path / ".scoop_hpc-inner" / _tmpdirs.OWNER).read_text()
+        assert owner.split()[:2] == [socket.gethostname(), "1"]
+        assert _tmpdirs.sweep_shared(str(tmp_path)) == []
+        assert os.path.isdir(path)
+    finally:
+        made.communicate("", timeout=10)
