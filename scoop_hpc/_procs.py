@@ -48,10 +48,12 @@ _CHILDREN_GRACE = 0.5   # seconds a leaving child's own children get
 
 
 def fork(run: Callable[[], int], parent_pid: Optional[int],
-         drain_signal: Optional[int] = None, close: Iterable[int] = (),
+         drain_signal: Optional[int] = None,
          stdio: Optional[Tuple[int, int, int]] = None) -> int:
     """Fork a child of the job that calls ``run()`` and exits with the code
-    it returns; return its pid (see ``_worker.fork_worker``)."""
+    it returns; return its pid (see ``_worker.fork_worker``). ``stdio``:
+    the parent's descriptors that become the child's 0, 1 and 2; it
+    keeps no other but its logging files (:func:`close_inherited`)."""
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
@@ -64,14 +66,10 @@ def fork(run: Callable[[], int], parent_pid: Optional[int],
         # reuses its number by then (and pages stay shared with the parent).
         gc.freeze()
         signal.set_wakeup_fd(-1)
-        for fd in close:
-            os.close(fd)
         if stdio is not None:
             for target, fd in enumerate(stdio):
                 if fd != target:    # one of the parent's: kept as is
                     os.dup2(fd, target)
-            for fd in set(stdio) - {0, 1, 2}:
-                os.close(fd)
         close_inherited(_logging_fds())
         os.environ.pop("PMI_FD", None)      # closed: see above
         for sig in (signal.SIGCHLD, signal.SIGHUP):

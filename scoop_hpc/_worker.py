@@ -12,7 +12,7 @@ import contextlib
 import os
 import sys
 import types
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import scoop_hpc
 
@@ -161,18 +161,17 @@ def serve(config: WorkerConfig, transport, watched: bool = False,
     return 0
 
 
-def fork_worker(config: WorkerConfig, close: Iterable[int] = (),
+def fork_worker(config: WorkerConfig,
                 stdio: Optional[Tuple[int, int, int]] = None) -> int:
     """Fork a process that serves as the worker ``config``; return its pid.
 
     Args:
         config: the worker's configuration.
-        close: file descriptors of the parent the child must not keep.
         stdio: ``(stdin, stdout, stderr)`` descriptors for the child, or
-            None to inherit the parent's.
+            None to inherit the parent's (it keeps no other).
     """
     return _procs.fork(lambda: serve_worker(config), config.parent_pid,
-                       config.drain_signal, close, stdio)
+                       config.drain_signal, stdio)
 
 
 def serve_worker(config: WorkerConfig) -> int:

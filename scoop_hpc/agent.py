@@ -159,11 +159,8 @@ class Agent:
         """Fork ``run()`` as child ``name``, its output relayed."""
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        close = (self._wake_r, self._wake_w, out_r, err_r)
-        if self._sub_stop is not None:      # only the agent holds it
-            close += (self._sub_stop,)
         pid = _procs.fork(run, os.getpid(), self.config.drain_signal,
-                          close=close, stdio=(stdin, out_w, err_w))
+                          stdio=(stdin, out_w, err_w))
         os.close(out_w)
         os.close(err_w)
         self.children[pid] = name

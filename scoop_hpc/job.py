@@ -261,8 +261,7 @@ class Job:
                 curve=self.curve.for_workers() if self.curve else None,
                 environ=environ, **self._worker_settings())
             pid = _worker.fork_worker(
-                config, close=(self._pipe_r, self._pipe_w),
-                stdio=None if index == 0 else (null, 1, 2))
+                config, stdio=None if index == 0 else (null, 1, 2))
             self.children[pid] = config.name
             if index == 0:
                 self.root_pid = pid
