@@ -55,13 +55,16 @@ def assert_no_orphans(pids: set, timeout: float = 5.0) -> None:
 
 
 def job_processes(*markers: str) -> set:
-    """Pids of every agent of any job on any node (the rigs' nodes share
-    this machine's process table), of the workers they forked, and of
-    processes whose command line holds one of ``markers``."""
+    """Pids of every agent of this checkout's jobs on any node (the rigs'
+    nodes share this machine's process table; an agent runs a Python of
+    this checkout, not another checkout's on the same machine), of the
+    workers they forked, and of processes whose command line holds one of
+    ``markers``."""
     pids = set()
     for proc in psutil.process_iter(["cmdline"]):
         line = " ".join(proc.info["cmdline"] or ())
-        if "scoop_hpc.agent" in line or any(m in line for m in markers):
+        if ("scoop_hpc.agent" in line and str(ROOT) in line
+                or any(m in line for m in markers)):
             pids.add(proc.pid)
             with contextlib.suppress(psutil.NoSuchProcess):
                 pids |= {p.pid for p in proc.children(recursive=True)}
