@@ -1,0 +1,87 @@
+"""The CPUs a batch job was granted on a host bound its workers' threads.
+
+The rigs' Slurm (``TaskPlugin=task/none``) and Grid Engine bind no job
+to its CPUs: every worker's affinity is the whole machine, whatever the
+job asked. A job of one CPU per node must still cap its workers'
+numeric libraries at one thread, not at the machine's CPUs.
+"""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from .conftest import PYTHON, ROOT, launch
+from .test_batch import (
+    HERE,
+    clean_environ,
+    job_script,
+    sge,
+    sge_up,
+    slot_file,
+    slurm,
+    slurm_up,
+)
+
+pytestmark = pytest.mark.timeout(180)
+
+# each task names its node and the threads its libraries were given
+THREADS = """
+    import os, time
+    from scoop_hpc import futures
+
+    def threads(i):
+        time.sleep(0.2)
+        return (os.environ.get("SLURMD_NODENAME", "here") + " "
+                + os.environ.get("OMP_NUM_THREADS", "unset"))
+
+    if __name__ == "__main__":
+        print("threads", sorted(set(futures.map(threads, range(8)))),
+              flush=True)
+"""
+
+
+def _submit(tmp_path, command, prog) -> str:
+    out = tmp_path / "job.out"
+    script = job_script(tmp_path, f"""
+        #$ -S /bin/bash
+        cd {ROOT}
+        {PYTHON} -m scoop_hpc {prog}
+    """)
+    done = subprocess.run([*command, "-o", str(out), script],
+                          capture_output=True, text=True, timeout=150,
+                          env=clean_environ())
+    text = out.read_text() if out.exists() else ""
+    assert done.returncode == 0, done.stdout + done.stderr + text
+    return text
+
+
+@slurm
+@slurm_up
+def test_slurm_job_of_one_cpu_per_node_gives_one_thread(program, tmp_path):
+    """SLURM_JOB_CPUS_PER_NODE, not the node's CPUs: on node2 too, whose
+    agent runs in a step where SLURM_CPUS_ON_NODE is the step's."""
+    text = _submit(tmp_path, ["sbatch", "--wait", "-p", "multi", "-N2",
+                              "--ntasks-per-node=1", "--cpus-per-task=1"],
+                   program(THREADS))
+    assert "threads ['node1 1', 'node2 1']" in text, text
+
+
+@sge
+@sge_up
+def test_sge_job_of_one_slot_gives_one_thread(program, tmp_path):
+    text = _submit(tmp_path, ["qsub", "-sync", "y", "-w", "e", "-pe", "smp",
+                              "1", "-j", "y"], program(THREADS))
+    assert "threads ['here 1']" in text, text
+
+
+@pytest.mark.parametrize("variables", ["pbs", "lsf"])
+def test_pbs_and_lsf_slots_of_the_host_bound_its_threads(program, tmp_path,
+                                                        variables):
+    env = (dict(PBS_JOBID="7.server",
+                PBS_NODEFILE=slot_file(tmp_path, [HERE]))
+           if variables == "pbs" else
+           dict(LSB_JOBID="9", LSB_MCPU_HOSTS=f"{HERE} 1"))
+    run = launch([program(THREADS)], env=clean_environ(**env))
+    assert run.returncode == 0, run
+    assert "threads ['here 1']" in run.stdout, run
