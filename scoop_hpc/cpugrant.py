@@ -27,8 +27,9 @@ from typing import Mapping, Optional
 
 def granted(environ: Mapping[str, str],
             hostname: Optional[str] = None) -> Optional[int]:
-    """This host's CPUs in the batch job whose variables ``environ``
-    holds, or None outside a job or where the job does not say.
+    """This host's (or ``hostname``'s) CPUs in the batch job whose
+    variables ``environ`` holds, or None outside a job or where the job
+    does not say.
 
     >>> granted({"SLURM_JOB_ID": "3", "SLURM_JOB_NODELIST": "n[1-2]",
     ...          "SLURM_JOB_CPUS_PER_NODE": "4,1", "SLURMD_NODENAME": "n2"})
@@ -51,7 +52,7 @@ def granted(environ: Mapping[str, str],
         return int(environ["NCPUS"]) or None
     try:
         if adapter.NAME == "slurm":
-            here = environ.get("SLURMD_NODENAME")
+            here = hostname or environ.get("SLURMD_NODENAME")
             hosts = adapter.allocation(environ, slots="cpus").hosts
         else:
             here = hostname or socket.gethostname()

@@ -14,6 +14,7 @@ import pytest
 from .conftest import PYTHON, ROOT, launch
 from .test_batch import (
     HERE,
+    WHERE,
     clean_environ,
     job_script,
     sge,
@@ -65,6 +66,20 @@ def test_slurm_job_of_one_cpu_per_node_gives_one_thread(program, tmp_path):
                               "--ntasks-per-node=1", "--cpus-per-task=1"],
                    program(THREADS))
     assert "threads ['node1 1', 'node2 1']" in text, text
+
+
+@slurm
+@slurm_up
+def test_slurm_more_workers_than_cpus_start_on_every_node(program,
+                                                          tmp_path):
+    """``-n 4`` in a job of one CPU per node: node2's agent's step asks
+    srun for the job's one CPU there, not one per worker, which Slurm
+    refused ("More processors requested than permitted"): node2 was
+    left out."""
+    text = _submit(tmp_path, ["sbatch", "--wait", "-p", "multi", "-N2",
+                              "--ntasks-per-node=1", "--cpus-per-task=1"],
+                   f"-n 4 {program(WHERE)}")
+    assert "ran on ['node1', 'node2'] size 4" in text, text
 
 
 @sge
