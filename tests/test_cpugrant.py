@@ -7,11 +7,14 @@ numeric libraries at one thread, not at the machine's CPUs.
 """
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
 
-from .conftest import PYTHON, ROOT, launch
+from scoop_hpc import threadcaps
+
+from .conftest import PYTHON, ROOT, assert_no_orphans, launch, run_watched
 from .test_batch import (
     HERE,
     WHERE,
@@ -22,6 +25,12 @@ from .test_batch import (
     slot_file,
     slurm,
     slurm_up,
+)
+from .test_mpi import (
+    MISSING,
+    _needs,
+    _slurm_missing,
+    job_pids,
 )
 
 pytestmark = pytest.mark.timeout(180)
@@ -100,3 +109,26 @@ def test_pbs_and_lsf_slots_of_the_host_bound_its_threads(program, tmp_path,
     run = launch([program(THREADS)], env=clean_environ(**env))
     assert run.returncode == 0, run
     assert "threads ['here 1']" in run.stdout, run
+
+
+@pytest.mark.mpi
+@pytest.mark.slurm
+def test_srun_ranks_get_the_threads_of_the_jobs_cpus(program):
+    """``srun --mpi=pmi2`` in a job of one CPU per node on the rig's
+    Slurm, which binds no task: each rank still caps its numeric
+    libraries at the job's one CPU, not the node's."""
+    _needs(MISSING)
+    reason = _slurm_missing()
+    if reason:
+        pytest.skip(reason)
+    path = program(THREADS)
+    env = {k: v for k, v in os.environ.items()
+           if k not in threadcaps.VARIABLES}
+    run = run_watched(["srun", "-p", "multi", "-N", "2",
+                       "--ntasks-per-node=1", "--cpus-per-task=1",
+                       "--mpi=pmi2", PYTHON, "-m", "scoop_hpc", path],
+                      timeout=90, cwd=ROOT,
+                      env=dict(env, PYTHONUNBUFFERED="1"))
+    assert run.returncode == 0, run
+    assert "threads ['node1 1', 'node2 1']" in run.stdout, run
+    assert_no_orphans(job_pids(str(path)))
