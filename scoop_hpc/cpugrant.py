@@ -17,12 +17,18 @@ worker on CPUs other jobs were given:
 - LSF: this host's slots in ``LSB_MCPU_HOSTS`` (or ``LSB_DJOB_HOSTFILE``).
 
 Flux binds its jobs (the affinity tells), and a host the allocation does
-not name (a ``--hosts`` entry outside the job) has no grant.
+not name (a ``--hosts`` entry outside the job) has no grant. An agent's
+starter may not bring the allocation's files (``qrsh -inherit`` sets no
+``PE_HOSTFILE``): the launcher reads the host's grant for it, and the
+agent passes it to its workers in ``SCOOP_HPC_JOB_CPUS``.
 """
 from __future__ import annotations
 
 import socket
 from typing import Mapping, Optional
+
+#: this host's CPUs in the job, as the launcher read them for an agent
+VARIABLE = "SCOOP_HPC_JOB_CPUS"
 
 
 def granted(environ: Mapping[str, str],
@@ -40,7 +46,12 @@ def granted(environ: Mapping[str, str],
     True
     >>> granted({}) is None
     True
+    >>> granted({"SCOOP_HPC_JOB_CPUS": "3", "LSB_MCPU_HOSTS": "a 2"})
+    3
     """
+    own = environ.get(VARIABLE, "").strip()
+    if hostname is None and own.isdecimal() and int(own) > 0:
+        return int(own)
     if not any(name in environ for name in _MARKS):
         return None        # the common case: no need to import schedulers
     from . import schedulers

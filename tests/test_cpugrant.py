@@ -50,6 +50,10 @@ THREADS = """
               flush=True)
 """
 
+THREADS_BY_WORKER = THREADS.replace(
+    'os.environ.get("SLURMD_NODENAME", "here")', "scoop_hpc.WORKER_NAME"
+).replace("import os, time", "import os, time\n    import scoop_hpc")
+
 
 def _submit(tmp_path, command, prog) -> str:
     out = tmp_path / "job.out"
@@ -97,6 +101,17 @@ def test_sge_job_of_one_slot_gives_one_thread(program, tmp_path):
     text = _submit(tmp_path, ["qsub", "-sync", "y", "-w", "e", "-pe", "smp",
                               "1", "-j", "y"], program(THREADS))
     assert "threads ['here 1']" in text, text
+
+
+@sge
+@sge_up
+def test_sge_agent_started_by_qrsh_gets_the_hosts_slots(program, tmp_path):
+    """``qrsh -inherit`` sets no PE_HOSTFILE: w1's agent would take the
+    node's CPUs for its one worker; the launcher tells it the slot."""
+    text = _submit(tmp_path, ["qsub", "-sync", "y", "-w", "e", "-pe", "smp",
+                              "1", "-j", "y"],
+                   f"--launcher qrsh -n 2 {program(THREADS_BY_WORKER)}")
+    assert "threads ['w0 1', 'w1 1']" in text, text
 
 
 @pytest.mark.parametrize("variables", ["pbs", "lsf"])
