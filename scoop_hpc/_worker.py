@@ -16,7 +16,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import scoop_hpc
 
-from . import _procs
+from . import _procs, cpugrant
 from ._exit import finish
 from ._runtime import activity, context, execution
 from ._runtime.hub import Hub
@@ -259,12 +259,15 @@ def _exit_code(code) -> int:
 
 
 def usable_cpus() -> int:
-    """The CPUs this process may run on (its affinity: a batch job's
-    share of the node), or the machine's where that cannot be read."""
+    """The CPUs this process may run on (its affinity, or the machine's
+    where that cannot be read), bounded by its batch job's share of the
+    host where the scheduler says it (``cpugrant``: a job that is not
+    bound to its CPUs still has all the node's in its affinity)."""
     try:
-        return len(os.sched_getaffinity(0))
+        cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):    # not Linux
-        return os.cpu_count() or 1
+        cpus = os.cpu_count() or 1
+    return min(cpus, cpugrant.granted(os.environ) or cpus)
 
 
 def _check_parent(parent_pid: int) -> None:

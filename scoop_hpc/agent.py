@@ -23,7 +23,15 @@ import sys
 from typing import Dict, List, Optional
 
 from . import _agentwire as W
-from . import _procs, _tmpdirs, _worker, fdlimit, subbroker, threadcaps
+from . import (
+    _procs,
+    _tmpdirs,
+    _worker,
+    cpugrant,
+    fdlimit,
+    subbroker,
+    threadcaps,
+)
 from ._exit import leave
 from ._transport.zmq import Curve
 from .errors import LauncherError
@@ -40,7 +48,7 @@ class AgentConfig:
     FIELDS = ("host", "first", "count", "size", "address", "token",
               "program", "path", "nice", "debug", "unlink", "curve",
               "activity", "timeline", "stats_every", "drain_signal",
-              "sub_broker", "heartbeat_timeout", "python", "threads")
+              "sub_broker", "heartbeat_timeout", "python", "threads", "cpus")
 
     def __init__(self, **fields) -> None:
         fields.setdefault("drain_signal", None)
@@ -48,6 +56,7 @@ class AgentConfig:
         fields.setdefault("sub_broker", False)
         fields.setdefault("heartbeat_timeout", 0.0)
         fields.setdefault("threads", "auto")
+        fields.setdefault("cpus", None)     # the job's here (cpugrant)
         missing = set(self.FIELDS) - set(fields)
         if missing:
             raise ValueError(f"agent configuration lacks {sorted(missing)}")
@@ -272,6 +281,8 @@ def main(argv: Optional[List[str]] = None) -> int:
               file=sys.stderr)
         return 2
     config = AgentConfig.loads(line)
+    if config.cpus:     # the workers' CPUs too: see cpugrant
+        os.environ[cpugrant.VARIABLE] = str(config.cpus)
     agent = Agent(config, out, watch_stdin=config_file is None)
     try:
         why = agent.check()

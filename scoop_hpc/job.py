@@ -46,6 +46,7 @@ from . import (
     _procs,
     _tmpdirs,
     _worker,
+    cpugrant,
     network,
     progress,
     report,
@@ -205,6 +206,7 @@ class Job:
                 if self.curve else None, sub_broker=self._sub_brokers(),
                 python=list(sys.version_info[:2]) if local else None,
                 threads=self.args.threads_per_worker,
+                cpus=cpugrant.granted(os.environ, host),
                 **self._worker_settings())
             argv = start.command(host, count, self.placement.ranks.get(host),
                                  forward, config_file)

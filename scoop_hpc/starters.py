@@ -8,6 +8,7 @@ runs the shell command on that host, inside the job where there is one:
 ``ssh``        ``ssh [options] HOST 'CMD'`` (or ``--ssh-executable``, e.g.
                rsh, which gets no ssh options)
 ``srun``       ``srun --overlap --nodes=1 --ntasks=1 --cpus-per-task=K
+               (K: the host's workers, at most the job's CPUs there)
                --cpu-bind=none --mpi=none --quiet --unbuffered -w HOST
                /bin/sh -c CMD`` (Slurm 20.11 or later)
 ``qrsh``       ``qrsh -inherit HOST 'CMD'`` (Grid Engine, tight
@@ -27,6 +28,8 @@ from __future__ import annotations
 
 import os
 from typing import Callable, Dict, List, Optional
+
+from . import cpugrant
 
 SSH_OPTIONS = ("-T", "-x", "-oBatchMode=yes", "-oConnectTimeout=10",
                "-oServerAliveInterval=5", "-oServerAliveCountMax=3",
@@ -65,8 +68,11 @@ def _shell(command: str) -> List[str]:
 
 
 def _srun(exe, host, command, workers, **_):
+    # a CPU per worker, but no more than the job has there: Slurm refuses
+    # a step that asks for more (-n beyond the allocation)
+    cpus = min(workers, cpugrant.granted(os.environ, host) or workers)
     return [exe, "--overlap", "--nodes=1", "--ntasks=1",
-            f"--cpus-per-task={workers}", "--cpu-bind=none", "--mpi=none",
+            f"--cpus-per-task={cpus}", "--cpu-bind=none", "--mpi=none",
             "--quiet", "--unbuffered", "-w", host, *_shell(command)]
 
 

@@ -12,7 +12,8 @@ then the user has chosen, and none is changed. ``--threads-per-worker
 N`` sets them all to N; ``off`` leaves the environment as it is.
 
 The launcher works this out for its own host's workers, and each agent
-for its host's, with that host's CPUs and environment; the worker puts
+for its host's, with that host's CPUs (its affinity, no more than a
+batch job's share there: ``cpugrant``) and environment; the worker puts
 the variables in its environment before it loads the program.
 """
 from __future__ import annotations
