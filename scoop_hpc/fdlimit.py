@@ -13,6 +13,7 @@ that is not enough. Workers inherit the raised limit.
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Optional
 
 try:
@@ -59,11 +60,9 @@ def ensure(needed: int, what: str) -> Optional[str]:
     if soft == resource.RLIM_INFINITY or soft >= needed:
         return None
     if hard == resource.RLIM_INFINITY or hard >= needed:
-        try:
+        with contextlib.suppress(ValueError, OSError):  # said below
             resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
             return None
-        except (ValueError, OSError):
-            pass
     return (f"{what} need about {needed} open files, but the limit is "
             f"{soft} (ulimit -n) and cannot be raised past {hard} (its "
             f"hard limit): raise it with 'ulimit -n {needed}' before "

@@ -13,6 +13,7 @@ pytestmark = pytest.mark.timeout(120)
 # The root compares what every worker (the launcher's children) holds
 # with what the launcher holds.
 FDS = """
+    import contextlib
     import os
     import psutil
     from scoop_hpc import futures
@@ -23,10 +24,8 @@ FDS = """
     def held(pid):
         out = set()
         for fd in os.listdir(f"/proc/{pid}/fd"):
-            try:
+            with contextlib.suppress(OSError):    # closed meanwhile
                 out.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
-            except OSError:
-                pass
         return {each for each in out if each.startswith("socket:")}
 
     if __name__ == "__main__":

@@ -26,25 +26,26 @@ _where = (f"the serial run (pid {os.getpid()}) on host "
           f"{os.uname().nodename}")
 
 
-_forked = False     # this process is a copy that a task forked
+#: this process is a copy that a task forked (the hub tests it after
+#: each task: an attribute read, not a call, on the per-task path)
+forked = False
 
 
 def note_fork() -> None:
     """Fork hook of a worker: in the child, a task's ``os.fork()``."""
-    global _forked
-    _forked = True
+    global forked
+    forked = True
 
 
-def check_fork(fn: Any, args: tuple) -> None:
-    """End this process if it is a child that the task ``fn(*args)``
-    forked and that returned from the task: it would go on as a copy of
-    its worker, on the worker's connections, and the job would hang."""
-    if _forked:
-        print(f"scoop_hpc: task {describe_task(fn, args)} forked a process "
-              f"(pid {os.getpid()}) that returned from the task: a child "
-              f"forked in a task must end with os._exit(); it exits with "
-              f"code 70", file=sys.stderr, flush=True)
-        os._exit(70)
+def leave_forked(fn: Any, args: tuple) -> None:
+    """End this process, a child that the task ``fn(*args)`` forked and
+    that returned from the task: it would go on as a copy of its worker,
+    on the worker's connections, and the job would hang."""
+    print(f"scoop_hpc: task {describe_task(fn, args)} forked a process "
+          f"(pid {os.getpid()}) that returned from the task: a child "
+          f"forked in a task must end with os._exit(); it exits with "
+          f"code 70", file=sys.stderr, flush=True)
+    os._exit(70)
 
 
 def set_location(worker: str, size: int) -> None:

@@ -543,13 +543,15 @@ class Hub:
         try:
             value = fn(*args, **fut._kwargs)
         except BaseException as exc:  # noqa: BLE001 - goes to the caller
-            execution.check_fork(fn, args)
+            if execution.forked:
+                execution.leave_forked(fn, args)
             fut.duration = time.perf_counter() - start
             fut.set_exception(execution.Failure(exc, fut._fn).unwrap())
             if isinstance(exc, (GreenletExit, KeyboardInterrupt)):
                 raise  # this greenlet is being killed / the user said stop
         else:
-            execution.check_fork(fn, args)
+            if execution.forked:
+                execution.leave_forked(fn, args)
             fut.duration = time.perf_counter() - start
             fut.set_result(value)
         finally:
@@ -608,7 +610,8 @@ class Hub:
                 value, ok = fn(*args, **kwargs), True
             except BaseException as exc:  # noqa: BLE001 - to the caller
                 value, ok = execution.Failure(exc, fn), False
-            execution.check_fork(fn, args)
+            if execution.forked:
+                execution.leave_forked(fn, args)
         duration = time.perf_counter() - start
         busy = -1.0 if mark is None else cpuclock.since(mark, duration)
         self.pace.record(fn, duration)
